@@ -1,0 +1,1 @@
+"""HTTP client side: wire models, errors, configuration, client, SSE."""

@@ -1,0 +1,1 @@
+"""julep_nb.local"""
