@@ -1,1 +1,1 @@
-"""julep_nb.live"""
+"""The live layer: execution state, the watcher that feeds it, and handles."""
