@@ -1,0 +1,636 @@
+"""SQLite store of the local server: agents, tasks, executions, append-only transitions.
+
+One connection (``check_same_thread=False``) guarded by a lock; every public
+method is a short synchronous call, safe from the server's event-loop thread.
+An execution's ``status``, ``output``, ``error``, ``transition_count`` and
+``updated_at`` are derived from its transitions; they are cached on the
+execution row in the same transaction that appends the transition, so they can
+never disagree with the transition log.
+
+Each transition gets a per-execution sequence number (1, 2, …): the transitions
+stream uses it as the SSE ``id``. Listeners registered with :meth:`Store.add_listener`
+are called after each commit, in commit order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.api.models import (
+    Agent,
+    Execution,
+    ExecutionStatus,
+    Task,
+    Transition,
+    TransitionTarget,
+    TransitionType,
+    is_valid_transition,
+    status_for,
+)
+
+__all__ = ["Listener", "Store"]
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Transition, int], None]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SORT_COLUMNS: Final = {"created_at": "created_at", "updated_at": "updated_at"}
+_DIRECTIONS: Final = {"asc": "ASC", "desc": "DESC"}
+# Keys the server owns; a task or agent body cannot set them.
+_RESERVED: Final = frozenset({"id", "agent_id", "created_at", "updated_at"})
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS agents (
+    id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_by_agent ON tasks (agent_id, created_at);
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, input TEXT NOT NULL, metadata TEXT,
+    idempotency_key TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    status TEXT NOT NULL, last_type TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
+    output TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS executions_by_task ON executions (task_id, created_at);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE UNIQUE INDEX IF NOT EXISTS executions_by_key
+    ON executions (task_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS transitions (
+    execution_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL, output TEXT, current TEXT NOT NULL, next TEXT,
+    scope_id TEXT, step_label TEXT, metadata TEXT, task_token TEXT,
+    created_at INTEGER NOT NULL, PRIMARY KEY (execution_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transitions_by_token ON transitions (task_token)
+    WHERE task_token IS NOT NULL;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    execution_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+"""
+
+_EXECUTION_COLUMNS: Final = (
+    "id, task_id, input, metadata, created_at, updated_at, status, last_seq, output, error"
+)
+_TRANSITION_COLUMNS: Final = (
+    "seq, id, execution_id, type, output, current, next, step_label, metadata, created_at"
+)
+
+
+def _now_us() -> int:
+    delta = datetime.now(timezone.utc) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _to_dt(us: int) -> datetime:
+    # Integer microseconds: exact, and they sort correctly (ISO strings may drop ".000000").
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(
+        f"cannot store a value of type {type(value).__name__} ({value!r:.80}): "
+        "outputs must be JSON data (dict, list, str, number, bool, None)"
+    )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _error_text(type_: TransitionType, output: Any) -> str | None:
+    """The ``Execution.error`` a failing transition implies (Julep keeps it as text)."""
+    if type_ is not TransitionType.ERROR:
+        return None
+    if isinstance(output, dict) and "error" in output:
+        return str(output["error"])
+    return output if isinstance(output, str) else _dumps(output)
+
+
+def _target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, Any] | None:
+    if target is None:
+        return None
+    if isinstance(target, TransitionTarget):
+        return target.model_dump(mode="json")
+    return TransitionTarget.model_validate(target).model_dump(mode="json")
+
+
+def _not_found(kind: str, value: str) -> NotFoundError:
+    return NotFoundError(
+        f"{kind} {value!r} not found: check the id (list them to see what exists)",
+        status=404,
+        code="not_found",
+    )
+
+
+def _check_page(limit: int, offset: int, direction: str) -> str:
+    if not 1 <= limit <= 1000:
+        raise ValidationError(f"limit must be between 1 and 1000, got {limit}", status=400)
+    if offset < 0:
+        raise ValidationError(f"offset must be 0 or more, got {offset}", status=400)
+    if direction not in _DIRECTIONS:
+        raise ValidationError(f"direction must be 'asc' or 'desc', got {direction!r}", status=400)
+    return _DIRECTIONS[direction]
+
+
+class Store:
+    """The local server's SQLite store (WAL mode on files; ``None``/``":memory:"`` in memory)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = ":memory:" if path is None else os.fspath(path)
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per write.
+        self._db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, cached_statements=256
+        )
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a process crash; only an OS crash may lose
+            # the last commits, which is acceptable for a local development server.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection (idempotent)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        with self._lock:
+            row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
+            return row
+
+    def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------------ agents
+
+    def create_agent(self, data: dict[str, Any]) -> Agent:
+        """Store a new agent (``data`` is a ``CreateAgentRequest`` body)."""
+        agent_id = str(uuid.uuid4())
+        body = {k: v for k, v in data.items() if k not in _RESERVED}
+        now = _now_us()
+        with self._write() as db:
+            db.execute("INSERT INTO agents VALUES (?, ?, ?, ?)", (agent_id, _dumps(body), now, now))
+        return self._agent(agent_id, body, now, now)
+
+    def get_agent(self, agent_id: str) -> Agent:
+        """The agent with this id (``NotFoundError`` when unknown)."""
+        row = self._one("SELECT data, created_at, updated_at FROM agents WHERE id = ?", (agent_id,))
+        if row is None:
+            raise _not_found("agent", agent_id)
+        return self._agent(agent_id, json.loads(row[0]), row[1], row[2])
+
+    @staticmethod
+    def _agent(agent_id: str, body: dict[str, Any], created: int, updated: int) -> Agent:
+        return Agent.model_validate(
+            {**body, "id": agent_id, "created_at": _to_dt(created), "updated_at": _to_dt(updated)}
+        )
+
+    # ------------------------------------------------------------------ tasks
+
+    def create_task(self, agent_id: str, spec: dict[str, Any], task_id: str | None = None) -> Task:
+        """Store a new task of ``agent_id``; ``ConflictError`` if ``task_id`` is taken."""
+        self.get_agent(agent_id)
+        task_id = task_id or str(uuid.uuid4())
+        body = {k: v for k, v in spec.items() if k not in _RESERVED}
+        now = _now_us()
+        try:
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?)",
+                    (task_id, agent_id, _dumps(body), now, now),
+                )
+        except sqlite3.IntegrityError:
+            raise ConflictError(
+                f"task {task_id!r} already exists: update it with PUT "
+                f"/agents/{agent_id}/tasks/{task_id}",
+                status=409,
+                code="conflict",
+            ) from None
+        return self._task(task_id, agent_id, body, now, now)
+
+    def update_task(
+        self, task_id: str, spec: dict[str, Any], *, agent_id: str | None = None
+    ) -> Task:
+        """Replace a task's spec; creates it under ``agent_id`` when it does not exist yet."""
+        body = {k: v for k, v in spec.items() if k not in _RESERVED}
+        now = _now_us()
+        with self._write() as db:
+            row = db.execute("SELECT agent_id, created_at FROM tasks WHERE id = ?", (task_id,))
+            found = row.fetchone()
+            if found is not None:
+                db.execute(
+                    "UPDATE tasks SET spec = ?, updated_at = ? WHERE id = ?",
+                    (_dumps(body), now, task_id),
+                )
+                return self._task(task_id, found[0], body, found[1], now)
+        if agent_id is None:
+            raise _not_found("task", task_id)
+        return self.create_task(agent_id, body, task_id=task_id)
+
+    def get_task(self, task_id: str) -> Task:
+        """The task with this id (``NotFoundError`` when unknown)."""
+        row = self._one(
+            "SELECT agent_id, spec, created_at, updated_at FROM tasks WHERE id = ?", (task_id,)
+        )
+        if row is None:
+            raise _not_found("task", task_id)
+        return self._task(task_id, row[0], json.loads(row[1]), row[2], row[3])
+
+    def list_tasks(
+        self, agent_id: str, *, limit: int = 100, offset: int = 0, direction: str = "desc"
+    ) -> list[Task]:
+        """The agent's tasks, by creation time."""
+        order = _check_page(limit, offset, direction)
+        rows = self._all(
+            "SELECT id, agent_id, spec, created_at, updated_at FROM tasks WHERE agent_id = ? "
+            f"ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
+            (agent_id, limit, offset),
+        )
+        return [self._task(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+
+    @staticmethod
+    def _task(
+        task_id: str, agent_id: str, body: dict[str, Any], created: int, updated: int
+    ) -> Task:
+        return Task.model_validate(
+            {
+                **body,
+                "id": task_id,
+                "agent_id": agent_id,
+                "created_at": _to_dt(created),
+                "updated_at": _to_dt(updated),
+            }
+        )
+
+    # ------------------------------------------------------------------ executions
+
+    def create_execution(
+        self,
+        task_id: str,
+        input: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> tuple[Execution, bool]:
+        """A new queued execution, or the first one made with the same idempotency key.
+
+        Returns ``(execution, created)``; ``created`` is false for a repeated key.
+        """
+        self.get_task(task_id)
+        execution_id = str(uuid.uuid4())
+        now = _now_us()
+        with self._write() as db:
+            if idempotency_key is not None:
+                row = db.execute(
+                    "SELECT id FROM executions WHERE task_id = ? AND idempotency_key = ?",
+                    (task_id, idempotency_key),
+                ).fetchone()
+                if row is not None:
+                    return self.get_execution(row[0]), False
+            db.execute(
+                "INSERT INTO executions (id, task_id, input, metadata, idempotency_key, "
+                "created_at, updated_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    execution_id,
+                    task_id,
+                    _dumps(input),
+                    None if metadata is None else _dumps(metadata),
+                    idempotency_key,
+                    now,
+                    now,
+                    ExecutionStatus.QUEUED.value,
+                ),
+            )
+        return self.get_execution(execution_id), True
+
+    def get_execution(self, execution_id: str) -> Execution:
+        """The execution with its derived status, output, error and transition count."""
+        row = self._one(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,)
+        )
+        if row is None:
+            raise _not_found("execution", execution_id)
+        return self._execution(row)
+
+    def list_executions(
+        self,
+        task_id: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        direction: str = "desc",
+    ) -> list[Execution]:
+        """The task's executions, sorted by ``created_at`` or ``updated_at``."""
+        order = _check_page(limit, offset, direction)
+        if sort_by not in _SORT_COLUMNS:
+            raise ValidationError(
+                f"sort_by must be 'created_at' or 'updated_at', got {sort_by!r}", status=400
+            )
+        rows = self._all(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE task_id = ? "
+            f"ORDER BY {_SORT_COLUMNS[sort_by]} {order}, id {order} LIMIT ? OFFSET ?",
+            (task_id, limit, offset),
+        )
+        return [self._execution(r) for r in rows]
+
+    def executions_with_status(self, statuses: Iterable[ExecutionStatus]) -> list[Execution]:
+        """Every execution whose status is one of ``statuses`` (oldest first)."""
+        values = [ExecutionStatus(s).value for s in statuses]
+        if not values:
+            return []
+        marks = ", ".join("?" * len(values))
+        rows = self._all(
+            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE status IN ({marks}) "
+            "ORDER BY created_at",
+            tuple(values),
+        )
+        return [self._execution(r) for r in rows]
+
+    @staticmethod
+    def _execution(row: tuple[Any, ...]) -> Execution:
+        eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
+        return Execution.model_validate(
+            {
+                "id": eid,
+                "task_id": task_id,
+                "status": status,
+                "input": json.loads(input_),
+                "output": _loads(output),
+                "error": error,
+                "transition_count": seq,
+                "metadata": _loads(metadata),
+                "created_at": _to_dt(created),
+                "updated_at": _to_dt(updated),
+            }
+        )
+
+    # ------------------------------------------------------------------ transitions
+
+    def append_transition(
+        self,
+        execution_id: str,
+        *,
+        type: TransitionType,
+        output: Any,
+        current: TransitionTarget | dict[str, Any],
+        next: TransitionTarget | dict[str, Any] | None,
+        step_label: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Transition:
+        """Append a transition, checked against the transition rules, then notify listeners.
+
+        Raises ``ConflictError`` naming both types when ``type`` may not follow the
+        latest transition, and ``NotFoundError`` for an unknown execution.
+        """
+        type_ = TransitionType(type)
+        cur, nxt = _target_dict(current), _target_dict(next)
+        assert cur is not None
+        token = (metadata or {}).get("task_token")
+        with self._lock:
+            with self._write() as db:
+                seq, created = self._next_slot(db, execution_id, type_)
+                transition_id = str(uuid.uuid4())
+                output_json = _dumps(output)
+                db.execute(
+                    "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        execution_id,
+                        seq,
+                        transition_id,
+                        type_.value,
+                        output_json,
+                        _dumps(cur),
+                        None if nxt is None else _dumps(nxt),
+                        cur.get("scope_id"),
+                        step_label,
+                        None if metadata is None else _dumps(metadata),
+                        None if token is None else str(token),
+                        created,
+                    ),
+                )
+                db.execute(
+                    "UPDATE executions SET status = ?, last_type = ?, last_seq = ?, "
+                    "output = ?, error = ?, updated_at = ? WHERE id = ?",
+                    (
+                        status_for(type_).value,
+                        type_.value,
+                        seq,
+                        output_json,
+                        _error_text(type_, output),
+                        created,
+                        execution_id,
+                    ),
+                )
+            transition = Transition.model_validate(
+                {
+                    "id": transition_id,
+                    "execution_id": execution_id,
+                    "type": type_,
+                    "output": output,
+                    "current": cur,
+                    "next": nxt,
+                    "step_label": step_label,
+                    "metadata": metadata,
+                    "created_at": _to_dt(created),
+                    "updated_at": _to_dt(created),
+                }
+            )
+            # Inside the lock so that listeners see transitions in commit order.
+            self._notify(transition, seq)
+        return transition
+
+    def _next_slot(
+        self, db: sqlite3.Connection, execution_id: str, type_: TransitionType
+    ) -> tuple[int, int]:
+        """The next sequence number and a timestamp later than the previous one."""
+        row = db.execute(
+            "SELECT last_type, last_seq, updated_at FROM executions WHERE id = ?",
+            (execution_id,),
+        ).fetchone()
+        if row is None:
+            raise _not_found("execution", execution_id)
+        last_type, last_seq, last_us = row
+        if not is_valid_transition(last_type, type_):
+            after = f"after {last_type!r}" if last_type else "as the first transition"
+            raise ConflictError(
+                f"execution {execution_id!r}: a {type_.value!r} transition is not allowed "
+                f"{after} (status {status_for(last_type).value})",
+                status=409,
+                code="invalid_transition",
+            )
+        return last_seq + 1, max(_now_us(), last_us + 1)
+
+    def latest_transition(self, execution_id: str) -> Transition | None:
+        """The execution's most recent transition, or ``None`` while it is queued."""
+        rows = self._all(
+            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? "
+            "ORDER BY seq DESC LIMIT 1",
+            (execution_id,),
+        )
+        if not rows:
+            self.get_execution(execution_id)  # NotFoundError for an unknown id
+            return None
+        return self._transition(rows[0])
+
+    def list_transitions(
+        self,
+        execution_id: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        direction: str = "asc",
+        scope_id: str | None = None,
+    ) -> list[Transition]:
+        """A page of the execution's transitions in commit order (optionally one scope)."""
+        order = _check_page(limit, offset, direction)
+        scope = "" if scope_id is None else " AND scope_id = ?"
+        params: tuple[Any, ...] = (execution_id,) if scope_id is None else (execution_id, scope_id)
+        rows = self._all(
+            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ?{scope} "
+            f"ORDER BY seq {order} LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        if not rows and offset == 0:
+            self.get_execution(execution_id)
+        return [self._transition(r) for r in rows]
+
+    def transitions_after(self, execution_id: str, seq: int) -> list[tuple[int, Transition]]:
+        """Every transition with a sequence number above ``seq``, as ``(seq, transition)``."""
+        rows = self._all(
+            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND seq > ? "
+            "ORDER BY seq",
+            (execution_id, seq),
+        )
+        return [(r[0], self._transition(r)) for r in rows]
+
+    def get_transition(self, execution_id: str, transition_id: str) -> Transition:
+        """One transition of the execution (``NotFoundError`` when unknown)."""
+        row = self._one(
+            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND id = ?",
+            (execution_id, transition_id),
+        )
+        if row is None:
+            self.get_execution(execution_id)
+            raise _not_found("transition", transition_id)
+        return self._transition(row)
+
+    def find_waiting_by_token(self, task_token: str) -> Execution:
+        """The execution whose latest transition is the ``wait`` that carries ``task_token``.
+
+        ``NotFoundError`` for an unknown token; ``ConflictError`` when the token's
+        wait has already been answered (the execution moved on).
+        """
+        row = self._one(
+            "SELECT execution_id, seq FROM transitions WHERE task_token = ?", (task_token,)
+        )
+        if row is None:
+            raise NotFoundError(
+                "no execution is waiting with this task token: check the token", status=404
+            )
+        execution = self.get_execution(row[0])
+        if execution.transition_count != row[1]:
+            raise ConflictError(
+                f"the wait of execution {execution.id!r} for this task token was already "
+                f"answered; the execution is now {execution.status.value}",
+                status=409,
+                code="conflict",
+            )
+        return execution
+
+    @staticmethod
+    def _transition(row: tuple[Any, ...]) -> Transition:
+        _seq, tid, eid, type_, output, current, next_, label, metadata, created = row
+        when = _to_dt(created)
+        return Transition.model_validate(
+            {
+                "id": tid,
+                "execution_id": eid,
+                "type": type_,
+                "output": _loads(output),
+                "current": json.loads(current),
+                "next": _loads(next_),
+                "step_label": label,
+                "metadata": _loads(metadata),
+                "created_at": when,
+                "updated_at": when,
+            }
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self, execution_id: str, data: dict[str, Any]) -> None:
+        """Replace the engine's opaque checkpoint of an execution."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (execution_id, _dumps(data))
+            )
+
+    def load_checkpoint(self, execution_id: str) -> dict[str, Any] | None:
+        """The execution's last checkpoint, or ``None``."""
+        row = self._one("SELECT data FROM checkpoints WHERE execution_id = ?", (execution_id,))
+        return None if row is None else json.loads(row[0])
+
+    # ------------------------------------------------------------------ listeners
+
+    def add_listener(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(transition, seq)`` after each commit; returns an unsubscribe function.
+
+        Callbacks run on the committing thread while the store is locked: they must
+        be quick and must not block (hand the event to a queue or a loop).
+        """
+        with self._lock:
+            self._listeners = [*self._listeners, callback]
+
+        def remove() -> None:
+            with self._lock:
+                self._listeners = [cb for cb in self._listeners if cb is not callback]
+
+        return remove
+
+    def _notify(self, transition: Transition, seq: int) -> None:
+        for callback in self._listeners:
+            try:
+                callback(transition, seq)
+            except Exception:  # one broken listener must not break the writer or others
+                log.exception("store listener %r failed", callback)
