@@ -275,7 +275,9 @@ def reduce(state: None, event: Event) -> ExecutionState: ...
 def reduce(state: ExecutionState | None, event: Event) -> ExecutionState:
     """The state after ``event``; ``state=None`` starts from the event's execution."""
     if state is None:
-        execution_id = event.id if isinstance(event, Execution) else event.execution_id
+        execution_id = (
+            event.id if isinstance(event, Execution) else getattr(event, "execution_id", "")
+        )
         state = ExecutionState(execution_id=execution_id)
     if isinstance(event, Transition):
         return state.with_transition(event)
