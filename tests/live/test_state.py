@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -194,3 +195,29 @@ def test_any_order_with_repeats_gives_the_ordered_set(order: list[int], repeats:
     state = reduce_all(None, [events[i] for i in order + repeats])
     assert [t.id for t in state.transitions] == [t.id for t in events]
     assert state.status is S.SUCCEEDED
+
+
+def test_step_durations_of_older_states_ignore_later_transitions() -> None:
+    events = [tr(0, "init"), tr(1, "step", at=1, label="a"), tr(2, "step", at=3, label="b")]
+    events += [tr(3, "step", at=6, label="a"), tr(4, "finish", at=10, label="c")]
+    states = [reduce(None, events[0])]
+    for event in events[1:]:
+        states.append(reduce(states[-1], event))
+    expected = [{}, {"a": 1.0}, {"a": 1.0, "b": 2.0}, {"a": 4.0, "b": 2.0}]
+    expected.append({"a": 4.0, "b": 2.0, "c": 4.0})
+    for state, want in zip(states, expected, strict=True):
+        got = {k: v for k, v in state.step_durations().items() if k.startswith(("a", "b", "c"))}
+        assert got == want
+        assert state.seen_count == len(state.transitions)
+    assert list(states[-1].step_durations()) == ["main[0]", "a", "b", "c"]
+
+
+def test_step_durations_of_the_newest_state_do_not_scan_all_transitions() -> None:
+    state = reduce(None, tr(0, "init"))
+    for i in range(1, 20_000):
+        state = reduce(state, tr(i, "step", at=i / 1000, label=f"s{i % 3}"))
+    started = time.perf_counter()
+    for _ in range(1000):
+        totals = state.step_durations()
+    assert time.perf_counter() - started < 0.5  # a full scan each time takes seconds
+    assert round(sum(totals.values()), 3) == 19.999
