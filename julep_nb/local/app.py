@@ -1,0 +1,385 @@
+"""The local server's ASGI app: Julep v1 routes over the store and the engine.
+
+Usage::
+
+    app = create_app(Store("julep.db"), Engine(store), api_key=None)
+
+Routes, status codes and error bodies follow the Julep v1 server (see
+``openapi.json``). Streams push on change: a store listener hands every
+committed transition to :class:`Hub`, which fans it out to the open streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, Final, Protocol
+
+import jsonschema
+import pydantic
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from julep_nb.api.errors import APIError, ExpressionError, JulepError, StepError
+from julep_nb.api.models import (
+    CreateAgentRequest,
+    CreateExecutionRequest,
+    CreateTaskRequest,
+    ExecutionStatus,
+    ResumeExecutionRequest,
+    StopExecutionRequest,
+    Task,
+    TaskTokenResumeRequest,
+)
+from julep_nb.local.auth import APIKeyMiddleware, error_body
+from julep_nb.local.openapi import MAX_PAGE, openapi_document
+from julep_nb.local.store import Store
+from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
+
+__all__ = ["MAX_BODY_BYTES", "EngineLike", "create_app"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+_SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class EngineLike(Protocol):
+    """What the app needs from the step interpreter (``julep_nb.local.engine.Engine``)."""
+
+    def validate_task(self, spec: dict[str, Any]) -> dict[str, Any]: ...
+    def start(self, execution_id: str) -> None: ...
+    async def resume(self, execution_id: str, input: dict[str, Any]) -> None: ...
+    async def resume_with_token(self, task_token: str, input: dict[str, Any]) -> None: ...
+    async def cancel(self, execution_id: str, reason: str | None = None) -> None: ...
+    async def recover(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+# ---------------------------------------------------------------------- request helpers
+
+
+async def _body(request: Request) -> Any:
+    """The JSON body, refused with 413 beyond MAX_BODY_BYTES (checked while reading)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"request body of {declared} bytes is over {MAX_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise HTTPException(413, f"request body is over the {MAX_BODY_BYTES}-byte limit")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise HTTPException(400, f"request body is not valid JSON: {exc}") from None
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HTTPException(422, f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise HTTPException(422, f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(request: Request, name: str, default: str, choices: Iterable[str]) -> str:
+    value = request.query_params.get(name, default)
+    allowed = tuple(choices)
+    if value not in allowed:
+        raise HTTPException(422, f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _page(request: Request, default_direction: str = "desc") -> dict[str, Any]:
+    return {
+        "limit": _int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE),
+        "offset": _int_param(request, "offset", 0, 0, 2**62),
+        "direction": _choice(request, "direction", default_direction, ("asc", "desc")),
+    }
+
+
+def _check_input(task: Task, data: dict[str, Any]) -> None:
+    """400 naming the failing field when ``data`` does not match the task's input_schema."""
+    if not task.input_schema:
+        return
+    validator_cls = jsonschema.validators.validator_for(task.input_schema)
+    error = jsonschema.exceptions.best_match(validator_cls(task.input_schema).iter_errors(data))
+    if error is not None:
+        where = "input" + "".join(f"[{p!r}]" for p in error.absolute_path)
+        raise HTTPException(
+            400, f"Invalid request arguments schema: {where}: {error.message} (task {task.id})"
+        )
+
+
+def _sse(events: AsyncIterator[bytes]) -> StreamingResponse:
+    return StreamingResponse(events, media_type="text/event-stream", headers=_SSE_HEADERS)
+
+
+def _items(models: Iterable[pydantic.BaseModel]) -> Response:
+    return _json({"items": [m.model_dump(mode="json") for m in models]})
+
+
+# ---------------------------------------------------------------------- the app
+
+
+def create_app(
+    store: Store,
+    engine: EngineLike,
+    *,
+    api_key: str | None = None,
+    ping_interval: float = PING_INTERVAL,
+) -> Starlette:
+    """The Julep-compatible ASGI app over ``store`` and ``engine``.
+
+    With ``api_key``, every route but ``/healthz`` requires it.
+    """
+    hub = Hub(store)
+    routes = _Routes(store, engine, hub, ping_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub.attach(asyncio.get_running_loop())
+        try:
+            await engine.recover()
+            yield
+        finally:
+            hub.close_all()
+            hub.detach()
+            await engine.aclose()
+
+    app = Starlette(
+        routes=routes.table(),
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: _on_error,
+            JulepError: _on_error,
+            pydantic.ValidationError: _on_error,
+            Exception: _on_error,  # 500; starlette re-raises it afterwards, so it is logged
+        },
+    )
+    app.state.hub = hub
+    app.state.store = store
+    if api_key:
+        app.add_middleware(APIKeyMiddleware, api_key=api_key, open_paths=("/healthz",))
+    return app
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    """Every error as Julep's body: ``{"error": {"message", "code", "type"}}``."""
+    if isinstance(exc, HTTPException):
+        return _json(error_body(str(exc.detail), exc.status_code), exc.status_code, exc.headers)
+    if isinstance(exc, APIError):
+        body = error_body(exc.message, exc.status, code=exc.code, type=type(exc).__name__)
+        return _json(body, exc.status)
+    if isinstance(exc, pydantic.ValidationError):
+        details = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False)
+        ]
+        body = error_body("Validation error", 422, code="validation_error", type="validation_error")
+        body["error"]["details"] = details
+        return _json(body, 422)
+    if isinstance(exc, (StepError, ExpressionError)):
+        body = error_body(
+            f"Task specification is invalid: {exc}",
+            400,
+            code="invalid_task",
+            type=type(exc).__name__,
+        )
+        body["error"]["details"] = [{"location": getattr(exc, "path", None), "message": str(exc)}]
+        return _json(body, 400)
+    message = f"Internal server error ({type(exc).__name__}); see the server log"
+    return _json(error_body(message, 500, type="server_error"), 500)
+
+
+class _Routes:
+    """The endpoint functions; small, one per route."""
+
+    def __init__(self, store: Store, engine: EngineLike, hub: Hub, ping_interval: float) -> None:
+        self.store, self.engine, self.hub = store, engine, hub
+        self.ping_interval = ping_interval
+
+    def table(self) -> list[Route]:
+        return [
+            Route("/healthz", self.healthz, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/agents", self.create_agent, methods=["POST"]),
+            Route("/agents/{agent_id}", self.get_agent, methods=["GET"]),
+            Route("/agents/{agent_id}/tasks", self.create_task, methods=["POST"]),
+            Route("/agents/{agent_id}/tasks", self.list_tasks, methods=["GET"]),
+            Route("/agents/{agent_id}/tasks/{task_id}", self.put_task, methods=["POST", "PUT"]),
+            Route("/tasks/{task_id}", self.get_task, methods=["GET"]),
+            Route("/tasks/{task_id}/executions", self.create_execution, methods=["POST"]),
+            Route("/tasks/{task_id}/executions", self.list_executions, methods=["GET"]),
+            Route("/executions/resume", self.resume_with_token, methods=["POST"]),
+            Route("/executions/{execution_id}", self.get_execution, methods=["GET"]),
+            Route("/executions/{execution_id}", self.update_execution, methods=["PUT"]),
+            Route("/executions/{execution_id}/transitions", self.list_transitions, methods=["GET"]),
+            Route(
+                "/executions/{execution_id}/transitions/{transition_id}",
+                self.get_transition,
+                methods=["GET"],
+            ),
+            Route("/executions/{execution_id}/status.stream", self.status_stream, methods=["GET"]),
+            Route(
+                "/executions/{execution_id}/transitions.stream",
+                self.transitions_stream,
+                methods=["GET"],
+            ),
+        ]
+
+    # -- meta
+
+    async def healthz(self, request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document())
+
+    # -- agents and tasks
+
+    async def create_agent(self, request: Request) -> Response:
+        data = CreateAgentRequest.model_validate(await _body(request))
+        agent = self.store.create_agent(data.model_dump(exclude_unset=True))
+        return _json(agent.to_wire(), 201)
+
+    async def get_agent(self, request: Request) -> Response:
+        return _json(self.store.get_agent(request.path_params["agent_id"]).to_wire())
+
+    def _task_spec(self, raw: Any) -> dict[str, Any]:
+        data = CreateTaskRequest.model_validate(raw)
+        if data.input_schema is not None:
+            try:
+                jsonschema.validators.validator_for(data.input_schema).check_schema(
+                    data.input_schema
+                )
+            except jsonschema.exceptions.SchemaError as exc:
+                raise HTTPException(400, f"Invalid input schema: {exc.message}") from None
+        return self.engine.validate_task(data.model_dump(mode="json", exclude_unset=True))
+
+    async def create_task(self, request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        spec = self._task_spec(await _body(request))
+        return _json(self.store.create_task(agent_id, spec).to_wire(), 201)
+
+    async def put_task(self, request: Request) -> Response:
+        agent_id, task_id = request.path_params["agent_id"], request.path_params["task_id"]
+        spec = self._task_spec(await _body(request))
+        self.store.get_agent(agent_id)
+        task = self.store.update_task(task_id, spec, agent_id=agent_id)
+        return _json(task.to_wire(), 201)
+
+    async def get_task(self, request: Request) -> Response:
+        return _json(self.store.get_task(request.path_params["task_id"]).to_wire())
+
+    async def list_tasks(self, request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        page = _page(request)
+        _choice(request, "sort_by", "created_at", ("created_at", "updated_at"))
+        self.store.get_agent(agent_id)
+        return _items(self.store.list_tasks(agent_id, **page))
+
+    # -- executions
+
+    async def create_execution(self, request: Request) -> Response:
+        task = self.store.get_task(request.path_params["task_id"])
+        data = CreateExecutionRequest.model_validate(await _body(request))
+        _check_input(task, data.input)
+        key = request.headers.get("idempotency-key")
+        execution, created = self.store.create_execution(
+            task.id, data.input, data.metadata, idempotency_key=key
+        )
+        if not created:
+            return _json(execution.to_wire(), 200, {"Idempotent-Replayed": "true"})
+        self.engine.start(execution.id)
+        return _json(execution.to_wire(), 201)
+
+    async def list_executions(self, request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        page = _page(request)
+        sort_by = _choice(request, "sort_by", "created_at", ("created_at", "updated_at"))
+        self.store.get_task(task_id)
+        return _items(self.store.list_executions(task_id, sort_by=sort_by, **page))
+
+    async def get_execution(self, request: Request) -> Response:
+        return _json(self.store.get_execution(request.path_params["execution_id"]).to_wire())
+
+    async def update_execution(self, request: Request) -> Response:
+        execution_id = request.path_params["execution_id"]
+        raw = await _body(request)
+        self.store.get_execution(execution_id)
+        status = raw.get("status") if isinstance(raw, dict) else None
+        if status == ExecutionStatus.CANCELLED.value:
+            stop = StopExecutionRequest.model_validate(raw)
+            await self.engine.cancel(execution_id, stop.reason)
+        elif status == ExecutionStatus.RUNNING.value:
+            resume = ResumeExecutionRequest.model_validate(raw)
+            await self.engine.resume(execution_id, resume.input)
+        else:
+            raise HTTPException(
+                422,
+                f"status must be 'cancelled' (cancel) or 'running' (resume with input), "
+                f"got {status!r}",
+            )
+        return _json(None)
+
+    async def resume_with_token(self, request: Request) -> Response:
+        data = TaskTokenResumeRequest.model_validate(await _body(request))
+        await self.engine.resume_with_token(data.task_token, data.input)
+        return _json(None)
+
+    # -- transitions
+
+    async def list_transitions(self, request: Request) -> Response:
+        execution_id = request.path_params["execution_id"]
+        page = _page(request)  # desc by default, as Julep
+        _choice(request, "sort_by", "created_at", ("created_at", "updated_at"))
+        scope_id = request.query_params.get("scope_id")
+        items = self.store.list_transitions(execution_id, scope_id=scope_id, **page)
+        return _items(items)
+
+    async def get_transition(self, request: Request) -> Response:
+        params = request.path_params
+        transition = self.store.get_transition(params["execution_id"], params["transition_id"])
+        return _json(transition.to_wire())
+
+    # -- streams
+
+    async def status_stream(self, request: Request) -> Response:
+        execution = self.store.get_execution(request.path_params["execution_id"])
+        events = status_events(self.hub, execution.id, ping_interval=self.ping_interval)
+        return _sse(events)
+
+    async def transitions_stream(self, request: Request) -> Response:
+        execution = self.store.get_execution(request.path_params["execution_id"])
+        token = request.headers.get("last-event-id") or request.query_params.get("next_page_token")
+        try:
+            after = int(token) if token else 0
+        except ValueError:
+            raise HTTPException(
+                400, f"Last-Event-ID / next_page_token must be a transition number, got {token!r}"
+            ) from None
+        events = transition_events(
+            self.hub, execution.id, after=after, ping_interval=self.ping_interval
+        )
+        return _sse(events)

@@ -1,0 +1,201 @@
+"""The OpenAPI 3.1 document of the local server (``GET /openapi.json``)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Final
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from julep_nb._version import __version__
+from julep_nb.api.models import (
+    Agent,
+    CreateAgentRequest,
+    CreateExecutionRequest,
+    CreateTaskRequest,
+    ErrorBody,
+    Execution,
+    ResumeExecutionRequest,
+    StopExecutionRequest,
+    Task,
+    TaskTokenResumeRequest,
+    Transition,
+)
+
+__all__ = ["MAX_PAGE", "openapi_document"]
+
+MAX_PAGE: Final = 100
+
+_PAGE_PARAMS: Final = ("limit", "offset", "direction", "sort_by")
+# (method, path, operationId, request model, response model or None for `null`, status,
+#  query parameters); "[X]" is a `{"items": [X]}` page, "sse" an event stream.
+_OPERATIONS: Final[list[tuple[str, str, str, str | None, str | None, int, tuple[str, ...]]]] = [
+    ("get", "/healthz", "check_health", None, "Health", 200, ()),
+    ("post", "/agents", "create_agent", "CreateAgentRequest", "Agent", 201, ()),
+    ("get", "/agents/{agent_id}", "get_agent", None, "Agent", 200, ()),
+    ("post", "/agents/{agent_id}/tasks", "create_task", "CreateTaskRequest", "Task", 201, ()),
+    ("get", "/agents/{agent_id}/tasks", "list_tasks", None, "[Task]", 200, _PAGE_PARAMS),
+    (
+        "post",
+        "/agents/{agent_id}/tasks/{task_id}",
+        "create_or_update_task",
+        "CreateTaskRequest",
+        "Task",
+        201,
+        (),
+    ),
+    ("put", "/agents/{agent_id}/tasks/{task_id}", "put_task", "CreateTaskRequest", "Task", 201, ()),
+    ("get", "/tasks/{task_id}", "get_task", None, "Task", 200, ()),
+    (
+        "post",
+        "/tasks/{task_id}/executions",
+        "create_execution",
+        "CreateExecutionRequest",
+        "Execution",
+        201,
+        (),
+    ),
+    (
+        "get",
+        "/tasks/{task_id}/executions",
+        "list_executions",
+        None,
+        "[Execution]",
+        200,
+        _PAGE_PARAMS,
+    ),
+    ("post", "/executions/resume", "resume_with_token", "TaskTokenResumeRequest", None, 200, ()),
+    ("get", "/executions/{execution_id}", "get_execution", None, "Execution", 200, ()),
+    (
+        "put",
+        "/executions/{execution_id}",
+        "update_execution",
+        "ResumeExecutionRequest|StopExecutionRequest",
+        None,
+        200,
+        (),
+    ),
+    (
+        "get",
+        "/executions/{execution_id}/transitions",
+        "list_transitions",
+        None,
+        "[Transition]",
+        200,
+        (*_PAGE_PARAMS, "scope_id"),
+    ),
+    (
+        "get",
+        "/executions/{execution_id}/transitions/{transition_id}",
+        "get_transition",
+        None,
+        "Transition",
+        200,
+        (),
+    ),
+    ("get", "/executions/{execution_id}/status.stream", "stream_status", None, "sse", 200, ()),
+    (
+        "get",
+        "/executions/{execution_id}/transitions.stream",
+        "stream_transitions",
+        None,
+        "sse",
+        200,
+        ("next_page_token",),
+    ),
+]
+_MODELS: Final[tuple[type[BaseModel], ...]] = (
+    CreateAgentRequest,
+    CreateExecutionRequest,
+    CreateTaskRequest,
+    ResumeExecutionRequest,
+    StopExecutionRequest,
+    TaskTokenResumeRequest,
+)
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _response_schema(response: str | None) -> dict[str, Any]:
+    if response is None:
+        return {"application/json": {"schema": {"type": "null"}}}
+    if response == "sse":
+        return {"text/event-stream": {"schema": {"type": "string"}}}
+    if response.startswith("["):
+        items = _ref(response[1:-1])
+        schema = {"type": "object", "properties": {"items": {"type": "array", "items": items}}}
+        return {"application/json": {"schema": schema}}
+    return {"application/json": {"schema": _ref(response)}}
+
+
+def _operation(
+    op_id: str,
+    path: str,
+    request: str | None,
+    response: str | None,
+    status: int,
+    query: tuple[str, ...],
+) -> dict[str, Any]:
+    params = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        for p in re.findall(r"{(\w+)}", path)
+    ] + [{"name": q, "in": "query", "required": False, "schema": _QUERY_SCHEMAS[q]} for q in query]
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "parameters": params,
+        "responses": {
+            str(status): {"description": "OK", "content": _response_schema(response)},
+            "default": {"description": "Error", "content": _response_schema("ErrorBody")},
+        },
+    }
+    if request is not None:
+        schema = (
+            {"oneOf": [_ref(n) for n in request.split("|")]} if "|" in request else _ref(request)
+        )
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    return op
+
+
+_QUERY_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": MAX_PAGE},
+    "offset": {"type": "integer", "minimum": 0, "default": 0},
+    "direction": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+    "sort_by": {"type": "string", "enum": ["created_at", "updated_at"], "default": "created_at"},
+    "scope_id": {"type": "string"},
+    "next_page_token": {"type": "string"},
+}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the local server's routes."""
+    models: list[type[BaseModel]] = [*_MODELS, Agent, ErrorBody, Execution, Task, Transition]
+    _, defs = models_json_schema(
+        [(m, "serialization") for m in models], ref_template="#/components/schemas/{model}"
+    )
+    schemas = defs["$defs"]
+    schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, op_id, request, response, status, query in _OPERATIONS:
+        paths.setdefault(path, {})[method] = _operation(
+            op_id, path, request, response, status, query
+        )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "julep_nb local server (Julep v1 executions API)",
+            "version": __version__,
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "xAuthKey": {"type": "apiKey", "in": "header", "name": "X-Auth-Key"},
+            },
+        },
+    }
