@@ -1,0 +1,225 @@
+"""The SQLite store: derived status, transition rules, paging, durability, listeners."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.api.models import ExecutionStatus, Transition, TransitionType
+from julep_nb.local.store import Store
+
+from .conftest import MAIN0, seed_execution, seed_task, step
+
+T = TransitionType
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store()
+
+
+def test_status_output_error_and_count_follow_the_latest_transition(store: Store) -> None:
+    execution = seed_execution(store)
+    assert (execution.status, execution.transition_count) == (ExecutionStatus.QUEUED, 0)
+    expected = [
+        (T.INIT, ExecutionStatus.STARTING),
+        (T.STEP, ExecutionStatus.RUNNING),
+        (T.WAIT, ExecutionStatus.AWAITING_INPUT),
+        (T.RESUME, ExecutionStatus.RUNNING),
+        (T.ERROR, ExecutionStatus.FAILED),
+    ]
+    for n, (type_, status) in enumerate(expected, start=1):
+        output = {"error": "boom"} if type_ is T.ERROR else {"n": n}
+        step(store, execution.id, type_, output)
+        got = store.get_execution(execution.id)
+        assert (got.status, got.transition_count, got.output) == (status, n, output)
+    assert store.get_execution(execution.id).error == "boom"
+
+
+def test_invalid_transition_is_a_conflict_naming_both_types(store: Store) -> None:
+    execution = seed_execution(store)
+    with pytest.raises(ConflictError, match="'finish'.*first transition"):
+        step(store, execution.id, T.FINISH)
+    step(store, execution.id, T.INIT)
+    step(store, execution.id, T.WAIT)
+    with pytest.raises(ConflictError, match="'error'.*after 'wait'") as info:
+        step(store, execution.id, T.ERROR)
+    assert info.value.status == 409
+    step(store, execution.id, T.CANCELLED)
+    with pytest.raises(ConflictError, match="after 'cancelled'"):
+        step(store, execution.id, T.STEP)
+    # The refused rows were not written.
+    assert [t.type for t in store.list_transitions(execution.id)] == [T.INIT, T.WAIT, T.CANCELLED]
+
+
+def test_timestamps_are_utc_and_strictly_increasing(store: Store) -> None:
+    execution = seed_execution(store)
+    step(store, execution.id, T.INIT)
+    for _ in range(50):
+        step(store, execution.id, T.STEP)
+    stamps = [t.created_at for t in store.list_transitions(execution.id, limit=100)]
+    assert all(s.utcoffset() is not None and s.utcoffset().total_seconds() == 0 for s in stamps)
+    assert all(a < b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert stamps[0] > execution.created_at
+
+
+def test_idempotency_key_returns_the_first_execution(store: Store) -> None:
+    task_id = seed_task(store)
+    first, created = store.create_execution(task_id, {"a": 1}, idempotency_key="k1")
+    again, created_again = store.create_execution(task_id, {"a": 2}, idempotency_key="k1")
+    other, _ = store.create_execution(task_id, {"a": 1}, idempotency_key="k2")
+    assert (created, created_again) == (True, False)
+    assert again.id == first.id and again.input == {"a": 1}
+    assert other.id != first.id
+
+
+def test_paging_and_sorting(store: Store) -> None:
+    task_id = seed_task(store)
+    ids = [store.create_execution(task_id, {"i": i})[0].id for i in range(5)]
+    assert [e.id for e in store.list_executions(task_id)] == ids[::-1]
+    assert [e.id for e in store.list_executions(task_id, direction="asc", limit=2)] == ids[:2]
+    assert [e.id for e in store.list_executions(task_id, direction="asc", offset=3)] == ids[3:]
+    step(store, ids[0], T.INIT)  # the oldest becomes the most recently updated
+    assert store.list_executions(task_id, sort_by="updated_at")[0].id == ids[0]
+    with pytest.raises(ValidationError, match="sort_by"):
+        store.list_executions(task_id, sort_by="name")
+
+
+def test_transitions_by_scope_after_seq_and_by_id(store: Store) -> None:
+    execution = seed_execution(store)
+    step(store, execution.id, T.INIT)
+    scoped = {"workflow": "main", "step": 1, "scope_id": "s1"}
+    branch = store.append_transition(
+        execution.id, type=T.INIT_BRANCH, output=1, current=scoped, next=scoped
+    )
+    step(store, execution.id, T.STEP)
+    assert store.list_transitions(execution.id, scope_id="s1") == [branch]
+    after = store.transitions_after(execution.id, 1)
+    assert [seq for seq, _ in after] == [2, 3]
+    assert store.get_transition(execution.id, branch.id) == branch
+    assert store.latest_transition(execution.id).type is T.STEP  # type: ignore[union-attr]
+    with pytest.raises(NotFoundError):
+        store.get_transition(execution.id, "nope")
+
+
+def test_unknown_ids_are_not_found(store: Store) -> None:
+    for call in (
+        lambda: store.get_agent("a"),
+        lambda: store.get_task("t"),
+        lambda: store.get_execution("e"),
+        lambda: store.create_execution("t", {}),
+        lambda: store.create_task("a", {"name": "x", "main": []}),
+        lambda: store.update_task("t", {"name": "x", "main": []}),
+        lambda: step(store, "e", T.INIT),
+        lambda: store.list_transitions("e"),
+    ):
+        with pytest.raises(NotFoundError) as info:
+            call()
+        assert info.value.status == 404
+
+
+def test_task_keeps_subworkflows_and_update_replaces_the_spec(store: Store) -> None:
+    agent = store.create_agent({"name": "a", "id": "ignored"})
+    assert agent.id != "ignored"
+    task = store.create_task(agent.id, {"name": "t", "main": [], "helper": [{"log": "x"}]})
+    assert task.model_extra == {"helper": [{"log": "x"}]}
+    updated = store.update_task(task.id, {"name": "t2", "main": [{"log": "y"}]})
+    assert (updated.name, updated.created_at) == ("t2", task.created_at)
+    assert store.get_task(task.id).main == [{"log": "y"}]
+    made = store.update_task("fixed-id", {"name": "n", "main": []}, agent_id=agent.id)
+    assert made.id == "fixed-id" and store.list_tasks(agent.id)[0].id == "fixed-id"
+    with pytest.raises(ConflictError):
+        store.create_task(agent.id, {"name": "n", "main": []}, task_id="fixed-id")
+
+
+def test_task_token_finds_only_the_current_wait(store: Store) -> None:
+    execution = seed_execution(store)
+    step(store, execution.id, T.INIT)
+    store.append_transition(
+        execution.id,
+        type=T.WAIT,
+        output={},
+        current=MAIN0,
+        next=MAIN0,
+        metadata={"task_token": "tok-1"},
+    )
+    assert store.find_waiting_by_token("tok-1").id == execution.id
+    step(store, execution.id, T.RESUME)
+    with pytest.raises(ConflictError, match="already answered"):
+        store.find_waiting_by_token("tok-1")
+    with pytest.raises(NotFoundError):
+        store.find_waiting_by_token("tok-unknown")
+
+
+def test_listeners_see_every_commit_in_order_and_can_unsubscribe(store: Store) -> None:
+    seen: list[tuple[int, TransitionType]] = []
+    remove = store.add_listener(lambda t, seq: seen.append((seq, t.type)))
+    store.add_listener(lambda t, seq: 1 / 0)  # a broken listener does not break commits
+    execution = seed_execution(store)
+    step(store, execution.id, T.INIT)
+    step(store, execution.id, T.STEP)
+    remove()
+    step(store, execution.id, T.FINISH)
+    assert seen == [(1, T.INIT), (2, T.STEP)]
+
+
+def test_concurrent_writers_get_distinct_sequence_numbers(store: Store) -> None:
+    execution = seed_execution(store)
+    step(store, execution.id, T.INIT)
+    seqs: list[int] = []
+    store.add_listener(lambda t, seq: seqs.append(seq))
+
+    def write() -> None:
+        for _ in range(50):
+            step(store, execution.id, T.STEP)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seqs == list(range(2, 202))  # notified in commit order, no gaps
+
+
+def test_file_store_survives_reopen_with_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "julep.db"
+    with Store(path) as store:
+        execution = seed_execution(store)
+        step(store, execution.id, T.INIT)
+        step(store, execution.id, T.WAIT, {"question": "?"})
+        store.save_checkpoint(execution.id, {"workflow": "main", "step": 3})
+        mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    with Store(path) as store:
+        waiting = store.executions_with_status([ExecutionStatus.AWAITING_INPUT])
+        assert [e.id for e in waiting] == [execution.id]
+        assert waiting[0].output == {"question": "?"}
+        assert store.load_checkpoint(execution.id) == {"workflow": "main", "step": 3}
+        assert store.load_checkpoint("other") is None
+        assert step(store, execution.id, T.RESUME) == 3
+
+
+def test_outputs_that_are_not_json_are_refused_with_the_type(store: Store) -> None:
+    execution = seed_execution(store)
+    with pytest.raises(TypeError, match="type object"):
+        step(store, execution.id, T.INIT, object())
+    assert store.get_execution(execution.id).transition_count == 0
+
+
+def test_transition_objects_round_trip(store: Store) -> None:
+    execution = seed_execution(store)
+    made = store.append_transition(
+        execution.id,
+        type=T.INIT,
+        output={"x": [1, 2]},
+        current=MAIN0,
+        next=MAIN0,
+        step_label="first",
+        metadata={"step_type": "evaluate"},
+    )
+    assert isinstance(made, Transition)
+    assert store.list_transitions(execution.id) == [made]
+    assert made.step_type == "evaluate" and made.step_label == "first"
