@@ -21,6 +21,9 @@ MAX_TASK_CHARS: Final = 1_000_000
 MAX_TASK_DEPTH: Final = 64
 MAX_TASK_NODES: Final = 100_000
 
+# The same safe loader as yaml.safe_load, in C when libyaml is there (30x faster).
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def parse_task(task: str | Mapping[str, Any]) -> dict[str, Any]:
     """A task definition as a dict, from YAML text or a mapping.
@@ -38,7 +41,7 @@ def parse_task(task: str | Mapping[str, Any]) -> dict[str, Any]:
             )
         _check_yaml(task)
         try:
-            data = yaml.safe_load(task)
+            data = yaml.load(task, Loader=_SafeLoader)  # a safe loader
         except yaml.YAMLError as exc:
             raise InputError(f"Task YAML could not be parsed: {exc}") from exc
     elif isinstance(task, Mapping):
@@ -56,7 +59,7 @@ def parse_task(task: str | Mapping[str, Any]) -> dict[str, Any]:
 def _check_yaml(text: str) -> None:
     depth = nodes = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_SafeLoader):
             line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, yaml.AliasEvent):
                 raise InputError(
