@@ -1,0 +1,189 @@
+"""A misbehaving Julep for watcher tests, on :class:`tests.faults.FaultServer`.
+
+:class:`FakeJulep` serves one execution whose transitions are "committed" one by
+one (``commit()``), with the four endpoints the watcher reads. Its two streams are
+pluggable handlers, so a test picks how each stream misbehaves: JSON transitions
+with drops, Python reprs, a 401, a status stream that never closes, HTML…
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from tests.faults import (
+    EXECUTION_ID,
+    Handler,
+    Request,
+    Responder,
+    format_event,
+    json_reply,
+    routes,
+    transition_dicts,
+)
+
+STATUS_OF = {
+    "init": "starting",
+    "step": "running",
+    "wait": "awaiting_input",
+    "resume": "running",
+    "finish": "succeeded",
+    "error": "failed",
+    "cancelled": "cancelled",
+}
+
+
+async def _html(request: Request, reply: Responder) -> None:
+    await reply.send_raw(200, b"<html>login</html>", {"Content-Type": "text/html"})
+
+
+class FakeJulep:
+    """One execution of ``n`` transitions (init, steps, finish), committed on demand."""
+
+    def __init__(self, n: int = 6, *, committed: int = 0, execution_id: str = EXECUTION_ID):
+        self.execution_id = execution_id
+        self.all = transition_dicts(n, execution_id)
+        self.committed = committed
+        self.changed = asyncio.Event()
+        self.transitions_stream: Handler = _html
+        self.status_stream: Handler = _html
+        base = f"/executions/{execution_id}"
+        self.handler = routes(
+            {
+                ("GET", base): self._get_execution,
+                ("GET", f"{base}/transitions"): self._list_transitions,
+                ("GET", f"{base}/transitions.stream"): self._transitions_stream,
+                ("GET", f"{base}/status.stream"): self._status_stream,
+            }
+        )
+
+    # ------------------------------------------------------------------ model
+
+    def commit(self, count: int = 1) -> None:
+        self.committed = min(self.committed + count, len(self.all))
+        self.changed.set()
+
+    @property
+    def visible(self) -> list[dict[str, Any]]:
+        return self.all[: self.committed]
+
+    @property
+    def status(self) -> str:
+        return STATUS_OF[self.visible[-1]["type"]] if self.committed else "queued"
+
+    def execution(self) -> dict[str, Any]:
+        last = self.visible[-1] if self.committed else None
+        return {
+            "id": self.execution_id,
+            "task_id": "00000000-0000-4000-8000-0000000000ta",
+            "status": self.status,
+            "input": {"x": 1},
+            "output": last["output"] if last else None,
+            "error": None,
+            "transition_count": self.committed,
+            "created_at": self.all[0]["created_at"],
+            "updated_at": last["created_at"] if last else self.all[0]["created_at"],
+            "metadata": {},
+        }
+
+    def status_event(self) -> str:
+        fields = self.execution()
+        return json.dumps(
+            {
+                "execution_id": self.execution_id,
+                "status": fields["status"],
+                "updated_at": fields["updated_at"],
+                "error": None,
+                "transition_count": self.committed,
+                "metadata": {},
+            }
+        )
+
+    # ------------------------------------------------------------------ endpoints
+
+    async def _get_execution(self, request: Request, reply: Responder) -> None:
+        await reply.send_json(200, self.execution())
+
+    async def _list_transitions(self, request: Request, reply: Responder) -> None:
+        items = list(self.visible)
+        if request.query.get("direction") == "desc":
+            items.reverse()
+        offset = int(request.query.get("offset", "0"))
+        limit = int(request.query.get("limit", "100"))
+        await reply.send_json(200, {"items": items[offset : offset + limit]})
+
+    async def _transitions_stream(self, request: Request, reply: Responder) -> None:
+        await self.transitions_stream(request, reply)
+
+    async def _status_stream(self, request: Request, reply: Responder) -> None:
+        await self.status_stream(request, reply)
+
+    # ------------------------------------------------------------------ stream behaviours
+
+    def status_driver(self, *, interval: float = 0.01, close: bool = False) -> Handler:
+        """Julep's status stream that also commits, one transition per ``interval``.
+
+        Like the real one it sends an event only when the status changes, so the
+        steps in between are seen only by pulling transitions. With ``close=False``
+        it stays open after the terminal status (bounded by the fault server).
+        """
+
+        async def handler(request: Request, reply: Responder) -> None:
+            await reply.start_stream()
+            await reply.send(format_event(self.status_event()))
+            while self.committed < len(self.all):
+                await asyncio.sleep(interval)
+                before = self.status
+                self.commit()
+                if self.status != before:
+                    await reply.send(format_event(self.status_event()))
+                await reply.send(": ping\n\n")
+            if close:
+                await reply.end()
+            else:
+                await asyncio.sleep(3600)
+
+        return handler
+
+    def committing_transitions(
+        self, *, drop_every: int | None = None, comment_after: bool = False
+    ) -> Handler:
+        """A JSON transitions stream with ``id:`` = sequence number, committing as it goes.
+
+        ``drop_every=k`` breaks each connection after k events; ``Last-Event-ID``
+        resumes after the given number, as the local server does.
+        """
+
+        async def handler(request: Request, reply: Responder) -> None:
+            after = int(request.headers.get("last-event-id") or 0)
+            await reply.start_stream()
+            sent = 0
+            seq = after
+            while seq < len(self.all):
+                if seq >= self.committed:
+                    self.commit()
+                if drop_every and sent == drop_every:
+                    await reply.drop()
+                    return
+                await reply.send(format_event(json.dumps(self.all[seq]), id=str(seq + 1)))
+                if comment_after:
+                    await reply.send(": ping\n\n")
+                seq += 1
+                sent += 1
+                await asyncio.sleep(0)
+            await reply.end()
+
+        return handler
+
+
+def html_page() -> Handler:
+    """A 200 text/html answer (a proxy's login page instead of an event stream)."""
+    return _html
+
+
+def unauthorized() -> Handler:
+    """401 in Julep's error shape."""
+    return json_reply(
+        401, {"error": {"message": "Invalid API key", "code": "unauthorized", "type": "auth"}}
+    )
