@@ -1,0 +1,239 @@
+"""Watcher behaviour a view relies on: coalescing, robustness, registry, cancel.
+
+These use a small scripted :class:`ExecutionSource` (the protocol, not a mock of
+the client) so event timing is exact; the real client and servers are exercised in
+``test_watcher_faults.py`` and ``test_watcher_local.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from julep_nb.api.errors import StreamError, TransportError
+from julep_nb.api.models import Execution, ExecutionStatusEvent, Transition
+from julep_nb.live.state import ExecutionState
+from julep_nb.live.watcher import (
+    POLLING,
+    Watcher,
+    active_watchers,
+    start_watcher,
+    stop_all,
+)
+from tests.faults import EXECUTION_ID, T0, transition_dicts
+
+
+class ScriptedSource:
+    """An ExecutionSource whose transitions stream emits ``n`` transitions, ``gap`` apart."""
+
+    def __init__(self, n: int, *, gap: float = 0.0, hold: asyncio.Event | None = None):
+        self.all = [Transition.model_validate(t) for t in transition_dicts(n)]
+        self.committed = 0
+        self.gap = gap
+        self.hold = hold  # the stream waits on it before the final transition
+        self.stream_closed = asyncio.Event()
+        self.gets = 0
+        self.fail_gets = 0
+
+    async def get_execution(self, execution_id: str) -> Execution:
+        self.gets += 1
+        if self.fail_gets:
+            self.fail_gets -= 1
+            raise TransportError("Could not reach the Julep server at http://fake (test)")
+        return Execution.model_validate(
+            {"id": execution_id, "task_id": "t", "status": "queued", "created_at": T0}
+        )
+
+    async def list_transitions(
+        self, execution_id: str, *, limit=None, direction="asc", scope_id=None
+    ) -> list[Transition]:
+        items = self.all[: self.committed]
+        if direction == "desc":
+            items = items[::-1]
+        return items[:limit] if limit else items
+
+    async def stream_transitions(
+        self, execution_id: str, *, last_event_id: str | None = None
+    ) -> AsyncIterator[Transition]:
+        try:
+            for i, transition in enumerate(self.all):
+                if self.hold is not None and i == len(self.all) - 1:
+                    await self.hold.wait()
+                self.committed = i + 1
+                yield transition
+                await asyncio.sleep(self.gap)
+        finally:
+            self.stream_closed.set()
+
+    async def stream_status(self, execution_id: str) -> AsyncIterator[ExecutionStatusEvent]:
+        raise StreamError("no status stream here")
+        yield  # pragma: no cover - makes this an async generator
+
+    async def cancel(self, execution_id: str, reason: str | None = None) -> None:
+        pass
+
+    async def resume(self, execution_id: str, input: dict[str, Any]) -> None:
+        pass
+
+
+async def test_subscribers_get_at_most_max_rate_updates_and_always_the_final_state():
+    source = ScriptedSource(150, gap=0.002)
+    watcher = Watcher(source, EXECUTION_ID, max_rate=20)
+    calls: list[tuple[float, ExecutionState]] = []
+    watcher.subscribe(lambda s: calls.append((time.monotonic(), s)))
+    started = time.monotonic()
+    async with asyncio.timeout(5):
+        final = await watcher.wait()
+    elapsed = time.monotonic() - started
+
+    assert final.seen_count == 150 and final.is_terminal
+    assert calls[-1][1] is final
+    # Leading edge + one per period: never more than max_rate a second (+ the final).
+    assert len(calls) <= elapsed * 20 + 2
+    gaps = [b[0] - a[0] for a, b in zip(calls[:-2], calls[1:-1], strict=True)]
+    assert all(gap >= 1 / 20 - 0.01 for gap in gaps)
+    # The view kept moving while the run went on, not only at the end.
+    assert len(calls) >= 3
+
+
+async def test_the_first_change_is_delivered_at_once_and_the_last_after_a_quiet_period():
+    hold = asyncio.Event()
+    source = ScriptedSource(4, hold=hold)
+    watcher = Watcher(source, EXECUTION_ID, max_rate=5)
+    seen: list[int] = []
+    watcher.subscribe(lambda s: seen.append(s.seen_count))
+    started = time.monotonic()
+    watcher.start()
+    async with asyncio.timeout(5):
+        while not seen:
+            await asyncio.sleep(0.001)
+        assert time.monotonic() - started < 0.1  # leading edge: no waiting for the period
+        await asyncio.sleep(0.3)  # the trailing edge delivers what came during the period
+        assert seen[-1] == 3 and len(seen) <= 3
+        hold.set()
+        await watcher.wait()
+    assert seen[-1] == 4
+
+
+async def test_a_raising_subscriber_is_logged_and_does_not_stop_the_watcher(caplog):
+    source = ScriptedSource(30, gap=0.001)
+    watcher = Watcher(source, EXECUTION_ID, max_rate=200)
+    good: list[ExecutionState] = []
+
+    def broken(state: ExecutionState) -> None:
+        raise RuntimeError("widget exploded")
+
+    watcher.subscribe(broken)
+    watcher.subscribe(good.append)
+    with caplog.at_level(logging.DEBUG, logger="julep_nb.live.watcher"):
+        async with asyncio.timeout(5):
+            final = await watcher.wait()
+    assert watcher.error is None and final.is_terminal and good[-1] is final
+    warnings_logged = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings_logged) == 1 and "raised" in warnings_logged[0].getMessage()
+
+
+async def test_a_subscriber_added_after_the_end_receives_the_final_state():
+    watcher = Watcher(ScriptedSource(3), EXECUTION_ID)
+    async with asyncio.timeout(5):
+        final = await watcher.wait()
+    late: list[ExecutionState] = []
+    unsubscribe = watcher.subscribe(late.append)
+    assert late == [final]
+    unsubscribe()
+
+
+async def test_unsubscribed_callbacks_are_not_called():
+    source = ScriptedSource(20, gap=0.002)
+    watcher = Watcher(source, EXECUTION_ID, max_rate=1000)
+    calls: list[int] = []
+    unsubscribe = watcher.subscribe(lambda s: calls.append(s.seen_count))
+    watcher.start()
+    async with asyncio.timeout(5):
+        while not calls:
+            await asyncio.sleep(0.001)
+        unsubscribe()
+        frozen = list(calls)
+        await watcher.wait()
+    assert calls == frozen
+
+
+async def test_cancel_stops_cleanly_closing_the_stream():
+    hold = asyncio.Event()  # never set: the execution does not end by itself
+    source = ScriptedSource(5, hold=hold)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        watcher = start_watcher(source, EXECUTION_ID, key="cell-1")
+        async with asyncio.timeout(5):
+            while watcher.state.seen_count < 4:
+                await asyncio.sleep(0.005)
+            watcher.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await watcher.wait()
+            await source.stream_closed.wait()
+        gc.collect()
+    assert watcher.done and watcher.error is None
+    assert watcher not in active_watchers()
+
+
+async def test_the_same_key_replaces_the_previous_watcher():
+    hold = asyncio.Event()
+    first_source = ScriptedSource(4, hold=hold)
+    first = start_watcher(first_source, EXECUTION_ID, key="display-1")
+    other = start_watcher(ScriptedSource(4, hold=hold), EXECUTION_ID, key="display-2")
+    async with asyncio.timeout(5):
+        while first.state.seen_count < 3:
+            await asyncio.sleep(0.005)
+        second = start_watcher(ScriptedSource(4, hold=hold), EXECUTION_ID, key="display-1")
+        await first_source.stream_closed.wait()
+        assert first.done and first.replaced_by is second
+        assert second.state.seen_count >= 3  # took over from where the first one was
+        assert set(active_watchers()) == {second, other}
+        hold.set()
+        # Waiting on the replaced watcher waits for its replacement.
+        final = await first.wait()
+    assert final is second.state and final.is_terminal
+    await other.wait()
+    assert active_watchers() == []
+
+
+async def test_watchers_without_a_key_never_replace_each_other():
+    hold = asyncio.Event()
+    a = start_watcher(ScriptedSource(3, hold=hold), EXECUTION_ID)
+    b = start_watcher(ScriptedSource(3, hold=hold), EXECUTION_ID)
+    await asyncio.sleep(0.01)
+    assert not a.done and not b.done
+    stop_all()
+    async with asyncio.timeout(5):
+        await asyncio.wait({a.start(), b.start()})
+    assert a.done and b.done and active_watchers() == []
+
+
+async def test_polling_survives_a_few_unreachable_polls():
+    class NoStreams(ScriptedSource):
+        async def stream_transitions(self, execution_id, *, last_event_id=None):
+            raise StreamError("no transitions stream")
+            yield  # pragma: no cover
+
+    source = NoStreams(3)
+    watcher = Watcher(source, EXECUTION_ID)
+    watcher.start()
+    async with asyncio.timeout(8):
+        while watcher.strategy != POLLING:
+            await asyncio.sleep(0.005)
+        source.fail_gets = 2
+        source.committed = 3
+        final = await watcher.wait()
+    assert final.is_terminal and watcher.error is None and source.fail_gets == 0
+
+
+def test_max_rate_must_be_positive():
+    with pytest.raises(ValueError, match="max_rate"):
+        Watcher(ScriptedSource(2), EXECUTION_ID, max_rate=0)
