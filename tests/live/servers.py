@@ -1,19 +1,26 @@
-"""A misbehaving Julep for watcher tests, on :class:`tests.faults.FaultServer`.
+"""Execution sources for live-layer tests: a misbehaving Julep, and a scripted source.
 
-:class:`FakeJulep` serves one execution whose transitions are "committed" one by
+:class:`FakeJulep`, on :class:`tests.faults.FaultServer`, serves one execution whose transitions are "committed" one by
 one (``commit()``), with the four endpoints the watcher reads. Its two streams are
 pluggable handlers, so a test picks how each stream misbehaves: JSON transitions
 with drops, Python reprs, a 401, a status stream that never closes, HTML…
+
+:class:`ScriptedSource` implements the ExecutionSource protocol in memory, for
+tests that need exact event timing rather than HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+from julep_nb.api.errors import StreamError, TransportError
+from julep_nb.api.models import Execution, ExecutionStatusEvent, Transition
 from tests.faults import (
     EXECUTION_ID,
+    T0,
     Handler,
     Request,
     Responder,
@@ -187,3 +194,56 @@ def unauthorized() -> Handler:
     return json_reply(
         401, {"error": {"message": "Invalid API key", "code": "unauthorized", "type": "auth"}}
     )
+
+
+class ScriptedSource:
+    """An ExecutionSource whose transitions stream emits ``n`` transitions, ``gap`` apart."""
+
+    def __init__(self, n: int, *, gap: float = 0.0, hold: asyncio.Event | None = None):
+        self.all = [Transition.model_validate(t) for t in transition_dicts(n)]
+        self.committed = 0
+        self.gap = gap
+        self.hold = hold  # the stream waits on it before the final transition
+        self.stream_closed = asyncio.Event()
+        self.gets = 0
+        self.fail_gets = 0
+
+    async def get_execution(self, execution_id: str) -> Execution:
+        self.gets += 1
+        if self.fail_gets:
+            self.fail_gets -= 1
+            raise TransportError("Could not reach the Julep server at http://fake (test)")
+        return Execution.model_validate(
+            {"id": execution_id, "task_id": "t", "status": "queued", "created_at": T0}
+        )
+
+    async def list_transitions(
+        self, execution_id: str, *, limit=None, direction="asc", scope_id=None
+    ) -> list[Transition]:
+        items = self.all[: self.committed]
+        if direction == "desc":
+            items = items[::-1]
+        return items[:limit] if limit else items
+
+    async def stream_transitions(
+        self, execution_id: str, *, last_event_id: str | None = None
+    ) -> AsyncIterator[Transition]:
+        try:
+            for i, transition in enumerate(self.all):
+                if self.hold is not None and i == len(self.all) - 1:
+                    await self.hold.wait()
+                self.committed = i + 1
+                yield transition
+                await asyncio.sleep(self.gap)
+        finally:
+            self.stream_closed.set()
+
+    async def stream_status(self, execution_id: str) -> AsyncIterator[ExecutionStatusEvent]:
+        raise StreamError("no status stream here")
+        yield  # pragma: no cover - makes this an async generator
+
+    async def cancel(self, execution_id: str, reason: str | None = None) -> None:
+        pass
+
+    async def resume(self, execution_id: str, input: dict[str, Any]) -> None:
+        pass
