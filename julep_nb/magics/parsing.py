@@ -109,6 +109,12 @@ def _load(text: str, what: str) -> Any:
 def _yaml_error(text: str, exc: yaml.MarkedYAMLError, what: str) -> InputError:
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
+    at_end = mark is not None and mark.line >= len(text.splitlines())
+    if at_end and exc.context_mark is not None:
+        # "got '<stream end>'" points past the text: show where the bracket was opened.
+        mark = exc.context_mark
+        opened = (exc.context or "a bracket").removeprefix("while parsing ")
+        problem = f"{opened} opened here is not closed ({problem})"
     if mark is None:
         return InputError(f"Cannot parse the {what} as YAML: {problem}. Nothing was sent.")
     return _located(text, what, "YAML", problem, mark.line + 1, mark.column + 1)
