@@ -157,14 +157,15 @@ class Watcher:
         """
         if self._task is None and not self._cancelled:
             self.start()
-        if self._task is not None:
-            if self._loop is not asyncio.get_running_loop() and not self._task.done():
+        task = self._task
+        if task is not None and not task.done():
+            if self._loop is not asyncio.get_running_loop():
                 raise RuntimeError(
                     f"the watcher of execution {self.execution_id} runs on another event "
                     "loop; wait for it there, or start a new watcher on this one"
                 )
             # asyncio.wait: cancelling this waiter (a timeout) leaves the watcher running.
-            await asyncio.wait({self._task})
+            await asyncio.wait({task})
         if self.error is not None:
             raise self.error
         if self.state.is_terminal:

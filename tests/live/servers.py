@@ -1,8 +1,9 @@
 """Execution sources for live-layer tests: a misbehaving Julep, and a scripted source.
 
-:class:`FakeJulep`, on :class:`tests.faults.FaultServer`, serves one execution whose transitions are "committed" one by
-one (``commit()``), with the four endpoints the watcher reads. Its two streams are
-pluggable handlers, so a test picks how each stream misbehaves: JSON transitions
+:class:`FakeJulep`, on :class:`tests.faults.FaultServer`, serves one execution
+whose transitions are "committed" one by one (``commit()``), with the four endpoints
+the watcher reads. Its two streams are pluggable handlers, so a test picks how each
+stream misbehaves: JSON transitions
 with drops, Python reprs, a 401, a status stream that never closes, HTML…
 
 :class:`ScriptedSource` implements the ExecutionSource protocol in memory, for
@@ -207,6 +208,9 @@ class ScriptedSource:
         self.stream_closed = asyncio.Event()
         self.gets = 0
         self.fail_gets = 0
+        self.created: list[tuple[str, dict[str, Any]]] = []
+        self.cancelled: list[str | None] = []
+        self.resumed: list[dict[str, Any]] = []
 
     async def get_execution(self, execution_id: str) -> Execution:
         self.gets += 1
@@ -242,8 +246,14 @@ class ScriptedSource:
         raise StreamError("no status stream here")
         yield  # pragma: no cover - makes this an async generator
 
+    async def create_execution(
+        self, task_id: str, input: dict[str, Any], *, metadata: dict[str, Any] | None = None
+    ) -> Execution:
+        self.created.append((task_id, input))
+        return await self.get_execution(EXECUTION_ID)
+
     async def cancel(self, execution_id: str, reason: str | None = None) -> None:
-        pass
+        self.cancelled.append(reason)
 
     async def resume(self, execution_id: str, input: dict[str, Any]) -> None:
-        pass
+        self.resumed.append(input)
