@@ -3,8 +3,8 @@
 :class:`FakeJulep`, on :class:`tests.faults.FaultServer`, serves one execution
 whose transitions are "committed" one by one (``commit()``), with the four endpoints
 the watcher reads. Its two streams are pluggable handlers, so a test picks how each
-stream misbehaves: JSON transitions
-with drops, Python reprs, a 401, a status stream that never closes, HTML…
+stream misbehaves: JSON transitions with drops, Python reprs, a 401, a status stream
+that never closes, HTML…
 
 :class:`ScriptedSource` implements the ExecutionSource protocol in memory, for
 tests that need exact event timing rather than HTTP.
