@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Sequence
 from typing import Any, Final, NoReturn
 
@@ -107,17 +108,19 @@ def _load(text: str, what: str) -> Any:
 
 
 def _yaml_error(text: str, exc: yaml.MarkedYAMLError, what: str) -> InputError:
-    mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or exc.context or "invalid YAML"
-    at_end = mark is not None and mark.line >= len(text.splitlines())
-    if at_end and exc.context_mark is not None:
-        # "got '<stream end>'" points past the text: show where the bracket was opened.
+    lines = text.splitlines() or [""]
+    if exc.problem_mark is not None and exc.problem_mark.line < len(lines):
+        mark = exc.problem_mark
+        return _located(text, what, "YAML", problem, mark.line + 1, mark.column + 1)
+    # The problem is at the end of the text ("found '<stream end>'"): point at the
+    # bracket that was opened and never closed, else at the end of the last line.
+    if exc.context_mark is not None and exc.context_mark.line < len(lines):
         mark = exc.context_mark
-        opened = (exc.context or "a bracket").removeprefix("while parsing ")
+        opened = re.sub(r"^while (parsing|scanning) ", "", exc.context or "a bracket")
         problem = f"{opened} opened here is not closed ({problem})"
-    if mark is None:
-        return InputError(f"Cannot parse the {what} as YAML: {problem}. Nothing was sent.")
-    return _located(text, what, "YAML", problem, mark.line + 1, mark.column + 1)
+        return _located(text, what, "YAML", problem, mark.line + 1, mark.column + 1)
+    return _located(text, what, "YAML", problem, len(lines), len(lines[-1]) + 1)
 
 
 def _json_error(text: str, exc: json.JSONDecodeError, what: str) -> InputError:

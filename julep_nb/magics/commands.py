@@ -1,0 +1,371 @@
+"""One plain function per subcommand, behind a dict router.
+
+Each command takes the :class:`~julep_nb.magics.magics.JulepMagics` instance (for
+its client, its loop runner and the user namespace), the parsed arguments and the
+cell body. Everything a user can get wrong is checked before the first request,
+so a bad cell sends nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from julep_nb.api.errors import InputError, NotFoundError
+from julep_nb.api.models import ExecutionStatus
+from julep_nb.magics import parsing
+from julep_nb.magics.results import ExecutionList, SettingsView, TransitionList
+
+if TYPE_CHECKING:
+    from julep_nb.api.client import Client
+    from julep_nb.api.models import Task
+    from julep_nb.live.handle import ExecutionHandle
+    from julep_nb.live.state import ExecutionState
+    from julep_nb.magics.magics import JulepMagics
+
+__all__ = ["COMMANDS", "exec_magic", "task_magic"]
+
+Command = Callable[["JulepMagics", argparse.Namespace, "str | None"], Any]
+
+DEFAULT_AGENT_NAME = "julep_nb"
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def exec_magic(m: JulepMagics, line: str, cell: str | None) -> Any:
+    """``%julep_exec`` / ``%%julep_exec``: route to a subcommand."""
+    args = parsing.split_args(line)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return None
+    name, rest = args[0], args[1:]
+    if cell is not None:
+        if name == "resume":
+            return _dispatch(m, "resume", rest, cell)
+        # %%julep_exec TASK_ID …: the body is the input; "run" may be written or not.
+        return _dispatch(m, "run", rest if name == "run" else args, cell)
+    if name not in COMMANDS:
+        raise InputError(
+            f"Unknown subcommand {name!r}: use one of {', '.join(COMMANDS)} (e.g. "
+            "%julep_exec run TASK_ID --input {...}), or the cell magic %%julep_exec TASK_ID "
+            "with the input as the cell body. %julep_exec? shows every form."
+        )
+    return _dispatch(m, name, rest, None)
+
+
+def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
+    """``%%julep_task``: create the task, or update the agent's task of the same name."""
+    args = parsing.task_parser().parse(parsing.split_args(line))
+    spec = _task_spec(cell, args.name)
+    client = m.client()
+    agent_id = args.agent or m.agent_id or _default_agent(m, client)
+    with _unknown("agent", agent_id):
+        existing = m.run(client.list_tasks(agent_id))
+    same = [t for t in existing if t.name == spec["name"]]
+    if same:
+        task = m.run(client.update_task(agent_id, same[0].id, spec))
+    else:
+        task = m.run(client.create_task(agent_id, spec))
+    m.task_names[spec["name"]] = task.id
+    m.store(args.out, task)
+    return task
+
+
+def _dispatch(m: JulepMagics, name: str, args: list[str], cell: str | None) -> Any:
+    parser, command = COMMANDS[name]
+    return command(m, parser().parse(args), cell)
+
+
+def _usage() -> str:
+    from julep_nb.magics.magics import JulepMagics
+
+    return inspect.cleandoc(JulepMagics.julep_exec.__doc__ or "")
+
+
+# ---------------------------------------------------------------------- executions
+
+
+def run(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
+    """Start an execution of a task and show it live."""
+    payload = _input(m, args, body, what="execution input")
+    metadata = None
+    if args.metadata is not None:
+        metadata = parsing.parse_mapping_option(args.metadata, option="--metadata")
+    client = m.client()
+    task_id = m.task_names.get(args.task_id, args.task_id)
+
+    async def start() -> ExecutionHandle:
+        from julep_nb.live.handle import run as run_task
+
+        return await run_task(
+            task_id,
+            payload,
+            client=client,
+            metadata=metadata,
+            key=m.cell_key,
+            max_rate=m.refresh_rate,
+        )
+
+    with _unknown("task", args.task_id, hint=_task_hint(m)):
+        handle = m.run(start())
+    return _present(m, handle, args)
+
+
+def resume(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
+    """Answer an execution that is awaiting input, then show it live."""
+    payload = _input(m, args, body, what="resume input")
+    client = m.client()
+    with _unknown("execution", args.execution_id):
+        execution = m.run(client.get_execution(args.execution_id))
+    if execution.status is not ExecutionStatus.AWAITING_INPUT:
+        raise UsageError(
+            f"Execution {args.execution_id} is {execution.status.value}, not awaiting_input: "
+            "there is nothing to resume. Check it with %julep_exec status "
+            f"{args.execution_id}."
+        )
+    m.run(client.resume(args.execution_id, payload))
+    return _present(m, _attach(m, client, args.execution_id), args)
+
+
+def watch(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
+    """Attach to an existing execution and show it live."""
+    client = m.client()
+    with _unknown("execution", args.execution_id):
+        m.run(client.get_execution(args.execution_id))
+    return _present(m, _attach(m, client, args.execution_id), args)
+
+
+def status(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionState:
+    """The execution's state now: the execution and its newest transitions."""
+    from julep_nb.live.state import reduce, reduce_all
+
+    client = m.client()
+    with _unknown("execution", args.execution_id):
+        execution = m.run(client.get_execution(args.execution_id))
+        newest = m.run(
+            client.list_transitions(
+                args.execution_id, limit=min(m.timeline_limit, 100), direction="desc"
+            )
+        )
+    return reduce_all(reduce(None, execution), reversed(newest))
+
+
+def cancel(m: JulepMagics, args: argparse.Namespace, body: str | None) -> None:
+    """Cancel an execution (the server records the reason)."""
+    client = m.client()
+    with _unknown("execution", args.execution_id):
+        execution = m.run(client.get_execution(args.execution_id))
+    if execution.status.is_terminal:
+        raise UsageError(
+            f"Execution {args.execution_id} already ended ({execution.status.value}): "
+            "there is nothing to cancel."
+        )
+    m.run(client.cancel(args.execution_id, args.reason))
+    print(f"Cancelled execution {args.execution_id} (it was {execution.status.value}).")
+
+
+def transitions(m: JulepMagics, args: argparse.Namespace, body: str | None) -> TransitionList:
+    """The execution's transitions, oldest first (the newest ``--limit N`` if given)."""
+    client = m.client()
+    with _unknown("execution", args.execution_id):
+        if args.limit is None:
+            items = m.run(client.list_transitions(args.execution_id))
+        else:
+            newest = m.run(
+                client.list_transitions(args.execution_id, limit=args.limit, direction="desc")
+            )
+            items = list(reversed(newest))
+    return TransitionList(items)
+
+
+def list_executions(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionList:
+    """The task's executions, newest first."""
+    client = m.client()
+    task_id = m.task_names.get(args.task_id, args.task_id)
+    with _unknown("task", args.task_id, hint=_task_hint(m)):
+        m.run(client.get_task(task_id))
+        items = m.run(client.list_executions(task_id, limit=min(args.limit, 100)))
+    return ExecutionList(items)
+
+
+def config(m: JulepMagics, args: argparse.Namespace, body: str | None) -> SettingsView:
+    """The resolved settings, the key masked; ``NAME=VALUE`` sets options first."""
+    for assignment in args.assignments:
+        name, value = parsing.parse_assignment(assignment)
+        _set_option(m, name, value)
+    settings = m.settings()
+    view: dict[str, Any] = dict(settings.describe())
+    if settings.use_local:
+        local_url = m.local_url()
+        if local_url:
+            view["base_url"] = f"{local_url} (embedded local server)"
+        elif not m.auto_local:
+            view["base_url"] = "(none: set JULEP_API_KEY or JULEP_BASE_URL)"
+    for name in ("agent_id", "panel", "refresh_rate", "timeline_limit", "auto_local"):
+        view[name] = getattr(m, name)
+    view["tasks defined here"] = ", ".join(m.task_names) or "—"
+    return SettingsView(view)
+
+
+COMMANDS: dict[str, tuple[Callable[[], parsing.ArgParser], Command]] = {
+    "run": (parsing.run_parser, run),
+    "resume": (parsing.resume_parser, resume),
+    "status": (lambda: parsing.execution_parser("status"), status),
+    "watch": (lambda: parsing.execution_parser("watch"), watch),
+    "cancel": (lambda: parsing.execution_parser("cancel"), cancel),
+    "transitions": (lambda: parsing.execution_parser("transitions"), transitions),
+    "list": (parsing.list_parser, list_executions),
+    "config": (parsing.config_parser, config),
+}
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _input(m: JulepMagics, args: argparse.Namespace, body: str | None, *, what: str) -> dict:
+    """The input from exactly one of: the cell body, ``--input``, ``--input-var``."""
+    given = [
+        name
+        for name, present in (
+            ("the cell body", body is not None and body.strip() != ""),
+            ("--input", args.input is not None),
+            ("--input-var", args.input_var is not None),
+        )
+        if present
+    ]
+    if len(given) > 1:
+        raise InputError(f"The {what} is given twice ({' and '.join(given)}): keep one.")
+    if args.input is not None:
+        return parsing.parse_mapping_option(args.input, option="--input")
+    if args.input_var is not None:
+        return _input_from_namespace(m, args.input_var, what)
+    return parsing.parse_body(body, what="cell body")
+
+
+def _input_from_namespace(m: JulepMagics, name: str, what: str) -> dict:
+    namespace = m.user_ns
+    if name not in namespace:
+        raise InputError(f"--input-var {name}: there is no variable {name!r} in the notebook.")
+    value = namespace[name]
+    if not isinstance(value, Mapping):
+        raise InputError(
+            f"--input-var {name}: {name} is a {type(value).__name__}, but the {what} must be "
+            "a dict."
+        )
+    return dict(value)
+
+
+def _attach(m: JulepMagics, client: Client, execution_id: str) -> ExecutionHandle:
+    async def attach() -> ExecutionHandle:
+        from julep_nb.live.handle import watch as watch_execution
+
+        return watch_execution(execution_id, client=client, key=m.cell_key, max_rate=m.refresh_rate)
+
+    return m.run(attach())
+
+
+def _present(m: JulepMagics, handle: ExecutionHandle, args: argparse.Namespace) -> Any:
+    """Show the panel, store ``-o VAR``, wait if asked; return the handle."""
+    mode = args.panel or m.panel
+    if mode != "none":
+        from julep_nb.display.panel import show
+
+        show(handle, mode=mode, timeline_limit=m.timeline_limit, refresh_rate=m.refresh_rate)
+    m.adopt(handle, shown=mode != "none")
+    m.store(args.out, handle)
+    if args.wait:
+        _wait(m, handle)
+    return handle
+
+
+def _wait(m: JulepMagics, handle: ExecutionHandle) -> None:
+    # On the kernel loop (re-entered with nest_asyncio2 in a kernel), not on a private
+    # loop: the watcher is a task on the kernel loop and keeps running there.
+    async def final() -> None:
+        await handle
+
+    try:
+        m.run(final())
+    except asyncio.CancelledError:
+        raise UsageError(
+            f"Stopped waiting: the watcher of execution {handle.id} was cancelled while it "
+            f"was {handle.status.value}. `await h` starts a new one."
+        ) from None
+
+
+def _task_spec(cell: str, name: str | None) -> dict[str, Any]:
+    if not cell.strip():
+        raise InputError(
+            "The %%julep_task cell is empty: write the task YAML below the magic line "
+            "(name: …, main: [steps])."
+        )
+    spec = parsing.parse_body(cell, what="task YAML")
+    if name is not None:
+        spec["name"] = name
+    if not isinstance(spec.get("name"), str) or not spec["name"].strip():
+        raise InputError("The task has no name: add `name: …` to the YAML or pass --name NAME.")
+    if not isinstance(spec.get("main"), list) or not spec["main"]:
+        raise InputError(
+            f"Task {spec['name']!r} has no steps: add `main:` with a list of steps. "
+            "Nothing was sent."
+        )
+    return spec
+
+
+def _default_agent(m: JulepMagics, client: Client) -> str:
+    """One agent per server for this session, created on first use."""
+    server = client.base_url or ""
+    if server not in m.agents:
+        about = "Owns the tasks defined with %%julep_task."
+        m.agents[server] = m.run(client.create_agent(name=DEFAULT_AGENT_NAME, about=about)).id
+    return m.agents[server]
+
+
+def _task_hint(m: JulepMagics) -> str:
+    if m.task_names:
+        return f"Tasks defined with %%julep_task here: {', '.join(m.task_names)}."
+    return "Define one with %%julep_task, or check the id."
+
+
+@contextlib.contextmanager
+def _unknown(kind: str, ref: str, *, hint: str = "") -> Iterator[None]:
+    """A 404 inside becomes "Unknown <kind> '<ref>'" (the server's words kept)."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise UsageError(
+            f"Unknown {kind} {ref!r}: the server answered 404 ({exc.message}). {hint}".rstrip()
+        ) from None
+
+
+_OPTIONS = (
+    "base_url", "environment", "api_key", "agent_id",
+    "panel", "refresh_rate", "timeline_limit", "auto_local",
+)  # fmt: skip
+
+
+def _set_option(m: JulepMagics, name: str, value: str) -> None:
+    if name not in _OPTIONS:
+        raise InputError(f"Unknown option {name!r}: use one of {', '.join(_OPTIONS)}.")
+    parsed: Any = value
+    if value.lower() in ("", "none", "null"):
+        parsed = None
+    elif name == "auto_local":
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise InputError(f"auto_local is true or false, not {value!r}.")
+        parsed = value.lower() in ("true", "1", "yes")
+    elif name in ("refresh_rate", "timeline_limit"):
+        try:
+            parsed = float(value) if name == "refresh_rate" else int(value)
+        except ValueError:
+            raise InputError(f"{name} must be a number, not {value!r}.") from None
+    if parsed is None and name not in ("base_url", "environment", "api_key", "agent_id"):
+        raise InputError(f"{name} cannot be empty.")
+    setattr(m, name, parsed)

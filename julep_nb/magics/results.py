@@ -1,0 +1,119 @@
+"""How magic results display: small list/dict wrappers and IPython formatters.
+
+A magic's return value is shown by IPython's displayhook. Lists of executions or
+transitions and the settings come back as plain ``list``/``dict`` subclasses that
+render with :mod:`julep_nb.display.html`; ``Task`` and ``ExecutionState`` get
+formatters while the extension is loaded. A handle whose live panel the magic
+already displayed is not displayed a second time as the cell's result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from julep_nb.api.models import Execution, Transition
+
+__all__ = ["ExecutionList", "SettingsView", "TransitionList", "register", "unregister"]
+
+
+class ExecutionList(list["Execution"]):
+    """A task's executions (a plain list) that display as a table."""
+
+    def _repr_html_(self) -> str:
+        from julep_nb.display.html import render_executions
+
+        return render_executions(list(self))
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        lines = [f"{len(self)} executions"]
+        lines += [f"  {e.id}  {e.status.value:<15} {e.created_at:%Y-%m-%d %H:%M:%S}" for e in self]
+        p.text("\n".join(lines))
+
+
+class TransitionList(list["Transition"]):
+    """An execution's transitions (a plain list) that display as a table."""
+
+    def _repr_html_(self) -> str:
+        from julep_nb.display.html import render_transitions
+
+        return render_transitions(list(self))
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        lines = [f"{len(self)} transitions"]
+        lines += [
+            f"  {t.created_at:%H:%M:%S.%f}  {t.type.value:<13} {t.step_label or t.current}"
+            for t in self
+        ]
+        p.text("\n".join(lines))
+
+
+class SettingsView(dict[str, Any]):
+    """Resolved settings, already redacted, that display as a table."""
+
+    def _repr_html_(self) -> str:
+        from julep_nb.display.html import render_settings
+
+        return render_settings(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        width = max((len(k) for k in self), default=0)
+        p.text("\n".join(f"{k:<{width}}  {v}" for k, v in self.items()))
+
+
+def _state_html(state: Any) -> str:
+    from julep_nb.display.html import render_execution
+
+    return render_execution(state)
+
+
+def _state_text(state: Any, p: Any, cycle: bool) -> None:
+    from julep_nb.display.html import render_text
+
+    p.text(render_text(state))
+
+
+def _task_html(task: Any) -> str:
+    from julep_nb.display.html import render_task
+
+    return render_task(task)
+
+
+def _task_text(task: Any, p: Any, cycle: bool) -> None:
+    p.text(f"Julep task {task.name!r} ({task.id}), {len(task.main)} steps in main")
+
+
+def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
+    """Install the formatters; ``already_shown(handle)`` says a panel is on screen."""
+    from julep_nb.api.models import Task
+    from julep_nb.live.handle import ExecutionHandle
+    from julep_nb.live.state import ExecutionState
+
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(ExecutionState, _state_html)
+    formatters["text/plain"].for_type(ExecutionState, _state_text)
+    formatters["text/html"].for_type(Task, _task_html)
+    formatters["text/plain"].for_type(Task, _task_text)
+
+    def display_handle(handle: Any) -> None:
+        if already_shown(handle):
+            return  # the live panel above is this result
+        from IPython.display import display
+
+        display(handle._repr_mimebundle_(), raw=True)
+
+    shell.display_formatter.ipython_display_formatter.for_type(ExecutionHandle, display_handle)
+
+
+def unregister(shell: Any) -> None:
+    """Remove what :func:`register` installed."""
+    from julep_nb.api.models import Task
+    from julep_nb.live.handle import ExecutionHandle
+    from julep_nb.live.state import ExecutionState
+
+    formatters = shell.display_formatter.formatters
+    for mime in ("text/html", "text/plain"):
+        formatters[mime].pop(ExecutionState, None)
+        formatters[mime].pop(Task, None)
+    shell.display_formatter.ipython_display_formatter.pop(ExecutionHandle, None)
