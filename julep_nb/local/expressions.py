@@ -1,0 +1,297 @@
+"""``$ `` expressions and ``{{ }}`` templates of the local engine.
+
+The rule for a string value in a task (Julep v1's, see docs/local-server.md):
+
+- it starts with ``$ `` → a Python expression, evaluated by simpleeval
+  (``EvalWithCompoundTypes``) over ``_``, ``inputs``, ``outputs``, ``steps``,
+  ``state``, the helpers in :mod:`julep_nb.local.sandbox` and the constants
+  ``NEWLINE``/``true``/``false``/``null``;
+- it contains ``{{`` or ``{%`` → a Jinja2 template (sandboxed), rendered to a string;
+- anything else is a literal.
+
+Dicts and lists are evaluated recursively. Every evaluation runs under a
+:class:`~julep_nb.local.sandbox.Budget` (time and size limits), and every
+failure is an :class:`~julep_nb.api.errors.ExpressionError` naming the expression.
+
+Usage::
+
+    evaluate_value({"total": "$ sum(_.xs)", "msg": "n={{ _.xs|length }}"}, {"_": {"xs": [1, 2]}})
+    # {'total': 3, 'msg': 'n=2'}
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections import ChainMap
+from collections.abc import Mapping
+from typing import Any, Final
+
+import simpleeval
+
+from julep_nb.api.errors import ExpressionError
+from julep_nb.local import helpers, sandbox, templates
+from julep_nb.local.sandbox import (
+    MAX_DEPTH,
+    MAX_EVAL_SECONDS,
+    MAX_EXPRESSION_LENGTH,
+    MAX_RESULT_SIZE,
+    MAX_STRING_LENGTH,
+    Budget,
+    LimitExceeded,
+)
+
+__all__ = [
+    "EXPRESSION_PREFIX",
+    "NAMES",
+    "compile_check",
+    "evaluate",
+    "evaluate_value",
+    "is_expression",
+    "is_template",
+    "render",
+]
+
+EXPRESSION_PREFIX: Final = "$ "
+NAMES: Final = ("_", "inputs", "outputs", "steps", "state")
+"""The names the engine provides to every expression."""
+
+_BASE_NAMES: Final[dict[str, Any]] = {**helpers.MODULES, **helpers.CONSTANTS}
+
+# Nodes whose result is a newly built value: charged against the allocation budget.
+_BUILDERS: Final = (
+    ast.BinOp,
+    ast.Call,
+    ast.List,
+    ast.Tuple,
+    ast.Dict,
+    ast.Set,
+    ast.ListComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.JoinedStr,
+)
+# Syntax the evaluator cannot run: refused at task creation, not at run time.
+_UNSUPPORTED: Final[dict[type, str]] = {
+    ast.Lambda: "lambda",
+    ast.NamedExpr: "the walrus operator :=",
+    ast.SetComp: "set comprehensions (use set([...]))",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Starred: "*unpacking outside a list",
+}
+
+
+def is_expression(value: Any) -> bool:
+    """Whether ``value`` is a ``$ `` expression string."""
+    return isinstance(value, str) and value.lstrip().startswith(EXPRESSION_PREFIX)
+
+
+def is_template(value: Any) -> bool:
+    """Whether ``value`` is a template string (contains ``{{`` or ``{%``)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _source(expr: str) -> str:
+    text = expr.strip()
+    return text[1:].strip() if text[:1] == "$" and text[1:2] in ("", " ") else text
+
+
+class _Evaluator(simpleeval.EvalWithCompoundTypes):
+    """simpleeval with a deadline, a depth limit and an allocation budget per node."""
+
+    def __init__(self, names: Mapping[str, Any], budget: Budget) -> None:
+        super().__init__(
+            operators=sandbox.OPERATORS, functions=dict(helpers.FUNCTIONS), names=names
+        )
+        self.budget = budget
+        self.depth = 0
+
+    def _eval(self, node: ast.AST) -> Any:
+        budget = self.budget
+        if time.monotonic() > budget.deadline:
+            budget.check_time()
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise LimitExceeded(f"expression nested deeper than {MAX_DEPTH} levels")
+            result = super()._eval(node)
+        finally:
+            self.depth -= 1
+        if isinstance(node, _BUILDERS) or (
+            isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+        ):
+            budget.charge(result)
+        return result
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        return sandbox.guard_callable(super()._eval_attribute(node))
+
+    # simpleeval applies its own (module-global) 100 kB cap to f-strings and no
+    # cap to format specs; these two use ours.
+    def _eval_joinedstr(self, node: ast.JoinedStr) -> str:
+        parts: list[str] = []
+        length = 0
+        for value in node.values:
+            text = str(self._eval(value))
+            length += len(text)
+            if length > MAX_STRING_LENGTH:
+                raise LimitExceeded(f"f-string longer than {MAX_STRING_LENGTH:,} characters")
+            parts.append(text)
+        return "".join(parts)
+
+    def _eval_formattedvalue(self, node: ast.FormattedValue) -> Any:
+        value = self._eval(node.value)
+        if node.conversion == ord("r"):
+            value = repr(value)
+        elif node.conversion in (ord("s"), ord("a")):
+            value = str(value) if node.conversion == ord("s") else ascii(value)
+        if node.format_spec is None:
+            return value
+        spec = str(self._eval(node.format_spec))
+        sandbox.check_format_spec(spec)
+        return format(value, spec)
+
+
+def _parse(expr: str) -> ast.expr:
+    source = _source(expr)
+    if not source:
+        raise ExpressionError(
+            f"empty expression {expr!r}: write a Python expression after '$ '", expression=expr
+        )
+    if len(source) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(
+            f"expression of {len(source):,} characters is longer than "
+            f"{MAX_EXPRESSION_LENGTH:,}: {_short(expr)}",
+            expression=expr,
+        )
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(
+            f"syntax error in expression {_short(expr)}: {exc.msg} (column {exc.offset})",
+            expression=expr,
+        ) from None
+    except (MemoryError, RecursionError, ValueError) as exc:
+        raise ExpressionError(
+            f"expression {_short(expr)} cannot be parsed ({type(exc).__name__}): "
+            "it is nested too deeply",
+            expression=expr,
+        ) from None
+    return tree.body
+
+
+def _short(expr: str, limit: int = 200) -> str:
+    return repr(expr if len(expr) <= limit else expr[:limit] + "…")
+
+
+def compile_check(expr: str) -> None:
+    """Check an expression's or template's syntax (at task creation); ``ExpressionError``."""
+    if is_expression(expr):
+        tree = _parse(expr)
+        for node in ast.walk(tree):
+            feature = _UNSUPPORTED.get(type(node))
+            if feature is not None:
+                raise ExpressionError(
+                    f"{feature} is not supported in expressions: {_short(expr)}",
+                    expression=expr,
+                )
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                raise ExpressionError(
+                    f"attribute {node.attr!r} is not accessible in expressions: {_short(expr)}",
+                    expression=expr,
+                )
+    elif is_template(expr):
+        templates.compile_check(expr)
+
+
+def _fail(expr: str, exc: BaseException) -> ExpressionError:
+    if isinstance(exc, simpleeval.NameNotDefined):
+        reason = f"name {exc.name!r} is not defined (available: {', '.join(NAMES)} and helpers)"
+    elif isinstance(exc, simpleeval.FunctionNotDefined):
+        reason = f"function {exc.func_name!r} is not available"
+    elif isinstance(exc, simpleeval.AttributeDoesNotExist):
+        reason = f"no attribute or key {exc.attr!r}"
+    elif isinstance(exc, (LimitExceeded, simpleeval.InvalidExpression)):
+        reason = str(exc)
+    elif isinstance(exc, KeyError):
+        reason = f"no key {exc.args[0]!r}" if exc.args else "missing key"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    error = ExpressionError(f"expression {_short(expr)} failed: {reason}", expression=expr)
+    return error
+
+
+def _run(expr: str, names: Mapping[str, Any], budget: Budget) -> Any:
+    tree = _parse(expr)
+    evaluator = _Evaluator(ChainMap(dict(names), _BASE_NAMES), budget)
+    try:
+        return evaluator.eval(expr, previously_parsed=tree)
+    except ExpressionError:
+        raise
+    except Exception as exc:  # any failure inside user code is the expression's failure
+        raise _fail(expr, exc) from None
+    finally:
+        evaluator.nodes = None  # break the evaluator ↔ bound-method cycle at once
+
+
+def _check_result(expr: str, value: Any) -> Any:
+    if sandbox.deep_size(value, MAX_RESULT_SIZE) > MAX_RESULT_SIZE:
+        raise ExpressionError(
+            f"expression {_short(expr)} failed: its result is larger than "
+            f"{MAX_RESULT_SIZE:,} characters",
+            expression=expr,
+        )
+    return value
+
+
+def evaluate(expr: str, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS) -> Any:
+    """Evaluate one expression (the ``$ `` prefix is optional) under the limits."""
+    budget = Budget(seconds)
+    restore = sandbox.use_budget(budget)
+    try:
+        return _check_result(expr, _run(expr, names, budget))
+    finally:
+        restore()
+
+
+def render(template: str, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS) -> str:
+    """Render one template string under the limits."""
+    budget = Budget(seconds)
+    restore = sandbox.use_budget(budget)
+    try:
+        return templates.render(template, {**_BASE_NAMES, **names}, budget)
+    finally:
+        restore()
+
+
+def evaluate_value(
+    value: Any, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS
+) -> Any:
+    """Evaluate expressions and templates anywhere inside ``value`` (dicts, lists).
+
+    One budget covers the whole structure, so a step cannot multiply the time
+    limit by writing many expressions.
+    """
+    budget = Budget(seconds)
+    restore = sandbox.use_budget(budget)
+    try:
+        result = _walk(value, names, budget)
+    finally:
+        restore()
+    return _check_result(value if isinstance(value, str) else "<step values>", result)
+
+
+def _walk(value: Any, names: Mapping[str, Any], budget: Budget) -> Any:
+    if isinstance(value, str):
+        if is_expression(value):
+            return _run(value, names, budget)
+        if is_template(value):
+            return templates.render(value, {**_BASE_NAMES, **names}, budget)
+        return value
+    if isinstance(value, dict):
+        return {key: _walk(item, names, budget) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_walk(item, names, budget) for item in value]
+    return value
