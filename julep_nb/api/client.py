@@ -88,7 +88,7 @@ class Client:
             base_url=base_url, api_key=api_key, environment=environment
         )
         self.max_retries = max_retries
-        self._backoff = backoff
+        self.backoff = backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
@@ -294,6 +294,11 @@ class Client:
 
     # ------------------------------------------------------------ plumbing
 
+    async def http_ready(self) -> httpx.AsyncClient:
+        """:meth:`http` once the base URL is known (the local server started)."""
+        await self.ensure_base_url()
+        return self.http()
+
     def http(self) -> httpx.AsyncClient:
         """The httpx client for the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
@@ -324,11 +329,10 @@ class Client:
         retry: Retry = "auto",
     ) -> Any:
         """Send a request (with retries) and return its JSON body (``None`` if empty)."""
-        await self.ensure_base_url()
+        http = await self.http_ready()
         if content is not None:
             headers = {**(headers or {}), "Content-Type": "application/json"}
         policy = retry if retry != "auto" else ("once" if method == "POST" else "idempotent")
-        http = self.http()
         attempt = 0
         while True:
             try:
@@ -370,7 +374,7 @@ class Client:
         return [item async for item in paginate(fetch, limit=limit)]
 
     def _delay(self, attempt: int, floor: float | None) -> float:
-        ceiling = min(MAX_BACKOFF, self._backoff * 2 ** (attempt - 1))
+        ceiling = min(MAX_BACKOFF, self.backoff * 2 ** (attempt - 1))
         return max(ceiling / 2 + random.uniform(0, ceiling / 2), floor or 0.0)
 
     def _unreachable(

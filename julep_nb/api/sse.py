@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import codecs
 import random
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 from julep_nb.api._http import (
     ERROR_BODY_BYTES,
@@ -50,8 +50,10 @@ __all__ = [
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_BACKOFF",
     "DEFAULT_READ_TIMEOUT",
+    "BaseEventStream",
     "EndOnClose",
     "EventStream",
+    "SSEParser",
     "ServerSentEvent",
     "sse_events",
 ]
@@ -65,6 +67,93 @@ DEFAULT_READ_TIMEOUT: Final = 45.0
 EndOnClose = bool | Callable[[ServerSentEvent | None], bool]
 """Whether a clean close ends the stream: a bool, or a test of the last event seen."""
 
+T = TypeVar("T")
+S = TypeVar("S", bound="BaseEventStream[Any]")
+ClientSource = httpx.AsyncClient | Callable[[], Awaitable[httpx.AsyncClient]]
+
+
+class SSEParser:
+    """Pure, incremental SSE parsing: bytes in, dispatched events out, no I/O.
+
+    Follows the spec's "event stream interpretation" (9.2.6) and yields httpx-sse's
+    public :class:`ServerSentEvent`. httpx-sse's own decoders are private, differ
+    between 0.4.0 and 0.4.3, and cost one Python call per line; parsing a whole
+    read in one loop is what keeps this reader ahead of httpx-sse and the SDK.
+    """
+
+    __slots__ = ("_buffer", "_cr", "_data", "_event", "_last_id", "_text", "retry")
+
+    def __init__(self, last_event_id: str | None = None) -> None:
+        self.retry: float | None = None  # the server's ``retry:``, in seconds
+        self.reset(last_event_id)
+
+    def reset(self, last_event_id: str | None) -> None:
+        """Start a new connection's stream; ``retry`` and the last event ID carry over."""
+        # Spec: always UTF-8, and one leading U+FEFF is ignored ("utf-8-sig").
+        self._text = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+        self._buffer = ""  # a line not yet terminated
+        self._cr = False  # the last read ended in CR: a LF may follow
+        # Spec: a half-received event is discarded when the connection ends.
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id = last_event_id or ""
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Events completed by ``chunk``."""
+        text = self._text.decode(chunk)
+        if self._cr:
+            text = "\r" + text
+            self._cr = False
+        if "\r" in text:
+            # Spec: lines end in CRLF, LF or CR; a CR at the end of a read may be
+            # the first half of a CRLF, so it waits for the next read.
+            if text.endswith("\r"):
+                self._cr, text = True, text[:-1]
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = (self._buffer + text).split("\n")
+        self._buffer = lines.pop()
+        return self._interpret(lines)
+
+    def close(self) -> list[ServerSentEvent]:
+        """Events completed by the end of the stream (a held-back CR ends a line)."""
+        lines = [self._buffer] if self._cr else []
+        self._buffer, self._cr = "", False
+        return self._interpret(lines)
+
+    def _interpret(self, lines: list[str]) -> list[ServerSentEvent]:
+        events = []
+        data, event, last_id = self._data, self._event, self._last_id
+        for line in lines:
+            if not line:
+                # Spec: a blank line dispatches, but only when there is data; this
+                # is also why a ": ping" after an ``id:`` line yields nothing here
+                # (httpx-sse 0.4.3 yields an empty "phantom" event for it).
+                if data:
+                    text = "\n".join(data)
+                    if text:
+                        events.append(ServerSentEvent(event, text, last_id))
+                    data = []
+                event = ""
+                continue
+            if line[0] == ":":
+                continue  # a comment: keep-alive pings
+            name, _, value = line.partition(":")
+            if value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "id":
+                # Spec: the id persists across events and reconnects; an empty
+                # ``id:`` resets it; an id containing NUL is ignored.
+                if "\0" not in value:
+                    last_id = value
+            elif name == "event":
+                event = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                self.retry = int(value) / 1000
+        self._data, self._event, self._last_id = data, event, last_id
+        return events
+
 
 class _Retryable(Exception):
     """A response worth another connection attempt (429, 5xx)."""
@@ -75,21 +164,12 @@ class _Retryable(Exception):
         self.floor = floor
 
 
-class EventStream:
-    """Server-sent events from one URL, reconnecting until the stream really ends.
-
-    Iterate with ``async for``; close with ``aclose()`` or ``async with``::
-
-        async with EventStream(http, "GET", url, end_on_close=False) as events:
-            async for event in events:
-                ...
-
-    ``last_event_id`` is the id to resume from; ``connections`` counts responses.
-    """
+class BaseEventStream(Generic[T]):
+    """The reconnecting loop; subclasses say what an event becomes (``_convert``)."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: ClientSource,
         method: str,
         url: str,
         *,
@@ -104,7 +184,8 @@ class EventStream:
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        self._client = client
+        self._http = client if isinstance(client, httpx.AsyncClient) else None
+        self._open = None if isinstance(client, httpx.AsyncClient) else client
         self._method = method
         self._url = url
         self._headers = dict(headers or {})
@@ -112,31 +193,43 @@ class EventStream:
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._max_backoff = max_backoff
-        self._timeout = _stream_timeout(client.timeout, read_timeout)
+        self._read_timeout = read_timeout
         self._end_on_close = end_on_close
-        self._secret = secret_from_headers(client.headers, self._headers)
         self.last_event_id: str | None = last_event_id or None
-        self.retry: float | None = None  # the server's ``retry:``, in seconds
         self.connections = 0
+        self._parser = SSEParser()
         self.last_event: ServerSentEvent | None = None
-        self._events = self._run()
+        self._items = self._run()
+
+    def _convert(self, event: ServerSentEvent) -> tuple[T, bool]:
+        """The item ``event`` becomes, and whether it is the last one."""
+        raise NotImplementedError
+
+    @property
+    def retry(self) -> float | None:
+        """The reconnection delay the server asked for with ``retry:``, in seconds."""
+        return self._parser.retry
 
     @property
     def url(self) -> str:
         """The stream's URL with any key masked."""
-        return redact(str(self._client.build_request(self._method, self._url).url), self._secret)
+        if self._http is None:
+            return redact(self._url, secret_from_headers(self._headers))
+        full = self._http.build_request(self._method, self._url, params=self._params).url
+        return redact(str(full), self._secret())
 
-    def __aiter__(self) -> EventStream:
-        return self
+    def __aiter__(self) -> AsyncGenerator[T, None]:
+        # The generator itself, so ``async for`` pays for no extra Python frame.
+        return self._items
 
-    async def __anext__(self) -> ServerSentEvent:
-        return await self._events.__anext__()
+    async def __anext__(self) -> T:
+        return await self._items.__anext__()
 
     async def aclose(self) -> None:
         """Close the current response, if any; iteration then stops."""
-        await self._events.aclose()
+        await self._items.aclose()
 
-    async def __aenter__(self) -> EventStream:
+    async def __aenter__(self: S) -> S:
         return self
 
     async def __aexit__(
@@ -148,46 +241,65 @@ class EventStream:
         await self.aclose()
 
     def __repr__(self) -> str:
-        return f"EventStream({self._method} {self.url}, last_event_id={self.last_event_id!r})"
+        name = type(self).__name__
+        return f"{name}({self._method} {self.url}, last_event_id={self.last_event_id!r})"
 
     # ------------------------------------------------------------------ the loop
 
-    async def _run(self) -> AsyncGenerator[ServerSentEvent, None]:
+    async def _run(self) -> AsyncGenerator[T, None]:
+        if self._http is None:
+            assert self._open is not None
+            self._http = await self._open()
+        http = self._http
+        timeout = httpx.Timeout(
+            connect=http.timeout.connect,
+            read=self._read_timeout,
+            write=http.timeout.write,
+            pool=http.timeout.pool,
+        )
         failures = 0  # consecutive connections that delivered no event
         reached = False  # whether any response ever came back
-        last_error: BaseException | None = None
-        floor: float | None = None
         while True:
             delivered = 0
+            error: BaseException | None = None
+            floor: float | None = None
             try:
-                async with self._client.stream(
+                async with http.stream(
                     self._method,
                     self._url,
                     headers=self._request_headers(),
                     params=self._params,
-                    timeout=self._timeout,
+                    timeout=timeout,
                 ) as response:
                     reached = True
                     self.connections += 1
                     if not await self._accept(response):
-                        return
-                    async for event in self._read(response):
-                        delivered += 1
-                        self.last_event = event
-                        yield event
+                        return  # 204
+                    self._parser.reset(self.last_event_id)
+                    async with aclosing(_batches(response, self._parser)) as batches:
+                        async for events in batches:
+                            for event in events:
+                                delivered += 1
+                                self.last_event, self.last_event_id = event, event.id or None
+                                item, final = self._convert(event)
+                                yield item
+                                if final:
+                                    return
                 if self._closed_for_good():
                     return
-                last_error, floor = None, None
             except _Retryable as exc:
-                last_error, floor = exc.error, exc.floor
+                error, floor = exc.error, exc.floor
             except httpx.TransportError as exc:
                 # Connect errors, read timeouts (the heartbeat watchdog) and a peer
                 # that hangs up mid-body all mean "try again".
-                last_error, floor = exc, None
+                error = exc
             failures = 0 if delivered else failures + 1
             if failures >= self._max_attempts:
-                raise self._give_up(failures, last_error, reached)
+                raise self._give_up(failures, error, reached, timeout.read)
             await asyncio.sleep(self._delay(failures, floor))
+
+    def _secret(self) -> str | None:
+        return secret_from_headers(self._http.headers if self._http else {}, self._headers)
 
     def _request_headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
@@ -205,56 +317,20 @@ class EventStream:
             return False
         if status != 200:
             body = await read_limited(response, ERROR_BODY_BYTES)
-            error = http_error(response, body, self._secret)
+            error = http_error(response, body, self._secret())
             if status == 429 or status >= 500 or status == 408:
                 raise _Retryable(error, retry_after(response.headers))
             raise error
         content_type = response.headers.get("content-type", "")
         if content_type.partition(";")[0].strip().lower() != "text/event-stream":
             snippet = await read_limited(response, SNIPPET_CHARS)
-            text = redact(snippet.decode("utf-8", "replace")[:SNIPPET_CHARS], self._secret)
+            text = redact(snippet.decode("utf-8", "replace")[:SNIPPET_CHARS], self._secret())
             raise StreamError(
                 f"Expected text/event-stream from {self.url}, got "
                 f"{content_type or 'no content type'}: {text!r}. "
                 "Check that the URL names an event stream (…/status.stream)."
             )
         return True
-
-    async def _read(self, response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:
-        # Spec 9.2.6: the stream is always UTF-8, and one leading BOM is ignored
-        # ("utf-8-sig"); a fresh event decoder per connection drops a half-read
-        # event, as the spec requires when the stream ends mid-event.
-        text_decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-        lines = SSELineDecoder()
-        decoder = SSEDecoder()
-        ids_here = False
-        async for chunk in response.aiter_bytes():
-            for line in lines.decode(text_decoder.decode(chunk)):
-                event = decoder.decode(line)
-                if event is None:
-                    continue
-                ids_here = self._note(event, ids_here)
-                if event.data:
-                    yield event
-        for line in lines.decode(text_decoder.decode(b"", final=True)) + lines.flush():
-            event = decoder.decode(line)
-            if event is not None:
-                ids_here = self._note(event, ids_here)
-                if event.data:
-                    yield event
-
-    def _note(self, event: ServerSentEvent, ids_here: bool) -> bool:
-        """Record ``retry:`` and ``id:``; returns whether this connection set an id."""
-        if event.retry is not None:
-            self.retry = event.retry / 1000
-        if event.id:
-            self.last_event_id = event.id
-            return True
-        if ids_here:
-            # httpx-sse keeps the id across events, so an empty id after a set one
-            # is an explicit ``id:`` reset (spec 9.2.6): resume from the start.
-            self.last_event_id = None
-        return ids_here
 
     def _closed_for_good(self) -> bool:
         rule = self._end_on_close
@@ -267,14 +343,15 @@ class EventStream:
         # Spec 9.2.3: the server's ``retry:`` sets the reconnection time.
         return max(delay, self.retry or 0.0, floor or 0.0)
 
-    def _give_up(self, failures: int, error: BaseException | None, reached: bool) -> Exception:
-        cause = (
-            redact(f"{type(error).__name__}: {error}", self._secret)
-            if error
-            else "the server closed it at once"
-        )
+    def _give_up(
+        self, failures: int, error: BaseException | None, reached: bool, read: float | None
+    ) -> Exception:
         if isinstance(error, httpx.ReadTimeout):
-            cause = f"no data (not even a ping) for {self._timeout.read} s"
+            cause = f"no data, not even a ping, for {read} s"
+        elif error is not None:
+            cause = redact(f"{type(error).__name__}: {error}", self._secret())
+        else:
+            cause = "the server closed it at once"
         if not reached:
             out: Exception = TransportError(
                 f"Could not reach the event stream {self.url} after {failures} attempts "
@@ -287,6 +364,29 @@ class EventStream:
             )
         out.__cause__ = error
         return out
+
+
+async def _batches(response: httpx.Response, parser: SSEParser) -> AsyncGenerator[list[Any], None]:
+    # One hop per network read, not per event: the events of a read come as a list.
+    async for chunk in response.aiter_bytes():
+        yield parser.feed(chunk)
+    yield parser.close()
+
+
+class EventStream(BaseEventStream[ServerSentEvent]):
+    """Server-sent events from one URL, reconnecting until the stream really ends.
+
+    Iterate with ``async for``; close with ``aclose()`` or ``async with``::
+
+        async with EventStream(http, "GET", url, end_on_close=False) as events:
+            async for event in events:
+                ...
+
+    ``last_event_id`` is the id to resume from; ``connections`` counts responses.
+    """
+
+    def _convert(self, event: ServerSentEvent) -> tuple[ServerSentEvent, bool]:
+        return event, False
 
 
 def sse_events(
@@ -315,10 +415,3 @@ def sse_events(
         read_timeout=read_timeout,
         end_on_close=end_on_close,
     )
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-def _stream_timeout(base: httpx.Timeout, read: float | None) -> httpx.Timeout:
-    return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import pydantic
 
@@ -14,7 +13,7 @@ from julep_nb.api.models import ExecutionStatusEvent, Transition, TransitionType
 from julep_nb.api.sse import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_READ_TIMEOUT,
-    EventStream,
+    BaseEventStream,
     ServerSentEvent,
 )
 
@@ -31,11 +30,13 @@ FINAL_TRANSITIONS = frozenset(
 """Transition types after which an execution has no more transitions."""
 
 
-class ModelStream(Generic[M]):
-    """Typed events from one SSE endpoint: an async iterator that can be closed.
+class ModelStream(BaseEventStream[M]):
+    """Typed events of one execution stream: an async iterator that can be closed.
 
-    Use ``async with client.stream_status(id) as events: async for e in events``
-    (or ``contextlib.aclosing``) so the connection closes when you stop early.
+    It stops by itself after the final event (a terminal status, a ``finish``); a
+    close before that is a dropped connection and is reconnected. Use ``async with
+    client.stream_status(id) as events: async for e in events`` so the connection
+    closes when you stop early.
     """
 
     def __init__(
@@ -48,67 +49,24 @@ class ModelStream(Generic[M]):
         read_timeout: float | None = DEFAULT_READ_TIMEOUT,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
-        self._client = client
-        self._path = path
-        self._parse = parse
-        self._start_id = last_event_id
-        self._options: dict[str, Any] = {
-            "read_timeout": read_timeout,
-            "max_attempts": max_attempts,
-            "backoff": client._backoff,
-        }
-        self.events: EventStream | None = None
-        self._items = self._run()
-
-    @property
-    def last_event_id(self) -> str | None:
-        """The SSE id to resume from (``None`` when the server sends no ids)."""
-        return self.events.last_event_id if self.events else self._start_id
-
-    def __aiter__(self) -> ModelStream[M]:
-        return self
-
-    async def __anext__(self) -> M:
-        return await self._items.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop reading and close the connection."""
-        await self._items.aclose()
-
-    async def __aenter__(self) -> ModelStream[M]:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def _run(self) -> AsyncGenerator[M, None]:
-        await self._client.ensure_base_url()
-        # A close before the final event is a drop (reconnect); after it we stop
-        # reading ourselves, so the server's close is never waited for.
-        self.events = EventStream(
-            self._client.http(),
+        super().__init__(
+            client.http_ready,
             "GET",
-            self._path,
-            last_event_id=self._start_id,
+            path,
+            last_event_id=last_event_id,
+            max_attempts=max_attempts,
+            backoff=client.backoff,
+            read_timeout=read_timeout,
             end_on_close=False,
-            **self._options,
         )
-        try:
-            async for event in self.events:
-                item, final = self._parse(event)
-                yield item
-                if final:
-                    return
-        finally:
-            await self.events.aclose()
+        self._parse = parse
+
+    def _convert(self, event: ServerSentEvent) -> tuple[M, bool]:
+        return self._parse(event)
 
 
 def parse_status_event(event: ServerSentEvent) -> tuple[ExecutionStatusEvent, bool]:
+    """A status event, and whether its status is terminal."""
     try:
         item = ExecutionStatusEvent.model_validate_json(event.data)
     except pydantic.ValidationError as exc:
@@ -120,6 +78,7 @@ def parse_status_event(event: ServerSentEvent) -> tuple[ExecutionStatusEvent, bo
 
 
 def parse_transition(event: ServerSentEvent) -> tuple[Transition, bool]:
+    """A JSON transition, and whether it is final; :class:`StreamError` for anything else."""
     try:
         item = Transition.model_validate_json(event.data)
     except pydantic.ValidationError as exc:
