@@ -41,7 +41,7 @@ from julep_nb.api._http import (
     retry_after,
 )
 from julep_nb.api.config import NOT_GIVEN, Settings, _NotGiven, mask_key, redact, resolve_settings
-from julep_nb.api.errors import APIError, InputError, TransportError
+from julep_nb.api.errors import APIError, InputError, JulepError, TransportError
 from julep_nb.api.models import (
     Agent,
     CreateAgentRequest,
@@ -124,7 +124,15 @@ class Client:
     async def ensure_base_url(self) -> str:
         """The base URL, starting the embedded local server when nothing is configured."""
         if self.settings.base_url is None:
-            server = await asyncio.to_thread(shared_local_server)
+            try:
+                server = await asyncio.to_thread(shared_local_server)
+            except JulepError:
+                raise
+            except Exception as exc:
+                raise TransportError(
+                    f"Could not start the embedded local server ({type(exc).__name__}: {exc}). "
+                    "Set JULEP_BASE_URL (and JULEP_API_KEY) to use a Julep server instead."
+                ) from exc
             self.settings = self.settings.with_base_url(server.base_url, server.api_key)
             self._http = None
         assert self.settings.base_url is not None
