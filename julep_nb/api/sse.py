@@ -1,13 +1,14 @@
 """A reconnecting Server-Sent Events reader on httpx-sse.
 
 :class:`EventStream` opens an SSE response with an :class:`httpx.AsyncClient` and
-yields :class:`httpx_sse.ServerSentEvent` objects. Decoding is httpx-sse's own
-line and event decoders; this module adds what a long-lived live view needs:
+yields httpx-sse's :class:`~httpx_sse.ServerSentEvent` objects, decoded by the pure,
+incremental :class:`SSEParser`. On top of httpx-sse's model it adds what a
+long-lived live view needs:
 
 - reconnects with exponential backoff and jitter, never sooner than the server's
   ``retry:`` field asks, and carries ``Last-Event-ID`` across reconnects;
-- drops the empty "phantom" events httpx-sse 0.4.3 produces for a comment block
-  after an ``id:`` line (the spec never dispatches an event with no data);
+- no empty "phantom" events: httpx-sse 0.4.3 yields one for a comment block after
+  an ``id:`` line, but the spec never dispatches an event with no data;
 - treats a stream silent for longer than ``read_timeout`` (a few missed pings) as
   dropped, through httpx's read timeout, so there is no extra watchdog task;
 - never retries a 4xx (401/403 → :class:`AuthError`) or a wrong content type
