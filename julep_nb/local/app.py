@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final, Protocol
 
-import jsonschema
 import pydantic
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -122,6 +121,10 @@ def _check_input(task: Task, data: dict[str, Any]) -> None:
     """400 naming the failing field when ``data`` does not match the task's input_schema."""
     if not task.input_schema:
         return
+    # Imported on first use: with its optional format checkers installed (JupyterLab
+    # brings them) importing jsonschema takes seconds, which start() should not pay.
+    import jsonschema
+
     validator_cls = jsonschema.validators.validator_for(task.input_schema)
     error = jsonschema.exceptions.best_match(validator_cls(task.input_schema).iter_errors(data))
     if error is not None:
@@ -269,6 +272,8 @@ class _Routes:
     def _task_spec(self, raw: Any) -> dict[str, Any]:
         data = CreateTaskRequest.model_validate(raw)
         if data.input_schema is not None:
+            import jsonschema  # lazily: see _check_input
+
             try:
                 jsonschema.validators.validator_for(data.input_schema).check_schema(
                     data.input_schema

@@ -315,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("julep_nb local server on %s (db: %s; %s)", url, db, auth)
     log.info("point julep_nb at it with: export JULEP_BASE_URL=%s", url)
     try:
-        server.run(sockets=[sock])  # handles Ctrl+C itself
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down gracefully, then re-raised the Ctrl+C it caught
     finally:
         sock.close()
         store.close()

@@ -1,0 +1,360 @@
+"""The local server: throughput and push latency, against a 1 s DB-polling stream.
+
+Rows (all measured in one run, against one in-process server started with
+``julep_nb.local.start`` on a WAL file database, as a notebook would use it):
+
+- executions/s: a 3-step ``evaluate`` task, each execution created with
+  ``POST /tasks/{id}/executions`` and followed on ``status.stream`` until it
+  succeeds, 16 at a time;
+- transitions/s: transitions committed to the store and received by a client
+  of ``transitions.stream``;
+- commit → SSE bytes latency, p50 and p99, for ``status.stream`` and
+  ``transitions.stream`` (time from just before the commit until the event's
+  bytes are read by a client on loopback);
+- the anchor: a status stream that polls the database once a second, which is
+  what hosted Julep's ``status.stream`` does, serving the same store side by
+  side; its commit → bytes latency is what a user of Julep waits for.
+
+Run: ``python -m benchmarks.bench_local_server [--quick]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from benchmarks._util import percentile, row
+from julep_nb.api.models import TransitionTarget, TransitionType
+from julep_nb.local import start
+from julep_nb.local.server import LocalServer
+from julep_nb.local.store import Store
+from julep_nb.local.streams import format_sse
+
+POLL_INTERVAL = 1.0  # hosted Julep's status.stream polls its database once a second
+CONCURRENCY = 16
+TASK = {
+    "name": "three evaluates",
+    "main": [
+        {"evaluate": {"a": "$ _['x'] + 1"}},
+        {"evaluate": {"b": "$ _['a'] * 2"}},
+        {"evaluate": {"c": "$ str(_['b'])"}},
+    ],
+}
+HERE = TransitionTarget(workflow="main", step=0)
+T = TransitionType
+
+
+# ---------------------------------------------------------------------- executions/s
+
+
+async def _run_one(http: httpx.AsyncClient, task_id: str, x: int) -> None:
+    created = await http.post(f"/tasks/{task_id}/executions", json={"input": {"x": x}})
+    created.raise_for_status()
+    url = f"/executions/{created.json()['id']}/status.stream"
+    last = ""
+    async with http.stream("GET", url) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                last = line
+    if '"status":"succeeded"' not in last:
+        raise RuntimeError(f"execution did not succeed: {last[:300]}")
+
+
+async def executions_per_second(server: LocalServer, n: int) -> float:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as http:
+        agent = (await http.post("/agents", json={"name": "bench"})).json()
+        task = (await http.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
+        await asyncio.gather(*(_run_one(http, task["id"], i) for i in range(CONCURRENCY)))
+        queue = iter(range(n))
+
+        async def worker() -> None:
+            for i in queue:
+                await _run_one(http, task["id"], i)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return n / (time.perf_counter() - began)
+
+
+class _RawHTTP:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams.
+
+    httpx spends more CPU per request than the server does; with client and server
+    sharing one process (as in a notebook) it would measure httpx. This client does
+    the least a client can, so the figure is the server's.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, port: int) -> _RawHTTP:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n" + body)
+        header = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(header[9:12])
+        lower = header.lower()
+        if b"transfer-encoding: chunked" in lower:
+            return status, await self._chunks()
+        length = int(lower.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
+        return status, await self.reader.readexactly(length)
+
+    async def _chunks(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n"))[:-2], 16)
+            parts.append(await self.reader.readexactly(size + 2))
+            if size == 0:
+                return b"".join(parts)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def _run_raw(http: _RawHTTP, task_id: str, x: int) -> None:
+    body = b'{"input":{"x":%d}}' % x
+    status, created = await http.request("POST", f"/tasks/{task_id}/executions", body)
+    if status != 201:
+        raise RuntimeError(f"create failed: {status} {created[:300]!r}")
+    execution_id = json.loads(created)["id"]
+    _, events = await http.request("GET", f"/executions/{execution_id}/status.stream")
+    if b'"status":"succeeded"' not in events.rsplit(b"data: ", 1)[-1]:
+        raise RuntimeError(f"execution did not succeed: {events[-300:]!r}")
+
+
+async def raw_executions_per_second(server: LocalServer, n: int) -> float:
+    """Executions/s with :class:`_RawHTTP`: create, then follow status.stream to the end."""
+    async with httpx.AsyncClient(base_url=server.base_url) as setup:
+        agent = (await setup.post("/agents", json={"name": "bench"})).json()
+        task = (await setup.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
+    clients = [await _RawHTTP.connect(server.port) for _ in range(CONCURRENCY)]
+    await asyncio.gather(*(_run_raw(c, task["id"], 0) for c in clients))  # warm up
+    queue = iter(range(n))
+
+    async def worker(http: _RawHTTP) -> None:
+        for i in queue:
+            await _run_raw(http, task["id"], i)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in clients))
+    elapsed = time.perf_counter() - began
+    for c in clients:
+        await c.close()
+    return n / elapsed
+
+
+# ---------------------------------------------------------------------- transitions/s
+
+
+def _new_execution(store: Store) -> str:
+    agent = store.create_agent({"name": "bench"})
+    task = store.create_task(agent.id, {"name": "direct", "main": []})
+    return store.create_execution(task.id, {})[0].id
+
+
+def _append(store: Store, execution_id: str, type_: TransitionType, output: Any = None) -> None:
+    final = type_ in (T.FINISH, T.ERROR, T.CANCELLED)
+    store.append_transition(
+        execution_id, type=type_, output=output, current=HERE, next=None if final else HERE
+    )
+
+
+def transitions_per_second(server: LocalServer, n: int) -> float:
+    """Commit ``n`` transitions on one thread while a client reads them all on another."""
+    store = server.store
+    execution_id = _new_execution(store)
+    url = f"{server.base_url}/executions/{execution_id}/transitions.stream"
+    ready, received = threading.Event(), []
+
+    def read() -> None:
+        with httpx.Client(timeout=30) as http, http.stream("GET", url) as response:
+            ready.set()
+            received.extend(line for line in response.iter_lines() if line[:3] == "id:")
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    ready.wait(10)
+    began = time.perf_counter()
+    _append(store, execution_id, T.INIT)
+    for i in range(n - 2):
+        _append(store, execution_id, T.STEP, {"i": i, "text": "lorem ipsum " * 8})
+    _append(store, execution_id, T.FINISH)
+    reader.join(60)
+    elapsed = time.perf_counter() - began
+    if len(received) != n:
+        raise RuntimeError(f"the stream delivered {len(received)} of {n} transitions")
+    return n / elapsed
+
+
+# ---------------------------------------------------------------------- latency
+
+
+class _Arrivals:
+    """Reads one SSE stream on a thread and records when each data event arrived."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.times: list[float] = []
+        self.changed = threading.Condition()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        if not self.ready.wait(10):
+            raise RuntimeError(f"could not open {url}")
+
+    def _read(self) -> None:
+        with httpx.Client(timeout=None) as http, http.stream("GET", self.url) as response:
+            self.ready.set()
+            for chunk in response.iter_raw():
+                now = time.perf_counter()
+                count = chunk.count(b"\ndata: ") + chunk.startswith(b"data: ")
+                if count:
+                    with self.changed:
+                        self.times.extend([now] * count)
+                        self.changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> float:
+        with self.changed:
+            if not self.changed.wait_for(lambda: len(self.times) >= count, timeout):
+                raise RuntimeError(f"{self.url}: event {count} did not arrive in {timeout} s")
+            return self.times[count - 1]
+
+
+def push_latency(server: LocalServer, samples: int) -> dict[str, list[float]]:
+    """Commit → bytes latency (ms) on both local streams, one change at a time."""
+    store = server.store
+    execution_id = _new_execution(store)
+    base = f"{server.base_url}/executions/{execution_id}"
+    status = _Arrivals(f"{base}/status.stream")
+    status.wait_for(1, 5)  # the event sent at connect
+    transitions = _Arrivals(f"{base}/transitions.stream")
+    _append(store, execution_id, T.INIT)
+    status.wait_for(2, 5)
+    transitions.wait_for(1, 5)
+    out: dict[str, list[float]] = {"status": [], "transitions": []}
+    for i in range(samples):
+        # wait ↔ resume: every commit changes the status, so both streams send an event.
+        type_ = T.WAIT if i % 2 == 0 else T.RESUME
+        time.sleep(0.002)
+        began = time.perf_counter()
+        _append(store, execution_id, type_, {"i": i})
+        out["status"].append((status.wait_for(i + 3, 5) - began) * 1000)
+        out["transitions"].append((transitions.wait_for(i + 2, 5) - began) * 1000)
+    _append(store, execution_id, T.CANCELLED)
+    return out
+
+
+# ---------------------------------------------------------------------- the anchor
+
+
+def _polling_app(store: Store) -> Starlette:
+    """A status stream that polls the database once a second (hosted Julep's design)."""
+
+    async def stream(request: Request) -> StreamingResponse:
+        execution_id = request.path_params["execution_id"]
+
+        async def events() -> AsyncIterator[bytes]:
+            last = None
+            while True:
+                execution = store.get_execution(execution_id)
+                if execution.updated_at != last:
+                    last = execution.updated_at
+                    yield format_sse(execution.model_dump_json())
+                    if execution.status.is_terminal:
+                        return
+                await asyncio.sleep(POLL_INTERVAL)
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/executions/{execution_id}/status.stream", stream)])
+
+
+def polling_latency(store: Store, samples: int) -> list[float]:
+    """Commit → bytes latency (ms) of the 1 s polling stream, on the same store."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(_polling_app(store), log_config=None, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        execution_id = _new_execution(store)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/executions/{execution_id}/status.stream"
+        arrivals = _Arrivals(url)
+        arrivals.wait_for(1, 5)
+        _append(store, execution_id, T.INIT)
+        arrivals.wait_for(2, 5)
+        latencies = []
+        for i in range(samples):
+            time.sleep(0.15 + (i * 0.37) % POLL_INTERVAL)  # commits land anywhere in a poll
+            began = time.perf_counter()
+            _append(store, execution_id, T.WAIT if i % 2 == 0 else T.RESUME, {"i": i})
+            latencies.append((arrivals.wait_for(i + 3, 5) - began) * 1000)
+        _append(store, execution_id, T.CANCELLED)
+        arrivals.wait_for(samples + 3, 5)
+        return latencies
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main(quick: bool = False) -> list[dict[str, Any]]:
+    """Measure and return the rows (see the module docstring)."""
+    n_exec, n_trans, n_lat, n_poll = (300, 2000, 200, 6) if quick else (2000, 10000, 1000, 20)
+    with tempfile.TemporaryDirectory() as tmp, start(db=Path(tmp) / "bench.db") as server:
+        exec_rate = asyncio.run(executions_per_second(server, n_exec))
+        trans_rate = transitions_per_second(server, n_trans)
+        local = push_latency(server, n_lat)
+        polled = polling_latency(server.store, n_poll)
+    anchor = "1 s DB-polling status stream (hosted Julep)"
+    poll_p50, poll_p99 = percentile(polled, 50), percentile(polled, 99)
+    rows = [
+        row("local: executions/s (3-step evaluate, HTTP)", exec_rate, "exec/s", target="≥ 300"),
+        row("local: transitions/s committed + streamed", trans_rate, "transitions/s"),
+    ]
+    for stream in ("status", "transitions"):
+        for q, anchor_value in ((50, poll_p50), (99, poll_p99)):
+            rows.append(
+                row(
+                    f"local: commit → {stream}.stream bytes p{q}",
+                    percentile(local[stream], q),
+                    "ms",
+                    anchor=anchor,
+                    anchor_value=anchor_value,
+                    target="p99 ≤ 5 ms" if q == 99 else "",
+                    higher_is_better=False,
+                )
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import print_table
+
+    print_table(main(quick="--quick" in sys.argv))
