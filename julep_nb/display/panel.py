@@ -1,0 +1,387 @@
+"""The live execution panel: ipywidgets built from the pure HTML renderer.
+
+Usage::
+
+    handle = await julep_nb.run(task_id, {"topic": "otters"})
+    show(handle)            # the panel updates while the kernel runs other cells
+
+The panel subscribes to its :class:`~julep_nb.live.handle.ExecutionHandle`; every
+update happens in that subscription, on the kernel's event loop, so the panel never
+keeps the kernel busy. Updates are coalesced to at most ``refresh_rate`` a second and
+applied inside ``hold_sync()`` (one message per changed widget per update). The panel
+is displayed as one bundle with a ``display_id`` (widget view + ``text/html`` +
+``text/plain``); on a terminal status the display is updated with the final static
+HTML, so a saved notebook, nbconvert and GitHub show the final timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from julep_nb.api.models import ExecutionStatus, TransitionType
+from julep_nb.display._format import bounded_json
+from julep_nb.display.form import ResumeForm
+from julep_nb.display.html import (
+    render_execution,
+    render_gantt,
+    render_header,
+    render_result,
+    render_text,
+    render_timeline,
+)
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from julep_nb.live.handle import ExecutionHandle
+    from julep_nb.live.state import ExecutionState
+
+__all__ = ["MODES", "WIDGET_MIME", "ExecutionPanel", "show"]
+
+MODES = ("auto", "widget", "html", "none")
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+ERROR_STYLE = "color:#c62828;white-space:pre-wrap;"
+Hook = Callable[["ExecutionState"], None]
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _error_html(text: str) -> str:
+    return f'<span style="{ERROR_STYLE}">{escape(text)}</span>'
+
+
+class ExecutionPanel:
+    """A live view of one execution: header, result, resume form, Cancel, timeline."""
+
+    def __init__(
+        self,
+        handle: ExecutionHandle,
+        *,
+        timeline_limit: int = 50,
+        refresh_rate: float = 10.0,
+        widgets: bool = True,
+    ) -> None:
+        if refresh_rate <= 0:
+            raise ValueError(
+                f"refresh_rate must be positive (updates per second), not {refresh_rate!r}"
+            )
+        self.handle = handle
+        self.timeline_limit = timeline_limit
+        self.refresh_rate = refresh_rate
+        # Captured now, on the kernel's loop: button clicks may come from another thread.
+        self._loop = _running_loop()
+        self.state: ExecutionState = handle.state  # what the panel shows
+        self.updates = 0  # updates applied, each one batch of widget messages
+        self.cancel_requests = 0
+        self.cancel_task: asyncio.Future[None] | None = None
+        self.form: ResumeForm | None = None
+        self.widget: ipywidgets.VBox | None = None
+        self._pending: ExecutionState | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_apply = float("-inf")
+        self._rendered: dict[str, Any] = {}  # part -> what it was last rendered from
+        self._form_for: tuple[str, str | None] | None = None  # (info, wait transition id)
+        self._cancelling = False
+        self._finished = False
+        self._on_update: list[Hook] = []
+        self._on_final: list[Hook] = []
+        if widgets:
+            self._build()
+        self._unsubscribe: Callable[[], None] | None = None
+        self._apply(self.state)
+        if not self._finished:
+            self._unsubscribe = handle.subscribe(self.update)
+            self._follow_watcher_end()
+
+    # ------------------------------------------------------------------ widgets
+
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        self.header = w.HTML()
+        self.result = w.HTML()
+        self.timeline = w.HTML()
+        self.message = w.HTML()
+        self.cancel_button = w.Button(
+            description="Cancel", icon="stop", tooltip="Cancel the execution"
+        )
+        self.cancel_button.on_click(self._cancel_clicked)
+        self.form_box = w.VBox([])
+        border = "1px solid var(--jp-border-color2, #e0e0e0)"
+        self.widget = w.VBox(
+            [
+                self.header,
+                w.HBox([self.cancel_button, self.message]),
+                self.result,
+                self.form_box,
+                self.timeline,
+            ],
+            layout=w.Layout(border=border, padding="4px 10px", max_width="1000px"),
+        )
+
+    def widgets(self) -> list[ipywidgets.Widget]:
+        """Every widget of the panel, the resume form's included."""
+        found: list[ipywidgets.Widget] = []
+        stack: list[Any] = [self.widget] if self.widget is not None else []
+        while stack:
+            widget = stack.pop()
+            found.append(widget)
+            stack.extend(getattr(widget, "children", ()))
+        return found
+
+    # ------------------------------------------------------------------ updates
+
+    def update(self, state: ExecutionState) -> None:
+        """Show ``state``: at once, or at the end of the current refresh period."""
+        loop = self._loop
+        if loop is not None and _running_loop() is not loop:
+            loop.call_soon_threadsafe(self.update, state)
+            return
+        self._pending = state
+        if state.is_terminal or loop is None:
+            self._flush()
+            return
+        if self._timer is not None:
+            return  # a trailing update is already due; it will take the newest state
+        delay = self._last_apply + 1.0 / self.refresh_rate - loop.time()
+        if delay <= 0:
+            self._flush()
+        else:
+            self._timer = loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        state, self._pending = self._pending, None
+        if state is None:
+            return
+        if self._loop is not None:
+            self._last_apply = self._loop.time()
+        self._apply(state)
+
+    def _apply(self, state: ExecutionState) -> None:
+        self.state = state
+        if self.widget is not None:
+            self._apply_widgets(state)
+        self.updates += 1
+        for hook in list(self._on_update):
+            hook(state)
+        if state.is_terminal and not self._finished:
+            self._finished = True
+            for hook in list(self._on_final):
+                hook(state)
+            self.close()
+
+    def _changed(self, part: str, key: Any) -> bool:
+        if self._rendered.get(part, object()) == key:
+            return False
+        self._rendered[part] = key
+        return True
+
+    def _apply_widgets(self, state: ExecutionState) -> None:
+        latest = state.latest_transition
+        latest_id = latest.id if latest is not None else None
+        timeline_key = (state.seen_count, latest_id, self.timeline_limit)
+        result_key = (state.status, latest_id, state.reported_error, id(state.reported_output))
+        parts = (self.header, self.timeline, self.result, self.message, self.cancel_button)
+        with contextlib.ExitStack() as stack:
+            for widget in parts:
+                stack.enter_context(widget.hold_sync())
+            self.header.value = render_header(state)
+            if self._changed("timeline", timeline_key):
+                self.timeline.value = render_gantt(state) + render_timeline(
+                    state, limit=self.timeline_limit
+                )
+            if self._changed("result", result_key):
+                self.result.value = render_result(state)
+            self._sync_cancel(state)
+            self._sync_watcher_error()
+        self._sync_form(state)
+
+    def _sync_cancel(self, state: ExecutionState) -> None:
+        button = self.cancel_button
+        button.disabled = state.is_terminal or self._cancelling
+        if state.is_terminal:
+            button.description = (
+                "Cancelled" if state.status is ExecutionStatus.CANCELLED else "Cancel"
+            )
+
+    def _sync_watcher_error(self) -> None:
+        watcher = self.handle.watcher
+        error = watcher.error if watcher is not None else None
+        if error is not None:
+            self.message.value = _error_html(f"Stopped watching: {type(error).__name__}: {error}")
+
+    def _sync_form(self, state: ExecutionState) -> None:
+        """A form only while waiting; a new question, or a new wait after a sent answer,
+        gets a new form (a form that was answered is spent)."""
+        if state.status is not ExecutionStatus.AWAITING_INPUT:
+            if self.form is not None:
+                self.form = None
+                self.form_box.children = ()
+            return
+        info = state.waiting_info
+        latest = state.latest_transition
+        wait_id = latest.id if latest is not None and latest.type is TransitionType.WAIT else None
+        question = bounded_json(info, 10_000)[0]
+        if self.form is not None and self._form_for is not None:
+            same_question = self._form_for[0] == question
+            same_wait = not self.form.done or self._form_for[1] in (None, wait_id)
+            if same_question and same_wait:
+                return
+        self._form_for = (question, wait_id)
+        self.form = ResumeForm(info, self.handle.resume, loop=self._loop)
+        self.form_box.children = (self.form.widget,)
+
+    def _follow_watcher_end(self) -> None:
+        """Hear about a watcher that stops on an error without a new state."""
+        watcher = self.handle.watcher
+        if watcher is None or watcher.loop is None or watcher.loop is not self._loop:
+            return
+        watcher.start().add_done_callback(lambda _task: self.update(self.handle.state))
+
+    # ------------------------------------------------------------------ cancel
+
+    def _cancel_clicked(self, _button: Any = None) -> None:
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            self._start_cancel()
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: nothing left to cancel
+            loop.call_soon_threadsafe(self._start_cancel)
+
+    def _start_cancel(self) -> None:
+        """On the loop: exactly one cancel request, however many clicks."""
+        if self._cancelling or self.state.is_terminal or self._loop is None:
+            return
+        self._cancelling = True
+        self.cancel_requests += 1
+        with self.cancel_button.hold_sync():
+            self.cancel_button.disabled = True
+            self.cancel_button.description = "Cancelling…"
+        self.message.value = ""
+        self.cancel_task = self._loop.create_task(self._cancel())
+
+    async def _cancel(self) -> None:
+        try:
+            await self.handle.cancel()
+        except Exception as error:  # shown next to the button; the user may retry
+            self._cancelling = False
+            self.message.value = _error_html(f"Cancel failed: {type(error).__name__}: {error}")
+            with self.cancel_button.hold_sync():
+                self.cancel_button.description = "Cancel"
+                self.cancel_button.disabled = self.state.is_terminal
+
+    # ------------------------------------------------------------------ hooks
+
+    def on_update(self, hook: Hook) -> None:
+        """Call ``hook(state)`` after each applied (coalesced) update."""
+        self._on_update.append(hook)
+
+    def on_final(self, hook: Hook) -> None:
+        """Call ``hook(state)`` once, when a terminal state is shown."""
+        self._on_final.append(hook)
+
+    def close(self) -> None:
+        """Stop following the handle (the widgets keep showing the last state)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        return bundle_for(self, self.state)
+
+
+# --------------------------------------------------------------------------- display
+
+
+def bundle_for(panel: ExecutionPanel, state: ExecutionState) -> dict[str, Any]:
+    """The display bundle: widget view (when any) + static HTML + text."""
+    bundle: dict[str, Any] = {
+        "text/plain": render_text(state),
+        "text/html": render_execution(state, timeline_limit=panel.timeline_limit),
+    }
+    if panel.widget is not None:
+        bundle[WIDGET_MIME] = {
+            "version_major": 2,
+            "version_minor": 0,
+            "model_id": panel.widget.model_id,
+        }
+    return bundle
+
+
+def _shell() -> Any:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    return get_ipython()
+
+
+def _has_widgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def show(
+    handle: ExecutionHandle,
+    *,
+    mode: str = "auto",
+    timeline_limit: int = 50,
+    refresh_rate: float = 10.0,
+    display_id: str | None = None,
+) -> ExecutionPanel | None:
+    """Display a live panel for ``handle``; returns it (None when nothing stays live).
+
+    ``mode``: ``auto`` (widgets in a kernel with ipywidgets, else static HTML),
+    ``widget``, ``html`` (static HTML re-rendered at ``refresh_rate``) or ``none``.
+    Outside IPython it prints a text summary once.
+    """
+    if mode not in MODES:
+        raise ValueError(f"panel mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "none":
+        return None
+    shell = _shell()
+    if shell is None:
+        print(render_text(handle.state))
+        return None
+    from IPython.display import display, update_display
+
+    if getattr(shell, "kernel", None) is None:  # terminal IPython: no frontend to update
+        display(
+            {"text/plain": render_text(handle.state), "text/html": render_execution(handle.state)},
+            raw=True,
+        )
+        return None
+    widgets = mode in ("auto", "widget") and _has_widgets()
+    panel = ExecutionPanel(
+        handle, timeline_limit=timeline_limit, refresh_rate=refresh_rate, widgets=widgets
+    )
+    target = display_id or f"julep-nb-{handle.id}-{uuid.uuid4().hex[:8]}"
+
+    def refresh(state: ExecutionState) -> None:
+        update_display(bundle_for(panel, state), raw=True, display_id=target)
+
+    display(bundle_for(panel, panel.state), raw=True, display_id=target)
+    if widgets:
+        panel.on_final(refresh)
+    else:
+        panel.on_update(refresh)
+    return panel

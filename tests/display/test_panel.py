@@ -1,0 +1,281 @@
+"""The live panel, in-process without a frontend: real watcher and handle, widgets, comms.
+
+A recording comm stands in for the frontend (the seam ipykernel itself fills), so
+tests see the widget messages a browser would receive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+
+from julep_nb.api.client import Client
+from julep_nb.api.errors import TransportError
+from julep_nb.api.models import ExecutionStatus
+from julep_nb.display.panel import WIDGET_MIME, ExecutionPanel, bundle_for
+from julep_nb.live.handle import ExecutionHandle, watch
+from julep_nb.live.watcher import stop_all
+from tests.faults import FaultServer
+from tests.live.servers import FakeJulep, unauthorized
+
+from .factories import Structure
+from .sources import MemoryJulep
+
+S = ExecutionStatus
+KEY = "sk-julep-PANEL-SECRET-0123456789"
+Messages = list[tuple[str, str, dict[str, Any]]]
+
+
+@pytest.fixture
+def frontend(monkeypatch: pytest.MonkeyPatch) -> Messages:
+    """Every comm message widgets send, as ``(comm_id, msg_type, data)``."""
+    log: Messages = []
+
+    class RecordingComm(BaseComm):
+        def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kw: Any) -> None:
+            log.append((self.comm_id, msg_type, data or {}))
+
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(*a, **kw))
+    return log
+
+
+@pytest.fixture
+async def source() -> AsyncIterator[MemoryJulep]:
+    yield MemoryJulep()
+    stop_all()
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+def live(source: MemoryJulep, **kw: Any) -> tuple[ExecutionHandle, ExecutionPanel]:
+    handle = watch(source.execution_id, client=source, max_rate=1000)  # type: ignore[arg-type]
+    return handle, ExecutionPanel(handle, **kw)
+
+
+def text(widget: Any) -> str:
+    """What a user reads in an HTML widget."""
+    return Structure(widget.value).visible
+
+
+def updates_of(log: Messages, widget: Any) -> list[dict[str, Any]]:
+    return [data for cid, kind, data in log if cid == widget.model_id and kind == "comm_msg"]
+
+
+async def test_the_panel_follows_an_execution_to_its_result(source: MemoryJulep) -> None:
+    handle, panel = live(source, refresh_rate=100)
+    assert "queued" in text(panel.header) and "No transitions yet." in text(panel.timeline)
+    source.commit("init", {"topic": "otters"})
+    source.commit("step", {"facts": 3}, label="fetch")
+    await until(lambda: panel.state.seen_count == 2)
+    assert "running" in text(panel.header) and "Step main[2]" in text(panel.header)
+    assert "fetch" in text(panel.timeline) and "Step durations" in text(panel.timeline)
+    assert not panel.cancel_button.disabled and panel.form is None
+    source.commit("finish", {"answer": 42})
+    await until(lambda: panel.state.is_terminal)
+    assert "succeeded" in text(panel.header) and '"answer": 42' in text(panel.result)
+    assert panel.cancel_button.disabled
+
+
+async def test_a_burst_is_coalesced_to_the_refresh_rate(
+    source: MemoryJulep, frontend: Messages
+) -> None:
+    handle, panel = live(source, refresh_rate=5)
+    headers: list[str] = []
+    panel.header.observe(lambda change: headers.append(change["new"]), "value")
+    sent_before = len(updates_of(frontend, panel.header))
+    started = time.monotonic()
+    source.commit("init")
+    for i in range(120):  # ~0.6 s of transitions, 200 a second
+        source.commit("step", {"i": i}, label=f"s{i % 4}")
+        await asyncio.sleep(0.005)
+    source.commit("finish", {"done": True})
+    await until(lambda: panel.state.is_terminal)
+    elapsed = time.monotonic() - started
+    assert len(headers) <= 5 * elapsed + 2  # leading edge, one per period, the final state
+    assert panel.state.seen_count == 122 and "succeeded" in headers[-1]
+    # each applied update is one message per changed widget
+    assert len(updates_of(frontend, panel.header)) - sent_before == len(headers)
+    assert len(updates_of(frontend, panel.timeline)) <= len(headers)
+    assert "122 ● finish main[121]" in text(panel.timeline)
+
+
+async def test_one_update_sends_one_message_per_changed_widget(
+    source: MemoryJulep, frontend: Messages
+) -> None:
+    handle, panel = live(source, refresh_rate=1000)
+    source.commit("init")
+    await until(lambda: panel.state.seen_count == 1)
+    before = len(frontend)
+    source.commit("step", {"i": 1})
+    await until(lambda: panel.state.seen_count == 2)
+    sent = frontend[before:]
+    by_widget = [cid for cid, kind, _ in sent if kind == "comm_msg"]
+    assert len(by_widget) == len(set(by_widget))  # no widget got two messages
+    assert panel.header.model_id in by_widget and panel.timeline.model_id in by_widget
+    assert panel.result.model_id not in by_widget  # still "running": nothing to resend
+
+
+async def test_cancel_sends_one_request_however_many_clicks(source: MemoryJulep) -> None:
+    handle, panel = live(source, refresh_rate=100)
+    source.commit("init")
+    await until(lambda: panel.state.status is S.STARTING)
+    source.gate = asyncio.Event()
+    panel.cancel_button.click()
+    panel.cancel_button.click()
+    assert panel.cancel_button.disabled and panel.cancel_button.description == "Cancelling…"
+    await asyncio.sleep(0.02)
+    panel.cancel_button.click()
+    assert panel.cancel_requests == 1
+    source.gate.set()
+    await until(lambda: panel.state.is_terminal)
+    assert source.cancels == [None] and panel.state.status is S.CANCELLED
+    assert "Execution cancelled" in text(panel.result)
+    assert panel.cancel_button.disabled and panel.cancel_button.description == "Cancelled"
+
+
+async def test_a_failed_cancel_is_shown_and_can_be_retried(source: MemoryJulep) -> None:
+    handle, panel = live(source, refresh_rate=100)
+    source.commit("init")
+    await until(lambda: panel.state.status is S.STARTING)
+    source.fail = TransportError("Could not reach the Julep server at http://x <b>")
+    panel.cancel_button.click()
+    assert panel.cancel_task is not None
+    await asyncio.wait_for(panel.cancel_task, 2)
+    assert "Cancel failed: TransportError: Could not reach" in panel.message.value
+    assert "&lt;b&gt;" in panel.message.value
+    assert not panel.cancel_button.disabled and panel.cancel_button.description == "Cancel"
+    panel.cancel_button.click()
+    await until(lambda: panel.state.is_terminal)
+    assert source.cancels == [None, None]
+
+
+async def test_a_click_from_another_thread_cancels_on_the_loop(source: MemoryJulep) -> None:
+    handle, panel = live(source, refresh_rate=100)
+    source.commit("init")
+    await until(lambda: panel.state.status is S.STARTING)
+    thread = threading.Thread(target=lambda: [panel.cancel_button.click() for _ in range(3)])
+    thread.start()
+    thread.join(2)
+    await until(lambda: panel.state.is_terminal)
+    assert source.cancels == [None] and panel.cancel_requests == 1
+
+
+QUESTION = {"question": "How many?", "fields": [{"name": "n", "type": "integer", "required": True}]}
+
+
+async def test_the_resume_form_appears_only_while_waiting(source: MemoryJulep) -> None:
+    handle, panel = live(source, refresh_rate=100)
+    source.commit("init")
+    source.commit("wait", {"info": QUESTION}, label="ask")
+    await until(lambda: panel.form is not None)
+    form = panel.form
+    assert form is not None and panel.form_box.children == (form.widget,)
+    assert "Waiting for input" in text(panel.result) and "How many?" in text(panel.result)
+
+    form.submit.click()  # invalid: n is required
+    await asyncio.sleep(0.05)
+    assert source.resumes == [] and handle.status is S.AWAITING_INPUT
+    assert form.error is not None and "n is required." in form.error
+
+    form.inputs["n"].value = "3"
+    form.submit.click()
+    form.submit.click()
+    await until(lambda: handle.status is S.RUNNING)
+    assert source.resumes == [{"n": 3}]
+    await until(lambda: panel.form is None)
+    assert panel.form_box.children == ()
+
+    source.commit("wait", {"info": {"question": "And now?"}})
+    await until(lambda: panel.form is not None)
+    assert panel.form is not form and panel.form.textarea is not None
+    source.commit("finish", 1)
+    await until(lambda: panel.state.is_terminal)
+    assert panel.form is None
+
+
+async def test_a_new_wait_with_the_same_question_gets_a_fresh_form(source: MemoryJulep) -> None:
+    handle, panel = live(source, refresh_rate=1000)
+    source.commit("init")
+    source.commit("wait", {"info": QUESTION})
+    await until(lambda: panel.form is not None)
+    first = panel.form
+    assert first is not None
+    first.inputs["n"].value = "1"
+    first.submit.click()
+    await until(lambda: first.done)
+    source.commit("step")
+    source.commit("wait", {"info": QUESTION})  # a loop asks again
+    await until(lambda: panel.form is not None and panel.form is not first)
+    assert panel.form is not None and not panel.form.done
+
+
+async def test_a_finished_execution_shows_its_final_state_at_once(source: MemoryJulep) -> None:
+    source.commit("init")
+    source.commit("error", {"error": "boom"})
+    handle = watch(source.execution_id, client=source)  # type: ignore[arg-type]
+    await handle
+    panel = ExecutionPanel(handle)
+    assert "failed" in text(panel.header) and "Execution failed" in text(panel.result)
+    assert panel.cancel_button.disabled
+    bundle = bundle_for(panel, panel.state)
+    assert bundle[WIDGET_MIME]["model_id"] == panel.widget.model_id  # type: ignore[union-attr]
+    assert "boom" in bundle["text/html"] and "failed" in bundle["text/plain"]
+
+
+async def test_html_only_panel_has_no_widgets_and_still_updates(source: MemoryJulep) -> None:
+    handle = watch(source.execution_id, client=source, max_rate=1000)  # type: ignore[arg-type]
+    panel = ExecutionPanel(handle, widgets=False, refresh_rate=1000)
+    seen: list[S] = []
+    panel.on_update(lambda state: seen.append(state.status))
+    source.commit("init")
+    source.commit("finish", 2)
+    await until(lambda: panel.state.is_terminal)
+    assert panel.widget is None and panel.widgets() == [] and seen[-1] is S.SUCCEEDED
+    assert WIDGET_MIME not in bundle_for(panel, panel.state)
+
+
+def _no_key_anywhere(panel: ExecutionPanel, log: Messages) -> None:
+    widgets = panel.widgets()
+    assert len(widgets) >= 7
+    for widget in widgets:
+        assert KEY not in json.dumps(widget.get_state(), default=str)
+    assert KEY not in json.dumps(log, default=str)
+    assert KEY not in json.dumps(bundle_for(panel, panel.state), default=str)
+    assert KEY[-12:] not in json.dumps(log, default=str)
+
+
+async def test_the_api_key_never_reaches_widget_state(frontend: Messages) -> None:
+    fake = FakeJulep(6)
+    fake.transitions_stream = fake.committing_transitions()
+    async with FaultServer(fake.handler) as server:
+        async with Client(base_url=server.base_url, api_key=KEY) as client:
+            handle = watch(fake.execution_id, client=client, max_rate=1000)
+            panel = ExecutionPanel(handle, refresh_rate=1000)
+            await asyncio.wait_for(handle, 5)
+            await until(lambda: panel.state.is_terminal)
+    assert server.requests and all(
+        r.headers.get("authorization") == f"Bearer {KEY}" for r in server.requests
+    )
+    _no_key_anywhere(panel, frontend)
+
+
+async def test_a_rejected_key_is_shown_without_the_key(frontend: Messages) -> None:
+    async with FaultServer(unauthorized()) as server:
+        async with Client(base_url=server.base_url, api_key=KEY, max_retries=0) as client:
+            handle = watch("exec-x", client=client)
+            panel = ExecutionPanel(handle, refresh_rate=1000)
+            await until(lambda: "Stopped watching" in panel.message.value)
+    assert "AuthError" in panel.message.value
+    _no_key_anywhere(panel, frontend)
