@@ -109,6 +109,7 @@ class Watcher:
         self._timer: asyncio.TimerHandle | None = None
         self._last_emit = float("-inf")
         self._on_stop: Callable[[Watcher], None] | None = None
+        self._complete = False  # the stream proved that no transition is missing
 
     def __repr__(self) -> str:
         return (
@@ -205,8 +206,10 @@ class Watcher:
                 self._on_stop(self)
 
     async def _catch_up(self) -> None:
-        self._apply(await self.source.get_execution(self.execution_id))
-        await self._pull()
+        execution = await self.source.get_execution(self.execution_id)
+        self._apply(execution)
+        if execution.transition_count != 0:  # None: the server did not say
+            await self._pull()
 
     async def _follow(self) -> None:
         strategies = (
@@ -244,6 +247,7 @@ class Watcher:
                     news = True
                     self._apply(self._as_transition(item))
                     if self.state.is_terminal:
+                        self._complete = _numbered_up_to(stream, self.state.seen_count)
                         return
             finally:
                 resume_from = getattr(stream, "last_event_id", None) or resume_from
@@ -311,6 +315,8 @@ class Watcher:
 
     async def _finish(self) -> None:
         """One last snapshot, and a full pull if transitions are still missing."""
+        if self._complete:
+            return
         try:
             state = self.state
             known = state.seen_count
@@ -426,6 +432,17 @@ def _fingerprint(state: ExecutionState) -> tuple[Any, ...]:
         state.reported_error,
         state.updated_at,
     )
+
+
+def _numbered_up_to(stream: Any, count: int) -> bool:
+    """Whether the stream's SSE ids number its events 1..``count`` (the local server's).
+
+    Then the ``count`` distinct transitions held are all there are, and the final
+    snapshot can be skipped (with hundreds of watchers ending at once, it is most of
+    their closing cost).
+    """
+    last_id = getattr(stream, "last_event_id", None)
+    return isinstance(last_id, str) and last_id.isdigit() and int(last_id) == count
 
 
 async def _aclose(stream: AsyncIterator[Any]) -> None:

@@ -39,6 +39,7 @@ async def test_subscribers_get_at_most_max_rate_updates_and_always_the_final_sta
     elapsed = time.monotonic() - started
 
     assert final.seen_count == 150 and final.is_terminal
+    assert source.gets == 2  # attach, and the final snapshot (no stream ids to trust)
     assert calls[-1][1] is final
     # Leading edge + one per period: never more than max_rate a second (+ the final).
     assert len(calls) <= elapsed * 20 + 2

@@ -55,6 +55,8 @@ async def test_a_stream_dropped_every_k_events_delivers_every_transition_once(co
     streams = [r for r in server.requests if r.path.endswith("transitions.stream")]
     assert len(streams) >= 4
     assert [r.headers.get("last-event-id") for r in streams[1:4]] == ["3", "6", "9"]
+    # Ids numbered 1..12 prove nothing is missing: no final snapshot or pull was needed.
+    assert server.count("GET", f"/executions/{fake.execution_id}") == 1
 
 
 async def test_python_repr_transitions_fall_back_to_a_status_stream_that_never_closes():

@@ -1,0 +1,344 @@
+"""Live view: how soon a commit shows up, and what 500 watchers cost one process.
+
+1. Latency from a transition's commit on the local server to the updated state in
+   the client (p50/p99 over loopback), beside a 1 s and a 5 s polling loop measured
+   on the same commits (hosted Julep's status stream polls once a second; Julep's
+   guide polls every 5 s).
+2. 500 executions watched at once in one process: event-loop lag p99 while they
+   change, beside 500 one-second polling loops; memory per watcher (RSS).
+
+The server runs in a child process (this module with ``--serve``), so the
+measuring process holds only clients. The child commits transitions straight into
+its store and reports when; both processes read the same monotonic clock.
+
+    python -m benchmarks --only live [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks._util import percentile, row
+
+ROOT = Path(__file__).resolve().parents[1]
+LAG_TICK = 0.01  # seconds the loop-lag probe sleeps; lag is how much longer it took
+
+
+# ---------------------------------------------------------------------- server child
+
+
+def serve() -> None:
+    """Child process: a local server plus a line protocol on stdin to commit transitions."""
+    from julep_nb.api.models import TransitionTarget, TransitionType
+    from julep_nb.local import start
+
+    server = start(port=0, db=":memory:")
+    store = server.store
+    agent = store.create_agent({"name": "bench"})
+    task = store.create_task(agent.id, {"name": "bench", "main": [{"evaluate": {"x": "$ 1"}}]})
+    here = TransitionTarget(workflow="main", step=0)
+    ids: list[str] = []
+
+    def commit(execution_id: str, kind: str) -> float:
+        final = kind in ("finish", "error", "cancelled")
+        started = time.monotonic()
+        store.append_transition(
+            execution_id,
+            type=TransitionType(kind),
+            output={"at": started},
+            current=here,
+            next=None if final else here,
+        )
+        return started
+
+    def reply(data: Any) -> None:
+        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.flush()
+
+    reply({"base_url": server.base_url})
+    try:
+        for line in sys.stdin:
+            command, *args = line.split()
+            if command == "seed":  # seed N -> N new queued executions
+                new = [store.create_execution(task.id, {})[0].id for _ in range(int(args[0]))]
+                ids[:] = new
+                reply(new)
+            elif command == "run":  # run STEPS LO HI -> init, steps, finish; commit times
+                steps, lo, hi = int(args[0]), float(args[1]), float(args[2])
+                kinds = ["init"] + ["step"] * steps + ["finish"]
+                times = []
+                for kind in kinds:
+                    time.sleep(random.uniform(lo, hi))
+                    times.append(commit(ids[0], kind))
+                reply(times)
+            elif command == "round":  # round KIND SPREAD -> one KIND per execution
+                kind, spread = args[0], float(args[1])
+                for execution_id in ids:
+                    commit(execution_id, kind)
+                    time.sleep(spread / len(ids))
+                reply("ok")
+            elif command == "quit":
+                break
+    finally:
+        server.stop()
+
+
+class Child:
+    """The server child process, driven line by line."""
+
+    def __init__(self, process: asyncio.subprocess.Process, base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+
+    @classmethod
+    async def start(cls) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks.bench_live",
+            "--serve",
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        child = cls(process, "")
+        child.base_url = (await child.read())["base_url"]
+        return child
+
+    async def read(self) -> Any:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), 600)
+        if not line:
+            raise RuntimeError("the benchmark server child exited")
+        return json.loads(line)
+
+    async def ask(self, command: str) -> Any:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command.encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.read()
+
+    async def close(self) -> None:
+        if self.process.returncode is None:
+            assert self.process.stdin is not None
+            self.process.stdin.write(b"quit\n")
+            await self.process.stdin.drain()
+            await asyncio.wait_for(self.process.wait(), 30)
+
+
+# ---------------------------------------------------------------------- measuring side
+
+
+def _client(base_url: str) -> Any:
+    from julep_nb.api.client import Client
+
+    # Every open stream holds a connection: lift httpx's default pool of 100 (idle
+    # connections kept stay at its default of 20: httpcore scans them per request).
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+    return Client(base_url=base_url, transport=httpx.AsyncHTTPTransport(limits=limits))
+
+
+class Seen:
+    """When each transition (by sequence number) was first seen by one observer."""
+
+    def __init__(self) -> None:
+        self.at: dict[int, float] = {}
+        self.count = 0
+
+    def saw(self, count: int) -> None:
+        now = time.monotonic()
+        for seq in range(self.count + 1, count + 1):
+            self.at[seq] = now
+        self.count = max(self.count, count)
+
+    def latencies_ms(self, committed: list[float]) -> list[float]:
+        return [(self.at[i + 1] - t) * 1000 for i, t in enumerate(committed) if i + 1 in self.at]
+
+
+async def _poll(client: Any, execution_id: str, interval: float, seen: Seen, total: int) -> None:
+    while seen.count < total:
+        await asyncio.sleep(interval)
+        execution = await client.get_execution(execution_id)
+        seen.saw(execution.transition_count or 0)
+
+
+async def latency(child: Child, quick: bool) -> list[dict[str, Any]]:
+    """Commit → client state, for the watcher and for 1 s / 5 s polling loops."""
+    from julep_nb.live.watcher import Watcher
+
+    steps = 40 if quick else 300
+    (execution_id,) = await child.ask("seed 1")
+    client = _client(child.base_url)
+    watcher = Watcher(client, execution_id, max_rate=1e9)  # no coalescing: see every change
+    live = Seen()
+    watcher.subscribe(lambda state: live.saw(state.seen_count))
+    watcher.start()
+    await asyncio.sleep(0.5)  # connected before the first commit
+    total = steps + 2
+    pollers = {s: Seen() for s in (1.0, 5.0)}
+    polls = [
+        asyncio.create_task(_poll(client, execution_id, s, pollers[s], total)) for s in pollers
+    ]
+    committed = await child.ask(f"run {steps} 0.02 0.15")
+    await asyncio.wait_for(watcher.wait(), 30)
+    await asyncio.wait_for(asyncio.gather(*polls), 30)
+    await client.aclose()
+
+    ours = live.latencies_ms(committed)
+    rows = []
+    for q in (50, 99):
+        value = percentile(ours, q)
+        for interval, seen in pollers.items():
+            anchor = percentile(seen.latencies_ms(committed), q)
+            rows.append(
+                row(
+                    f"live: commit→state latency p{q} (vs {interval:g} s polling)",
+                    value,
+                    "ms",
+                    anchor=f"polling every {interval:g} s",
+                    anchor_value=anchor,
+                    target="p99 ≤ 10 ms" if q == 99 else "",
+                    higher_is_better=False,
+                )
+            )
+    return rows
+
+
+async def _lag_while(work: Callable[[], Awaitable[Any]]) -> list[float]:
+    """Event-loop lag samples (ms) taken while ``work`` runs."""
+    samples: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(LAG_TICK)
+            samples.append(max(time.perf_counter() - started - LAG_TICK, 0.0) * 1000)
+
+    prober = asyncio.create_task(probe())
+    try:
+        await work()
+    finally:
+        done.set()
+        await prober
+    return samples
+
+
+def _rss() -> int:
+    gc.collect()
+    with open(f"/proc/{os.getpid()}/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def concurrency(child: Child, quick: bool) -> list[dict[str, Any]]:
+    """Loop lag and memory with N watchers, beside N one-second polling loops."""
+    from julep_nb.live.watcher import start_watcher, stop_all
+
+    n = 500
+    rounds = 2 if quick else 5
+    spread = 1.0 if quick else 2.0
+    ids = await child.ask(f"seed {n}")
+    await child.ask("round init 0.5")
+
+    # Anchor: N polling loops, one request a second each, while every execution changes.
+    client = _client(child.base_url)
+    before = _rss()
+    stop = asyncio.Event()
+
+    async def poller(execution_id: str) -> None:
+        await asyncio.sleep(random.uniform(0, 1))
+        while not stop.is_set():
+            await client.get_execution(execution_id)
+            await asyncio.sleep(1.0)
+
+    pollers = [asyncio.create_task(poller(i)) for i in ids]
+    await asyncio.sleep(1.5)
+    poll_bytes = (_rss() - before) / n
+
+    async def change() -> None:
+        for _ in range(rounds):
+            await child.ask(f"round step {spread}")
+
+    poll_lag = await _lag_while(change)
+    stop.set()
+    await asyncio.gather(*pollers)
+    await client.aclose()
+
+    # julep_nb: N watchers on one loop, through the same changes and to the end.
+    client = _client(child.base_url)
+    before = _rss()
+    watchers = [start_watcher(client, i, max_rate=10) for i in ids]
+    deadline = time.monotonic() + 120
+    while any(w.strategy is None and not w.done for w in watchers):
+        if time.monotonic() > deadline:
+            raise RuntimeError("watchers did not connect within 120 s")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # streams open and idle
+    watch_bytes = (_rss() - before) / n
+
+    async def change_and_finish() -> None:
+        await change()
+        await child.ask(f"round finish {spread}")
+        await asyncio.wait_for(asyncio.gather(*(w.wait() for w in watchers)), 120)
+
+    watch_lag = await _lag_while(change_and_finish)
+    complete = sum(w.state.seen_count == rounds * 2 + 2 for w in watchers)
+    stop_all()
+    await client.aclose()
+    if complete != n:
+        raise RuntimeError(f"only {complete} of {n} watchers saw every transition")
+
+    return [
+        row(
+            f"live: {n} watchers, event-loop lag p99",
+            percentile(watch_lag, 99),
+            "ms",
+            anchor=f"{n} loops polling every 1 s",
+            anchor_value=percentile(poll_lag, 99),
+            target="≤ 50 ms",
+            higher_is_better=False,
+        ),
+        row(
+            f"live: memory per watcher ({n} watching)",
+            watch_bytes / 1024,
+            "KiB",
+            anchor="per 1 s polling loop",
+            anchor_value=poll_bytes / 1024 or None,
+            higher_is_better=False,
+        ),
+    ]
+
+
+async def _main(quick: bool) -> list[dict[str, Any]]:
+    child = await Child.start()
+    try:
+        rows = await latency(child, quick)
+        rows += await concurrency(child, quick)
+    finally:
+        await child.close()
+    return rows
+
+
+def main(quick: bool) -> list[dict[str, Any]]:
+    """Benchmark rows (see the module docstring)."""
+    return asyncio.run(_main(quick))
+
+
+if __name__ == "__main__":
+    if "--serve" in sys.argv:
+        serve()
+    else:
+        from benchmarks.__main__ import print_table
+
+        print_table(main("--quick" in sys.argv))
