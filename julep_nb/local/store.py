@@ -316,9 +316,12 @@ class Store:
 
         Returns ``(execution, created)``; ``created`` is false for a repeated key.
         """
-        self.get_task(task_id)
+        if self._one("SELECT 1 FROM tasks WHERE id = ?", (task_id,)) is None:
+            raise _not_found("task", task_id)
         execution_id = str(uuid.uuid4())
         now = _now_us()
+        input_json = _dumps(input)
+        metadata_json = None if metadata is None else _dumps(metadata)
         with self._write() as db:
             if idempotency_key is not None:
                 row = db.execute(
@@ -333,15 +336,16 @@ class Store:
                 (
                     execution_id,
                     task_id,
-                    _dumps(input),
-                    None if metadata is None else _dumps(metadata),
+                    input_json,
+                    metadata_json,
                     idempotency_key,
                     now,
                     now,
                     ExecutionStatus.QUEUED.value,
                 ),
             )
-        return self.get_execution(execution_id), True
+        row = (execution_id, task_id, input_json, metadata_json, now, now, "queued", 0, None, None)
+        return self._execution(row), True
 
     def get_execution(self, execution_id: str) -> Execution:
         """The execution with its derived status, output, error and transition count."""
