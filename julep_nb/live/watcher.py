@@ -37,7 +37,14 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from julep_nb.api.errors import RateLimitError, ServerError, StreamError, TransportError
+from julep_nb.api.errors import (
+    APIError,
+    AuthError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+    TransportError,
+)
 from julep_nb.api.models import Transition
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import Event, ExecutionState, reduce
@@ -67,8 +74,10 @@ PULL_MARGIN = 8  # extra rows asked for in an incremental pull, for concurrent c
 PULL_PAGE = 100  # the servers' largest page
 SLOW_SUBSCRIBER = 0.1  # seconds; a callback slower than this is logged
 
-# Errors after which a stream is abandoned for the next strategy (not the watcher).
-_STREAM_FAILURES = (StreamError, TransportError, ServerError, RateLimitError)
+# Errors after which a stream is abandoned for the next strategy (not the watcher):
+# besides StreamError, an unreachable server and any refusal but AuthError (a server
+# without the endpoint answers 404 or 405 for a stream of an execution it just served).
+_STREAM_FAILURES = (StreamError, TransportError, APIError)
 # Errors a poll survives (a few times in a row).
 _TRANSIENT = (TransportError, ServerError, RateLimitError)
 
@@ -222,6 +231,8 @@ class Watcher:
             try:
                 await follow()
                 return
+            except AuthError:
+                raise  # the next strategy would be refused too
             except _STREAM_FAILURES as exc:
                 if name == POLLING:
                     raise

@@ -9,7 +9,7 @@ import pytest
 from julep_nb.api.client import Client
 from julep_nb.api.errors import AuthError, TransportError
 from julep_nb.live.watcher import POLLING, STATUS_STREAM, TRANSITIONS_STREAM, Watcher
-from tests.faults import FaultServer, closed_port_url, python_repr_stream
+from tests.faults import FaultServer, closed_port_url, json_reply, python_repr_stream
 from tests.live.servers import FakeJulep, html_page, unauthorized
 
 KEY = "sk-julep-RECOGNISABLE-0123456789"
@@ -70,6 +70,17 @@ async def test_python_repr_transitions_fall_back_to_a_status_stream_that_never_c
     # Steps without a status event, and the finish, arrived by pulls.
     assert ids(watcher) == [t["id"] for t in fake.all]
     assert server.count("GET", f"/executions/{fake.execution_id}/status.stream") == 1
+
+
+async def test_a_server_without_a_transitions_stream_falls_back_to_the_status_stream():
+    fake = FakeJulep(5)
+    fake.transitions_stream = json_reply(
+        404, {"error": {"message": "Not Found", "code": "http_404", "type": "http_error"}}
+    )
+    fake.status_stream = fake.status_driver(close=True)
+    watcher, _ = await watch_to_end(fake)
+    assert watcher.strategy == STATUS_STREAM and watcher.error is None
+    assert ids(watcher) == [t["id"] for t in fake.all]
 
 
 async def test_streams_that_are_not_event_streams_fall_back_to_polling():
