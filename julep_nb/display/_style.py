@@ -37,10 +37,14 @@ PRE = (
     "word-break:break-word;background:var(--jp-layout-color2,rgba(127,127,127,.08));"
     "border-radius:3px;"
 )
-# Rows are the bulk of a card (50 per render): their styles are kept short.
-CELL = f"padding:2px 8px;border-bottom:1px solid {BORDER};text-align:left;vertical-align:top;"
+# Rows are the bulk of a card (50 per render), so their styles are short: the row
+# line is on the <tr> (border-collapse), and cells repeat only what JupyterLab's
+# rendered-HTML styles would otherwise override (right-aligned, middle, padded cells).
+ROW = f"border-bottom:1px solid {BORDER};"
+CELL = "padding:2px 6px;text-align:left;vertical-align:top;"
 NOWRAP = f"{CELL}white-space:nowrap;"
-HEAD_CELL = f"{CELL}{MUTED}font-weight:600;"
+HEAD_CELL = f"{CELL}{MUTED}font-weight:600;border-bottom:1px solid {BORDER};"
+ROW_PRE = "margin:2px 0;max-height:240px;overflow:auto;white-space:pre-wrap;word-break:break-word;"
 ERROR_TINT = "background:rgba(198,40,40,.1);"
 WAIT_TINT = "background:rgba(180,83,9,.1);"
 

@@ -38,11 +38,12 @@ from julep_nb.display._format import (
 )
 from julep_nb.display._style import (
     CELL,
-    CODE,
     ERROR_TINT,
     MUTED,
     NOWRAP,
     PRE,
+    ROW,
+    ROW_PRE,
     STATUS_COLORS,
     WAIT_TINT,
     badge,
@@ -228,14 +229,14 @@ def _output_cell(transition: Transition) -> str:
     text, cut = bounded_json(output, ROW_OUTPUT_CHARS)
     more = "\n…" if cut else ""
     return (
-        f'<details><summary style="cursor: pointer; {CODE}">{esc(preview)}</summary>'
-        f'<pre style="{PRE}">{esc(text)}{more}</pre></details>'
+        f'<details><summary style="cursor:pointer;"><code>{esc(preview)}</code></summary>'
+        f'<pre style="{ROW_PRE}">{esc(text)}{more}</pre></details>'
     )
 
 
 def _row(transition: Transition, position: int, duration: float | None) -> str:
     kind = transition.type
-    tint = ERROR_TINT if kind is TransitionType.ERROR else ""
+    tint = ROW + (ERROR_TINT if kind is TransitionType.ERROR else "")
     step_type = transition.step_type
     kind_note = f' <span style="{MUTED}">{esc(step_type)}</span>' if step_type else ""
     moment = transition.created_at
@@ -244,7 +245,7 @@ def _row(transition: Transition, position: int, duration: float | None) -> str:
         f'<tr style="{tint}"><td style="{CELL}{MUTED}">{position}</td>'
         f'<td style="{NOWRAP}"><span style="color:{STATUS_COLORS[status_for(kind)]};">●</span> '
         f"{esc(kind.value)}</td>"
-        f'<td style="{CELL}">{code(step_label(transition))}{kind_note}</td>'
+        f'<td style="{CELL}"><code>{esc(step_label(transition))}</code>{kind_note}</td>'
         f'<td style="{NOWRAP}" title="{esc_attr(moment.isoformat())}">{format_time(moment)}</td>'
         f'{took}<td style="{CELL}">{_output_cell(transition)}</td></tr>'
     )
@@ -260,7 +261,7 @@ def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
     if hidden:
         noun = "transition" if hidden == 1 else "transitions"
         body = (
-            f'<tr><td colspan="6" style="{CELL}{MUTED}font-style:italic;">'
+            f'<tr style="{ROW}"><td colspan="6" style="{CELL}{MUTED}font-style:italic;">'
             f"⋯ {format_count(hidden)} earlier {noun} not shown</td></tr>"
         )
     body += "".join(
@@ -368,7 +369,8 @@ def render_executions(executions: list[Execution]) -> str:
     if not executions:
         return card(f'<div style="{MUTED}">No executions.</div>')
     body = "".join(
-        f'<tr><td style="{CELL}">{code(e.id)}</td><td style="{CELL}">{badge(e.status)}</td>'
+        f'<tr style="{ROW}"><td style="{CELL}">{code(e.id)}</td>'
+        f'<td style="{CELL}">{badge(e.status)}</td>'
         f'<td style="{CELL}">{_stamp(e.created_at)}</td>'
         f'<td style="{CELL}">{_stamp(e.updated_at)}</td></tr>'
         for e in executions
@@ -387,7 +389,7 @@ def render_transitions(transitions: list[Transition]) -> str:
 def render_settings(settings: Mapping[str, Any]) -> str:
     """A key/value table of settings (the caller passes an already-redacted dict)."""
     body = "".join(
-        f'<tr><td style="{CELL}{MUTED}">{esc(key)}</td><td style="{CELL}">'
+        f'<tr style="{ROW}"><td style="{CELL}{MUTED}">{esc(key)}</td><td style="{CELL}">'
         f"{code(value if isinstance(value, str) else one_line(value, 200))}</td></tr>"
         for key, value in settings.items()
     )
