@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
 import inspect
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from julep_nb.api.errors import InputError, NotFoundError
+from julep_nb.api.errors import InputError, NotFoundError, ValidationError
 from julep_nb.api.models import ExecutionStatus
 from julep_nb.magics import parsing
 from julep_nb.magics.results import ExecutionList, SettingsView, TransitionList
@@ -40,24 +42,31 @@ DEFAULT_AGENT_NAME = "julep_nb"
 
 
 def exec_magic(m: JulepMagics, line: str, cell: str | None) -> Any:
-    """``%julep_exec`` / ``%%julep_exec``: route to a subcommand."""
+    """``%julep_exec`` / ``%%julep_exec``: route to a subcommand.
+
+    A first word that is not a subcommand is a task: ``%%julep_exec TASK_ID`` with
+    the input as the body, or ``%julep_exec TASK_ID`` with no input (IPython refuses
+    a cell magic whose body is completely empty and suggests the single-% form).
+    """
     args = parsing.split_args(line)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return None
     name, rest = args[0], args[1:]
-    if cell is not None:
-        if name == "resume":
-            return _dispatch(m, "resume", rest, cell)
-        # %%julep_exec TASK_ID …: the body is the input; "run" may be written or not.
-        return _dispatch(m, "run", rest if name == "run" else args, cell)
-    if name not in COMMANDS:
+    if name in COMMANDS and (cell is None or name in ("run", "resume")):
+        return _dispatch(m, name, rest, cell)
+    if cell is not None and name in COMMANDS:
         raise InputError(
-            f"Unknown subcommand {name!r}: use one of {', '.join(COMMANDS)} (e.g. "
-            "%julep_exec run TASK_ID --input {...}), or the cell magic %%julep_exec TASK_ID "
-            "with the input as the cell body. %julep_exec? shows every form."
+            f"%%julep_exec {name} is a line magic: write it with a single % "
+            f"(%julep_exec {name} …), without a cell body."
         )
-    return _dispatch(m, name, rest, None)
+    close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.75)
+    if close and not name.count("-") >= 4:  # a UUID is never a typo
+        raise InputError(
+            f"Unknown subcommand {name!r}: did you mean {close[0]!r}? (To run a task named "
+            f"{name!r}, write %julep_exec run {name}.)"
+        )
+    return _dispatch(m, "run", args, cell)
 
 
 def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
@@ -113,7 +122,7 @@ def run(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Execution
             max_rate=m.refresh_rate,
         )
 
-    with _unknown("task", args.task_id, hint=_task_hint(m)):
+    with _unknown("task", args.task_id, sent=task_id, hint=_task_hint(m)):
         handle = m.run(start())
     return _present(m, handle, args)
 
@@ -189,7 +198,7 @@ def list_executions(m: JulepMagics, args: argparse.Namespace, body: str | None) 
     """The task's executions, newest first."""
     client = m.client()
     task_id = m.task_names.get(args.task_id, args.task_id)
-    with _unknown("task", args.task_id, hint=_task_hint(m)):
+    with _unknown("task", args.task_id, sent=task_id, hint=_task_hint(m)):
         m.run(client.get_task(task_id))
         items = m.run(client.list_executions(task_id, limit=min(args.limit, 100)))
     return ExecutionList(items)
@@ -335,14 +344,29 @@ def _task_hint(m: JulepMagics) -> str:
 
 
 @contextlib.contextmanager
-def _unknown(kind: str, ref: str, *, hint: str = "") -> Iterator[None]:
-    """A 404 inside becomes "Unknown <kind> '<ref>'" (the server's words kept)."""
+def _unknown(kind: str, ref: str, *, sent: str | None = None, hint: str = "") -> Iterator[None]:
+    """A 404 inside becomes "Unknown <kind> '<ref>'" (the server's words kept).
+
+    Hosted Julep answers 400/422, not 404, for an id that is not a UUID (a task name
+    typed where an id was expected): that is reported the same way. ``sent`` is the
+    id actually sent when ``ref`` is a task name.
+    """
     try:
         yield
-    except NotFoundError as exc:
+    except (NotFoundError, ValidationError) as exc:
+        if isinstance(exc, ValidationError) and _is_uuid(sent or ref):
+            raise
         raise UsageError(
-            f"Unknown {kind} {ref!r}: the server answered 404 ({exc.message}). {hint}".rstrip()
+            f"Unknown {kind} {ref!r}: the server answered {exc.status} ({exc.message}). {hint}"
         ) from None
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 _OPTIONS = (

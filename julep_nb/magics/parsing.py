@@ -62,7 +62,7 @@ _BodyLoader.yaml_implicit_resolvers = {
 
 
 def parse_body(text: str | None, *, what: str = "cell body") -> dict[str, Any]:
-    """A cell body as a dict: YAML or JSON; empty (or only comments) is ``{}``.
+    """A cell body as a dict: YAML, or JSON when it starts with ``{``; empty is ``{}``.
 
     Raises :class:`InputError` naming the line and column of a syntax error, or
     saying what came instead of a mapping.
@@ -86,15 +86,13 @@ def parse_body(text: str | None, *, what: str = "cell body") -> dict[str, Any]:
 
 
 def _load(text: str, what: str) -> Any:
-    looks_like_json = text.lstrip()[:1] in _OPENERS
-    if looks_like_json:
+    # Text that starts like JSON is JSON, strictly: YAML's flow style would quietly
+    # accept broken JSON (`{"a": }` is `{"a": None}` in YAML).
+    if text.lstrip()[:1] in _OPENERS:
         try:
             return json.loads(text)
-        except json.JSONDecodeError as json_error:
-            try:  # YAML flow style ({a: 1}) is not JSON but is fine
-                return yaml.load(text, Loader=_BodyLoader)  # noqa: S506 - a SafeLoader
-            except (yaml.YAMLError, RecursionError):
-                raise _json_error(text, json_error, what) from None
+        except json.JSONDecodeError as exc:
+            raise _json_error(text, exc, what) from None
         except RecursionError:
             raise InputError(f"The {what} is nested too deeply. Nothing was sent.") from None
     try:
@@ -147,7 +145,7 @@ def _kind(value: Any) -> str:
 
 
 def parse_mapping_option(value: str, *, option: str) -> dict[str, Any]:
-    """The value of an option such as ``--input`` or ``--metadata``: a JSON (or YAML) object."""
+    """The value of an option such as ``--input`` or ``--metadata``: a JSON object."""
     if not value.strip():
         raise InputError(f"{option} needs a value, e.g. {option} '{{\"x\": 1}}'.")
     return parse_body(value, what=f"value of {option}")
@@ -321,7 +319,7 @@ def _add_input_options(parser: ArgParser, *, what: str) -> None:
         dest="input",
         metavar="JSON",
         default=None,
-        help=f'the {what} as a JSON (or YAML flow) object, e.g. --input {{"x": 1}}',
+        help=f'the {what} as a JSON object, e.g. --input {{"x": 1}}',
     )
     parser.add_argument(
         "--input-var",

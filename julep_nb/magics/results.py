@@ -81,7 +81,8 @@ def _task_html(task: Any) -> str:
 
 
 def _task_text(task: Any, p: Any, cycle: bool) -> None:
-    p.text(f"Julep task {task.name!r} ({task.id}), {len(task.main)} steps in main")
+    steps = len(task.main)
+    p.text(f"Julep task {task.name!r} ({task.id}), {steps} step{'s' if steps != 1 else ''}")
 
 
 def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:

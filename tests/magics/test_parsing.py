@@ -20,7 +20,6 @@ from julep_nb.magics.parsing import HelpRequested, parse_body, split_args
         (None, {}),
         ("topic: otters\ncount: 3\n", {"topic": "otters", "count": 3}),
         ('{"topic": "otters", "tags": [1, 2]}', {"topic": "otters", "tags": [1, 2]}),
-        ("{topic: otters}", {"topic": "otters"}),  # YAML flow style is fine too
         ("nested:\n  list: [a, b]\n  flag: true\n", {"nested": {"list": ["a", "b"], "flag": True}}),
     ],
 )
@@ -52,6 +51,14 @@ def test_json_error_names_line_and_column() -> None:
     assert "line 3, column 14" in message
 
 
+def test_text_that_starts_like_json_is_strict_json() -> None:
+    # YAML would read this as {"name": None} and send it.
+    with pytest.raises(InputError, match="as JSON: line 1, column 10"):
+        parse_body('{"name": }')
+    with pytest.raises(InputError, match="as JSON"):
+        parse_body("{topic: otters}")
+
+
 def test_unclosed_flow_is_an_error_with_position() -> None:
     with pytest.raises(InputError, match=r"line 2, column \d+"):
         parse_body("a: 1\nb: [1, 2\n")
@@ -78,7 +85,9 @@ def test_oversized_body_is_refused() -> None:
 
 def test_deep_nesting_is_an_input_error_not_a_crash() -> None:
     with pytest.raises(InputError, match="nested too deeply"):
-        parse_body("[" * 100_000)
+        parse_body("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        parse_body("a: " + "[" * 100_000 + "]" * 100_000)
 
 
 # ---------------------------------------------------------------------- lines
