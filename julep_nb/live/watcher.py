@@ -87,6 +87,7 @@ class _Subscriber:
     callback: Callable[[ExecutionState], None]
     delivered: ExecutionState | None = None
     failures: int = 0
+    slow: bool = False  # already warned about
 
 
 class Watcher:
@@ -207,7 +208,9 @@ class Watcher:
             raise
         except Exception as exc:  # the watcher must end, and say why, whatever happened
             self.error = exc
-            logger.warning("stopped watching execution %s: %s", self.execution_id, exc)
+            # Not a warning: it reaches the user through wait(), updates() and the panel,
+            # and a warning would print into whichever cell happens to be running.
+            logger.info("stopped watching execution %s: %s", self.execution_id, exc)
         finally:
             self.done = True
             self._flush()
@@ -425,7 +428,8 @@ class Watcher:
                 exc_info=True,
             )
         elapsed = time.perf_counter() - started
-        if elapsed > SLOW_SUBSCRIBER:
+        if elapsed > SLOW_SUBSCRIBER and not subscriber.slow:
+            subscriber.slow = True
             logger.warning(
                 "a subscriber of execution %s took %.0f ms; it delays every watcher on this loop",
                 self.execution_id,

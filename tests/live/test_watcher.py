@@ -86,6 +86,22 @@ async def test_a_raising_subscriber_is_logged_and_does_not_stop_the_watcher(capl
     assert len(warnings_logged) == 1 and "raised" in warnings_logged[0].getMessage()
 
 
+async def test_a_slow_subscriber_is_warned_about_once_and_still_gets_the_end(caplog):
+    watcher = Watcher(ScriptedSource(20, gap=0.01), EXECUTION_ID, max_rate=50)
+    calls: list[ExecutionState] = []
+
+    def slow(state: ExecutionState) -> None:
+        calls.append(state)
+        time.sleep(0.12)
+
+    watcher.subscribe(slow)
+    with caplog.at_level(logging.WARNING, logger="julep_nb.live.watcher"):
+        async with asyncio.timeout(10):
+            final = await watcher.wait()
+    assert len(calls) >= 2 and calls[-1] is final
+    assert len([r for r in caplog.records if "took" in r.getMessage()]) == 1
+
+
 async def test_a_subscriber_added_after_the_end_receives_the_final_state():
     watcher = Watcher(ScriptedSource(3), EXECUTION_ID)
     async with asyncio.timeout(5):
