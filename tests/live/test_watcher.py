@@ -87,7 +87,7 @@ async def test_a_raising_subscriber_is_logged_and_does_not_stop_the_watcher(capl
 
 
 async def test_a_slow_subscriber_is_warned_about_once_and_still_gets_the_end(caplog):
-    watcher = Watcher(ScriptedSource(20, gap=0.01), EXECUTION_ID, max_rate=50)
+    watcher = Watcher(ScriptedSource(3, gap=0.01), EXECUTION_ID, max_rate=50)
     calls: list[ExecutionState] = []
 
     def slow(state: ExecutionState) -> None:
