@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from julep_nb.api.client import Client
-from julep_nb.api.models import TransitionType
+from julep_nb.api.errors import StreamError
+from julep_nb.api.models import Transition, TransitionType
 from julep_nb.live.state import ExecutionState
-from julep_nb.live.watcher import TRANSITIONS_STREAM, Watcher, active_watchers, start_watcher
+from julep_nb.live.watcher import (
+    STATUS_STREAM,
+    TRANSITIONS_STREAM,
+    Watcher,
+    active_watchers,
+    start_watcher,
+)
 from julep_nb.local.server import LocalServer
 from tests.local.conftest import seed_execution, seed_task, step
 
@@ -51,6 +59,33 @@ async def test_every_committed_transition_reaches_the_state_once_and_in_order(lo
     assert [t.id for t in final.transitions] == committed_ids(local_server, execution.id)
     assert final.status.value == "succeeded" and final.output == {"kind": "finish"}
     assert counts == sorted(counts) and counts[-1] == 152  # never backwards, ends complete
+
+
+class HostedLikeClient(Client):
+    """The real client, but its transitions stream is unusable, as on hosted Julep."""
+
+    async def _unusable(self) -> AsyncIterator[Transition]:
+        raise StreamError("The transitions stream sent a Python repr, not JSON (test)")
+        yield  # pragma: no cover - makes this an async generator
+
+    def stream_transitions(self, execution_id: str, **kwargs: Any) -> Any:
+        return self._unusable()
+
+
+async def test_the_status_stream_and_pulls_build_the_whole_timeline(local_server):
+    execution = seed_execution(local_server.store)
+    async with HostedLikeClient(base_url=local_server.base_url) as client:
+        watcher = Watcher(client, execution.id)
+        watcher.start()
+        async with asyncio.timeout(20):
+            while watcher.strategy != STATUS_STREAM:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # the status stream is open
+            await asyncio.to_thread(commit_run, local_server, execution.id, 40, 0.001)
+            final = await watcher.wait()
+    # Status events come only on status changes; the steps between came from pulls.
+    assert [t.id for t in final.transitions] == committed_ids(local_server, execution.id)
+    assert final.status.value == "succeeded"
 
 
 async def test_attaching_midway_catches_up_without_duplicates(local_server):
