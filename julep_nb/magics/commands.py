@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 
 from julep_nb.api.errors import InputError, NotFoundError, ValidationError
 from julep_nb.api.models import ExecutionStatus
-from julep_nb.magics import parsing
+from julep_nb.magics import arguments, parsing
 from julep_nb.magics.results import ExecutionList, SettingsView, TransitionList
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def exec_magic(m: JulepMagics, line: str, cell: str | None) -> Any:
 
 def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
     """``%%julep_task``: create the task, or update the agent's task of the same name."""
-    args = parsing.task_parser().parse(parsing.split_args(line))
+    args = arguments.task_parser().parse(parsing.split_args(line))
     spec = _task_spec(cell, args.name)
     client = m.client()
     agent_id = args.agent or m.agent_id or _default_agent(m, client)
@@ -207,7 +207,7 @@ def list_executions(m: JulepMagics, args: argparse.Namespace, body: str | None) 
 def config(m: JulepMagics, args: argparse.Namespace, body: str | None) -> SettingsView:
     """The resolved settings, the key masked; ``NAME=VALUE`` sets options first."""
     for assignment in args.assignments:
-        name, value = parsing.parse_assignment(assignment)
+        name, value = arguments.parse_assignment(assignment)
         _set_option(m, name, value)
     settings = m.settings()
     view: dict[str, Any] = dict(settings.describe())
@@ -223,15 +223,15 @@ def config(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Settin
     return SettingsView(view)
 
 
-COMMANDS: dict[str, tuple[Callable[[], parsing.ArgParser], Command]] = {
-    "run": (parsing.run_parser, run),
-    "resume": (parsing.resume_parser, resume),
-    "status": (lambda: parsing.execution_parser("status"), status),
-    "watch": (lambda: parsing.execution_parser("watch"), watch),
-    "cancel": (lambda: parsing.execution_parser("cancel"), cancel),
-    "transitions": (lambda: parsing.execution_parser("transitions"), transitions),
-    "list": (parsing.list_parser, list_executions),
-    "config": (parsing.config_parser, config),
+COMMANDS: dict[str, tuple[Callable[[], arguments.ArgParser], Command]] = {
+    "run": (arguments.run_parser, run),
+    "resume": (arguments.resume_parser, resume),
+    "status": (lambda: arguments.execution_parser("status"), status),
+    "watch": (lambda: arguments.execution_parser("watch"), watch),
+    "cancel": (lambda: arguments.execution_parser("cancel"), cancel),
+    "transitions": (lambda: arguments.execution_parser("transitions"), transitions),
+    "list": (arguments.list_parser, list_executions),
+    "config": (arguments.config_parser, config),
 }
 
 

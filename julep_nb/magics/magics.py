@@ -23,8 +23,8 @@ from julep_nb.api.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, red
 from julep_nb.api.config import resolve_settings as _resolve
 from julep_nb.api.errors import ConfigError, JulepError
 from julep_nb.magics import commands
-from julep_nb.magics.loop import run_sync
-from julep_nb.magics.parsing import PANEL_MODES, HelpRequested
+from julep_nb.magics.arguments import PANEL_MODES, HelpRequested
+from julep_nb.magics.loop import kernel_loop, run_sync
 
 if TYPE_CHECKING:
     from julep_nb.api.client import Client
@@ -216,12 +216,15 @@ class JulepMagics(Magics, Configurable):
             self.user_ns[name] = value
 
     def close(self) -> None:
-        """Stop the watchers this session started and close its clients."""
+        """Stop the kernel's watchers and close this session's clients."""
+        from julep_nb.live.watcher import stop_all
+
         for handles in self._cell_handles.values():
             for handle in handles:
                 if handle.watcher is not None:
                     handle.watcher.cancel()
         self._cell_handles.clear()
+        stop_all(kernel_loop())  # also those restarted by `await h`
         clients = [*self._retired, *([self._client] if self._client else [])]
         self._client, self._client_settings, self._retired = None, None, []
         for client in clients:

@@ -1,4 +1,4 @@
-"""Pure parsing for the magics: cell bodies (YAML or JSON) and magic-line arguments.
+"""Pure parsing for the magics: cell bodies (YAML or JSON) and splitting magic lines.
 
 Nothing here talks to a server or to IPython: every function takes text and returns
 data or raises :class:`~julep_nb.api.errors.InputError` with a message that names
@@ -7,11 +7,9 @@ the line and column, so that a bad cell sends nothing.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-from collections.abc import Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 import yaml
 
@@ -19,16 +17,12 @@ from julep_nb.api.errors import InputError
 
 __all__ = [
     "MAX_BODY_CHARS",
-    "PANEL_MODES",
-    "ArgParser",
-    "HelpRequested",
     "parse_body",
     "parse_mapping_option",
     "split_args",
 ]
 
 MAX_BODY_CHARS: Final = 1_000_000
-PANEL_MODES: Final = ("auto", "widget", "html", "none")
 
 _OPENERS: Final = {"{": "}", "[": "]"}
 
@@ -229,210 +223,3 @@ def _group_end(line: str, start: int) -> int:
             f"expected {stack[-1]!r} before the end. Check the JSON value."
         )
     return i
-
-
-class HelpRequested(Exception):
-    """``-h``/``--help`` was given: the message is the help text to print."""
-
-
-class ArgParser(argparse.ArgumentParser):
-    """An ArgumentParser that raises :class:`InputError` instead of exiting the kernel."""
-
-    def __init__(self, prog: str, description: str | None = None) -> None:
-        super().__init__(
-            prog=prog,
-            description=description,
-            allow_abbrev=False,
-            exit_on_error=False,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-
-    def error(self, message: str) -> NoReturn:
-        raise InputError(f"{self.prog}: {message}.\n{self.format_usage().strip()}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise HelpRequested(message or self.format_help())
-
-    def print_help(self, file: Any = None) -> None:
-        raise HelpRequested(self.format_help())
-
-    def parse(self, args: Sequence[str]) -> argparse.Namespace:
-        """Parse ``args``; every problem is an :class:`InputError` naming the usage."""
-        try:
-            return self.parse_args(list(args))
-        except argparse.ArgumentError as exc:
-            self.error(str(exc))
-
-
-def panel_mode(value: str) -> str:
-    """argparse type for ``--panel``."""
-    if value not in PANEL_MODES:
-        raise argparse.ArgumentTypeError(
-            f"invalid panel mode {value!r}: use one of {', '.join(PANEL_MODES)}"
-        )
-    return value
-
-
-def identifier(value: str) -> str:
-    """argparse type for ``-o VAR`` / ``--input-var NAME``: a Python identifier."""
-    if not value.isidentifier():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a valid Python variable name")
-    return value
-
-
-def positive_int(value: str) -> int:
-    """argparse type for ``--limit``."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
-    return number
-
-
-# ---------------------------------------------------------------------- parsers
-
-
-def _add_display_options(parser: ArgParser) -> None:
-    parser.add_argument(
-        "-o",
-        "--out",
-        dest="out",
-        type=identifier,
-        metavar="VAR",
-        help="also store the ExecutionHandle in the user namespace as VAR",
-    )
-    parser.add_argument("--wait", action="store_true", help="block until the execution is terminal")
-    parser.add_argument(
-        "--panel",
-        type=panel_mode,
-        metavar="MODE",
-        default=None,
-        help="live view: auto, widget, html or none (default: JulepMagics.panel)",
-    )
-
-
-def _add_input_options(parser: ArgParser, *, what: str) -> None:
-    parser.add_argument(
-        "--input",
-        dest="input",
-        metavar="JSON",
-        default=None,
-        help=f'the {what} as a JSON object, e.g. --input {{"x": 1}}',
-    )
-    parser.add_argument(
-        "--input-var",
-        dest="input_var",
-        type=identifier,
-        metavar="NAME",
-        help=f"take the {what} from the dict NAME in the user namespace",
-    )
-
-
-def run_parser() -> ArgParser:
-    """``%julep_exec run TASK_ID`` and ``%%julep_exec TASK_ID``."""
-    parser = ArgParser("%julep_exec run", "Start an execution of a task and watch it live.")
-    parser.add_argument(
-        "task_id",
-        metavar="TASK_ID",
-        help="a task id, or the name of a task defined with %%%%julep_task",
-    )
-    _add_input_options(parser, what="execution input")
-    parser.add_argument(
-        "--metadata", metavar="JSON", default=None, help="execution metadata (a JSON object)"
-    )
-    _add_display_options(parser)
-    return parser
-
-
-def resume_parser() -> ArgParser:
-    """``%%julep_exec resume EXECUTION_ID`` (body = the resume input)."""
-    parser = ArgParser("%julep_exec resume", "Answer an execution that is awaiting input.")
-    parser.add_argument("execution_id", metavar="EXECUTION_ID")
-    _add_input_options(parser, what="resume input")
-    _add_display_options(parser)
-    return parser
-
-
-def execution_parser(command: str) -> ArgParser:
-    """``status``, ``watch``, ``cancel`` and ``transitions``: one EXECUTION_ID each."""
-    descriptions = {
-        "status": "Show an execution's current state (one request, no watching).",
-        "watch": "Attach to an existing execution and watch it live.",
-        "cancel": "Cancel an execution.",
-        "transitions": "List an execution's transitions.",
-    }
-    parser = ArgParser(f"%julep_exec {command}", descriptions[command])
-    parser.add_argument("execution_id", metavar="EXECUTION_ID")
-    if command == "watch":
-        _add_display_options(parser)
-    elif command == "cancel":
-        parser.add_argument("--reason", default=None, help="why (stored by the server)")
-    elif command == "transitions":
-        parser.add_argument(
-            "--limit",
-            type=positive_int,
-            default=None,
-            metavar="N",
-            help="only the newest N transitions (default: all)",
-        )
-    return parser
-
-
-def list_parser() -> ArgParser:
-    """``%julep_exec list TASK_ID``."""
-    parser = ArgParser("%julep_exec list", "List a task's executions, newest first.")
-    parser.add_argument(
-        "task_id",
-        metavar="TASK_ID",
-        help="a task id, or the name of a task defined with %%%%julep_task",
-    )
-    parser.add_argument(
-        "--limit", type=positive_int, default=20, metavar="N", help="at most N (default 20)"
-    )
-    return parser
-
-
-def config_parser() -> ArgParser:
-    """``%julep_exec config [NAME=VALUE ...]``."""
-    parser = ArgParser(
-        "%julep_exec config",
-        "Show the resolved settings (the key masked), or set JulepMagics options.",
-    )
-    parser.add_argument(
-        "assignments",
-        nargs="*",
-        metavar="NAME=VALUE",
-        help="set options, e.g. base_url=http://127.0.0.1:8080 panel=html",
-    )
-    return parser
-
-
-def task_parser() -> ArgParser:
-    """``%%julep_task [--agent ID] [--name NAME] [-o VAR]`` (body = task YAML)."""
-    parser = ArgParser("%%julep_task", "Create or update a task from the YAML cell body.")
-    parser.add_argument(
-        "--agent",
-        default=None,
-        metavar="ID",
-        help="the agent that owns the task (default: one agent per session, created once)",
-    )
-    parser.add_argument("--name", default=None, help="the task name (default: `name:` in the body)")
-    parser.add_argument(
-        "-o",
-        "--out",
-        dest="out",
-        type=identifier,
-        metavar="VAR",
-        help="also store the Task in the user namespace as VAR",
-    )
-    return parser
-
-
-def parse_assignment(text: str) -> tuple[str, str]:
-    """``NAME=VALUE`` → ``(NAME, VALUE)``."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise InputError(f"Expected NAME=VALUE, got {text!r}: e.g. %julep_exec config panel=html.")
-    return name.strip(), value.strip()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from julep_nb.api.errors import InputError
-from julep_nb.magics import parsing
-from julep_nb.magics.parsing import HelpRequested, parse_body, split_args
+from julep_nb.magics import arguments, parsing
+from julep_nb.magics.arguments import HelpRequested
+from julep_nb.magics.parsing import parse_body, split_args
 
 # ---------------------------------------------------------------------- bodies
 
@@ -129,7 +130,7 @@ def test_split_errors_name_the_column(line: str, message: str) -> None:
 
 
 def test_run_parser_reads_every_option() -> None:
-    args = parsing.run_parser().parse(
+    args = arguments.run_parser().parse(
         split_args('t1 -o h --wait --metadata {"a": 1} --panel html --input-var data')
     )
     assert (args.task_id, args.out, args.wait, args.panel, args.input_var) == (
@@ -153,14 +154,14 @@ def test_run_parser_reads_every_option() -> None:
 )
 def test_argument_errors_are_input_errors_with_usage(argv: list[str], message: str) -> None:
     with pytest.raises(InputError) as info:
-        parsing.run_parser().parse(argv)
+        arguments.run_parser().parse(argv)
     assert message in str(info.value)
     assert "usage: %julep_exec run" in str(info.value)
 
 
 def test_help_is_returned_not_exited() -> None:
     with pytest.raises(HelpRequested) as info:
-        parsing.execution_parser("cancel").parse(["-h"])
+        arguments.execution_parser("cancel").parse(["-h"])
     assert "--reason" in str(info.value)
 
 
@@ -170,6 +171,6 @@ def test_mapping_option_must_be_a_mapping() -> None:
 
 
 def test_assignment() -> None:
-    assert parsing.parse_assignment("panel = html") == ("panel", "html")
+    assert arguments.parse_assignment("panel = html") == ("panel", "html")
     with pytest.raises(InputError, match="Expected NAME=VALUE"):
-        parsing.parse_assignment("panel")
+        arguments.parse_assignment("panel")
