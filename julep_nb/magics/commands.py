@@ -61,7 +61,7 @@ def exec_magic(m: JulepMagics, line: str, cell: str | None) -> Any:
             f"(%julep_exec {name} …), without a cell body."
         )
     close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.75)
-    if close and not name.count("-") >= 4:  # a UUID is never a typo
+    if close:
         raise InputError(
             f"Unknown subcommand {name!r}: did you mean {close[0]!r}? (To run a task named "
             f"{name!r}, write %julep_exec run {name}.)"
@@ -78,10 +78,11 @@ def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
     with _unknown("agent", agent_id):
         existing = m.run(client.list_tasks(agent_id))
     same = [t for t in existing if t.name == spec["name"]]
-    if same:
-        task = m.run(client.update_task(agent_id, same[0].id, spec))
-    else:
-        task = m.run(client.create_task(agent_id, spec))
+    with _refused(f"task {spec['name']!r}", "the task was not saved"):
+        if same:
+            task = m.run(client.update_task(agent_id, same[0].id, spec))
+        else:
+            task = m.run(client.create_task(agent_id, spec))
     m.task_names[spec["name"]] = task.id
     m.store(args.out, task)
     return task
@@ -122,7 +123,10 @@ def run(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Execution
             max_rate=m.refresh_rate,
         )
 
-    with _unknown("task", args.task_id, sent=task_id, hint=_task_hint(m)):
+    with (  # _unknown inside: a 400 for a task *name* means "unknown task"
+        _refused(f"the input of task {args.task_id!r}", "no execution was started"),
+        _unknown("task", args.task_id, sent=task_id, hint=_task_hint(m)),
+    ):
         handle = m.run(start())
     return _present(m, handle, args)
 
@@ -139,7 +143,8 @@ def resume(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Execut
             "there is nothing to resume. Check it with %julep_exec status "
             f"{args.execution_id}."
         )
-    m.run(client.resume(args.execution_id, payload))
+    with _refused(f"the resume input of execution {args.execution_id}", "it is still waiting"):
+        m.run(client.resume(args.execution_id, payload))
     return _present(m, _attach(m, client, args.execution_id), args)
 
 
@@ -359,6 +364,15 @@ def _unknown(kind: str, ref: str, *, sent: str | None = None, hint: str = "") ->
         raise UsageError(
             f"Unknown {kind} {ref!r}: the server answered {exc.status} ({exc.message}). {hint}"
         ) from None
+
+
+@contextlib.contextmanager
+def _refused(what: str, consequence: str) -> Iterator[None]:
+    """A 400/422 inside becomes "The server refused <what>: <its message>"."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise UsageError(f"The server refused {what}: {exc.message} ({consequence}).") from None
 
 
 def _is_uuid(text: str) -> bool:

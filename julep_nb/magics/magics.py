@@ -140,6 +140,8 @@ class JulepMagics(Magics, Configurable):
         if self._client is not None:
             # Watchers of earlier executions still use it: keep it open until unload.
             self._retired.append(self._client)
+            if self._client.base_url != target.base_url:
+                self.task_names.clear()  # names defined here refer to the other server
         self._client, self._client_settings = Client(settings=target), settings
         return self._client
 

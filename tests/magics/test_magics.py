@@ -99,6 +99,20 @@ def test_input_var_metadata_and_json_body(julep: Shell) -> None:
     assert state.input == {"name": "Dee"}
 
 
+def test_input_that_fails_the_schema_starts_nothing(
+    julep: Shell, local_server: LocalServer
+) -> None:
+    typed = TASK_HELLO.replace(
+        "name: hello\n",
+        "name: typed\ninput_schema:\n  type: object\n  required: [name]\n",
+    )
+    task = define(julep, typed)
+    message = julep.fails("%%julep_exec typed\nage: 3\n")
+    assert "The server refused the input of task 'typed'" in message
+    assert "name" in message and "no execution was started" in message
+    assert local_server.store.list_executions(task.id) == []
+
+
 def test_input_var_errors(julep: Shell) -> None:
     define(julep, TASK_HELLO)
     assert "no variable 'missing'" in julep.fails("%julep_exec hello --input-var missing")
