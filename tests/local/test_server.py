@@ -16,11 +16,10 @@ import psutil
 import pytest
 
 from julep_nb.api.errors import ConfigError
-from julep_nb.api.models import ExecutionStatus, TransitionType
 from julep_nb.local import start
 from julep_nb.local.server import default_db_path, main
 
-from .conftest import API_KEY, seed_execution, step
+from .conftest import API_KEY, seed_execution
 
 
 def _server_threads() -> list[threading.Thread]:
@@ -105,16 +104,65 @@ def test_a_port_in_use_is_a_clear_error() -> None:
             start(port=server.port)
 
 
-def test_data_survives_a_restart_on_the_same_file(tmp_path: Path) -> None:
+WAITING_TASK = {
+    "name": "ask",
+    "main": [
+        {"evaluate": {"y": "$ _['x'] + 1"}},
+        {"wait_for_input": {"info": {"question": "how much?"}}},
+        {"evaluate": {"total": "$ steps[0].output['y'] + _['add']"}},
+    ],
+}
+
+
+def _wait_status(http: httpx.Client, execution_id: str, *statuses: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        execution = http.get(f"/executions/{execution_id}").json()
+        if execution["status"] in statuses:
+            return execution
+        time.sleep(0.01)
+    raise AssertionError(f"{execution_id} never reached {statuses}: {execution}")
+
+
+def _create(http: httpx.Client, task: dict, input: dict) -> str:
+    agent = http.post("/agents", json={"name": "restart"}).json()
+    task_id = http.post(f"/agents/{agent['id']}/tasks", json=task).json()["id"]
+    return http.post(f"/tasks/{task_id}/executions", json={"input": input}).json()["id"]
+
+
+def test_a_waiting_execution_can_be_resumed_after_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "julep.db"
-    with start(db=db) as server:
-        execution = seed_execution(server.store)
-        step(server.store, execution.id, TransitionType.INIT)
-        step(server.store, execution.id, TransitionType.WAIT, {"question": "go?"})
-    with start(db=db) as server:
-        got = httpx.get(f"{server.base_url}/executions/{execution.id}").json()
-    assert got["status"] == ExecutionStatus.AWAITING_INPUT.value
-    assert got["output"] == {"question": "go?"}
+    with start(db=db) as server, httpx.Client(base_url=server.base_url, timeout=5) as http:
+        execution_id = _create(http, WAITING_TASK, {"x": 1})
+        _wait_status(http, execution_id, "awaiting_input")
+    with start(db=db) as server, httpx.Client(base_url=server.base_url, timeout=5) as http:
+        assert _wait_status(http, execution_id, "awaiting_input")
+        resumed = http.put(
+            f"/executions/{execution_id}", json={"status": "running", "input": {"add": 40}}
+        )
+        assert (resumed.status_code, resumed.json()) == (200, None)
+        done = _wait_status(http, execution_id, "succeeded", "failed")
+    assert (done["status"], done["output"]) == ("succeeded", {"total": 42})
+
+
+def test_an_execution_running_at_shutdown_fails_with_a_reason_after_restart(tmp_path: Path) -> None:
+    db = tmp_path / "julep.db"
+    slow = {
+        "name": "slow",
+        "main": [
+            {"evaluate": {"v": "$ 1"}},
+            {"sleep": {"seconds": 30}},
+            {"evaluate": {"w": "$ 2"}},
+        ],
+    }
+    with start(db=db) as server, httpx.Client(base_url=server.base_url, timeout=5) as http:
+        execution_id = _create(http, slow, {})
+        _wait_status(http, execution_id, "running")
+    with start(db=db) as server, httpx.Client(base_url=server.base_url, timeout=5) as http:
+        after = http.get(f"/executions/{execution_id}").json()
+    # The engine's documented choice: fail it, saying why and what to do.
+    assert after["status"] == "failed", after
+    assert "server stopped while this execution was running" in after["error"]
 
 
 def test_cli_refuses_a_public_host_without_a_key(capsys: pytest.CaptureFixture[str]) -> None:
