@@ -31,10 +31,10 @@ def load_ipython_extension(ipython: Any) -> None:
 
     if getattr(ipython, _ATTR, None) is not None:
         return  # loaded already: keep the session's client, tasks and watchers
+    # Magics.__init__ adds it to shell.configurables, so `%config JulepMagics` works,
+    # and takes the shell as parent, so ipython_config.py settings apply.
     magics = JulepMagics(shell=ipython)
     ipython.register_magics(magics)
-    # In shell.configurables, `%config JulepMagics` lists and sets the traits.
-    ipython.configurables.append(magics)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     register(ipython, magics.claim_display)
     setattr(ipython, _ATTR, magics)
@@ -50,7 +50,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     setattr(ipython, _ATTR, None)
     ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
     unregister(ipython)
-    if magics in ipython.configurables:
+    while magics in ipython.configurables:
         ipython.configurables.remove(magics)
     for kind, names in (("line", ("julep_exec",)), ("cell", ("julep_exec", "julep_task"))):
         for name in names:

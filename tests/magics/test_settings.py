@@ -34,6 +34,17 @@ def test_config_traits_and_percent_config(julep: Shell, capsys: pytest.CaptureFi
         assert f"JulepMagics.{trait}" in listing
 
 
+def test_config_file_settings_apply_and_survive_a_reload(shell: Shell) -> None:
+    shell.ip.config.JulepMagics.panel = "html"  # as in ipython_config.py
+    shell.ip.config.JulepMagics.api_key = KEY
+    shell.run("%reload_ext julep_nb")
+    magics = shell.magics
+    assert magics.panel == "html"
+    assert magics.api_key == "…" + KEY[-4:]
+    assert magics.settings().api_key == KEY  # kept privately, used for requests
+    assert sum(c is magics for c in shell.ip.configurables) == 1
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
