@@ -91,8 +91,10 @@ class Client:
         self.backoff = backoff
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._transport = transport
-        self._http: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # httpx connections belong to the loop that opened them, so each event loop
+        # gets its own pool: a script's successive asyncio.run() calls, or a
+        # private loop in a thread beside the kernel's, never share sockets.
+        self._pools: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._task_update_method = "PUT"
 
     @property
@@ -117,8 +119,10 @@ class Client:
 
     async def aclose(self) -> None:
         """Close the connection pool (the shared local server keeps running)."""
-        http, self._http = self._http, None
-        if http is not None and self._loop is _running_loop():
+        loop = _running_loop()
+        http = self._pools.pop(loop, None) if loop is not None else None
+        self._pools.clear()  # pools of other loops cannot be closed from this one
+        if http is not None:
             await http.aclose()
 
     async def ensure_base_url(self) -> str:
@@ -134,7 +138,7 @@ class Client:
                     "Set JULEP_BASE_URL (and JULEP_API_KEY) to use a Julep server instead."
                 ) from exc
             self.settings = self.settings.with_base_url(server.base_url, server.api_key)
-            self._http = None
+            self._pools.clear()
         assert self.settings.base_url is not None
         return self.settings.base_url
 
@@ -310,20 +314,20 @@ class Client:
     def http(self) -> httpx.AsyncClient:
         """The httpx client for the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
-        if self._http is None or self._loop is not loop:
-            # httpx connections belong to the loop that opened them: a client used
-            # again from a later asyncio.run() (a script's wait()) needs a new pool.
+        http = self._pools.get(loop)
+        if http is None:
+            for dead in [old for old in self._pools if old.is_closed()]:
+                del self._pools[dead]  # its sockets died with their loop
             headers = {"Accept": "application/json", "User-Agent": f"julep_nb/{__version__}"}
             if self.settings.api_key:
                 headers["Authorization"] = f"Bearer {self.settings.api_key}"
-            self._http = httpx.AsyncClient(
+            http = self._pools[loop] = httpx.AsyncClient(
                 base_url=self.settings.base_url or "",
                 headers=headers,
                 timeout=self._timeout,
                 transport=self._transport,
             )
-            self._loop = loop
-        return self._http
+        return http
 
     async def _json(
         self,
