@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from julep_nb._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from julep_nb.api.client import Client  # noqa: F401
     from julep_nb.api.config import Settings, resolve_settings  # noqa: F401
     from julep_nb.api.errors import (  # noqa: F401
         APIError,
@@ -47,6 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Transition,
         TransitionType,
     )
+    from julep_nb.live.handle import ExecutionHandle, run, watch  # noqa: F401
+    from julep_nb.live.state import ExecutionState, reduce  # noqa: F401
 
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
@@ -55,6 +58,9 @@ _LAZY: dict[str, str] = {
     "ConfigError": "julep_nb.api.errors",
     "ConflictError": "julep_nb.api.errors",
     "Execution": "julep_nb.api.models",
+    "Client": "julep_nb.api.client",
+    "ExecutionHandle": "julep_nb.live.handle",
+    "ExecutionState": "julep_nb.live.state",
     "ExecutionStatus": "julep_nb.api.models",
     "InputError": "julep_nb.api.errors",
     "JulepError": "julep_nb.api.errors",
@@ -66,15 +72,21 @@ _LAZY: dict[str, str] = {
     "TransitionType": "julep_nb.api.models",
     "TransportError": "julep_nb.api.errors",
     "ValidationError": "julep_nb.api.errors",
+    "reduce": "julep_nb.live.state",
     "resolve_settings": "julep_nb.api.config",
+    "run": "julep_nb.live.handle",
+    "watch": "julep_nb.live.handle",
 }
 
 __all__ = [
     "APIError",
     "AuthError",
+    "Client",
     "ConfigError",
     "ConflictError",
     "Execution",
+    "ExecutionHandle",
+    "ExecutionState",
     "ExecutionStatus",
     "InputError",
     "JulepError",
@@ -88,8 +100,11 @@ __all__ = [
     "ValidationError",
     "__version__",
     "load_ipython_extension",
+    "reduce",
     "resolve_settings",
+    "run",
     "unload_ipython_extension",
+    "watch",
 ]
 
 
