@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import time
+import types
 from collections import ChainMap
 from collections.abc import Mapping
 from typing import Any, Final
@@ -71,6 +72,7 @@ _BUILDERS: Final = (
     ast.GeneratorExp,
     ast.JoinedStr,
 )
+_HIDDEN_PREFIXES: Final = tuple(simpleeval.DISALLOW_PREFIXES)
 # Syntax the evaluator cannot run: refused at task creation, not at run time.
 _UNSUPPORTED: Final[dict[type, str]] = {
     ast.Lambda: "lambda",
@@ -126,7 +128,22 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         return result
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:
-        return sandbox.guard_callable(super()._eval_attribute(node))
+        attr = node.attr
+        if attr.startswith(_HIDDEN_PREFIXES) or attr in simpleeval.DISALLOW_METHODS:
+            return super()._eval_attribute(node)  # raises simpleeval's refusal
+        value = self._eval(node.value)
+        # A key beats a dict method, so `_.items` is the "items" key as users expect.
+        if isinstance(value, dict) and attr in value:
+            return value[attr]
+        try:
+            item = getattr(value, attr)
+        except (AttributeError, TypeError):
+            raise simpleeval.AttributeDoesNotExist(attr, self.expr) from None
+        if isinstance(item, types.ModuleType) or (
+            callable(item) and item in simpleeval.DISALLOW_FUNCTIONS
+        ):
+            raise LimitExceeded(f"attribute {attr!r} is not available")
+        return sandbox.guard_callable(item)
 
     # simpleeval applies its own (module-global) 100 kB cap to f-strings and no
     # cap to format specs; these two use ours.

@@ -108,7 +108,7 @@ class Budget:
         """Count a newly built value against the allocation allowance."""
         if type(value) in _CHEAP:
             return
-        self.remaining -= deep_size(value, self.remaining)
+        self.remaining -= deep_size(value, self.remaining, self)
         if self.remaining < 0:
             raise LimitExceeded(
                 f"evaluation built more than {MAX_ALLOCATION:,} characters of data in total"
@@ -134,34 +134,47 @@ def use_budget(budget: Budget) -> Callable[[], None]:
 
 _CHEAP: Final = frozenset({float, bool, type(None)})
 _SEQUENCES: Final = (list, tuple, set, frozenset)
+_SCALARS: Final = frozenset({str, bytes, int, float, bool, type(None)})
 
 
-def deep_size(value: Any, limit: int = MAX_RESULT_SIZE) -> int:
+def _scalar_size(item: Any, kind: type) -> int:
+    if kind is str or kind is bytes or kind is bytearray:
+        return len(item) + 2
+    if kind is int:
+        return int(item.bit_length() // 3 + 1)
+    return 24  # floats, None, booleans, datetimes…
+
+
+def deep_size(value: Any, limit: int = MAX_RESULT_SIZE, budget: Budget | None = None) -> int:
     """Approximate JSON size of ``value`` in characters; stops counting above ``limit``.
 
     Shared references count every time they appear, as they would once
-    serialised: ``[s] * 1000`` is as big as 1000 copies of ``s``.
+    serialised: ``[s] * 1000`` is as big as 1000 copies of ``s``. With a
+    ``budget``, a long walk also stops at its deadline.
     """
     total = 0
     stack = [value]
+    seen = 0
     while stack:
         item = stack.pop()
         kind = type(item)
-        if kind is str or kind is bytes or kind is bytearray:
-            total += len(item) + 2
-        elif kind is int:
-            total += item.bit_length() // 3 + 1
-        elif kind is dict:
-            total += 4 * len(item) + 2
-            if total <= limit:
-                stack.extend(item.keys())
-                stack.extend(item.values())
-        elif kind in _SEQUENCES or isinstance(item, _SEQUENCES):
-            total += 2 * len(item) + 2
-            if total <= limit:
-                stack.extend(item)
+        if kind is dict or kind in _SEQUENCES or isinstance(item, _SEQUENCES):
+            children = (*item.keys(), *item.values()) if kind is dict else item
+            total += (4 if kind is dict else 2) * len(item) + 2
+            for child in children:
+                if total > limit:
+                    return total
+                child_kind = type(child)
+                if child_kind in _SCALARS:
+                    total += _scalar_size(child, child_kind)
+                else:
+                    stack.append(child)
+            seen += len(item)
+            if budget is not None and seen > 65_536:
+                budget.check_time()
+                seen = 0
         else:
-            total += 24  # floats, None, booleans, datetimes…
+            total += _scalar_size(item, kind)
         if total > limit:
             return total
     return total

@@ -59,6 +59,7 @@ async def run_frame(run: Run, services: Services, frame: Frame) -> Outcome:
             raise StepFailed(str(exc), frame.cursor(index), "unknown") from None
         label = step.get("label")
         frame.begin()
+        run.last_cursor, run.last_step_type = frame.cursor(index), kind  # for a cancel
         ctx = Ctx(run, services, frame, index, step, kind, label)
         try:
             outcome = await HANDLERS[kind](ctx)

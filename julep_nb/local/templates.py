@@ -172,6 +172,8 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         sandbox.current_budget().check_time()
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]  # `_.items` is the "items" key, as in expressions
         return super().getattr(obj, attribute)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805

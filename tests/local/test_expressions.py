@@ -63,6 +63,14 @@ def test_expressions_see_julep_names_and_helpers(expr: str, expected: Any) -> No
     assert evaluate(expr, NAMES) == expected
 
 
+def test_dict_keys_win_over_dict_methods() -> None:
+    names = {**NAMES, "_": {"items": [1, 2], "keys": "k"}}
+    assert evaluate("$ _.items", names) == [1, 2]
+    assert evaluate("$ _.keys", names) == "k"
+    assert render("{{ _.items | length }}", names) == "2"
+    assert evaluate("$ sorted(state.keys())", NAMES) == ["user"]
+
+
 def test_datetime_now_is_aware_and_real() -> None:
     year = evaluate("$ datetime.datetime.now(datetime.timezone.utc).year", NAMES)
     assert isinstance(year, int) and year >= 2024

@@ -1,0 +1,163 @@
+"""Task validation at creation: each error is a StepError naming the failing path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from julep_nb.api.errors import StepError
+from julep_nb.local.engine import Engine
+from julep_nb.local.store import Store
+
+
+@pytest.fixture
+def engine() -> Engine:
+    return Engine(Store())
+
+
+def _error(engine: Engine, spec: dict[str, Any]) -> StepError:
+    with pytest.raises(StepError) as info:
+        engine.validate_task({"name": "t", **spec})
+    return info.value
+
+
+FUNCTION_TOOL = {"name": "lookup", "type": "function", "function": {"parameters": {}}}
+
+
+@pytest.mark.parametrize(
+    ("spec", "path", "fragment"),
+    [
+        ({"main": []}, "main", "non-empty 'main'"),
+        ({"main": [{"evaluate": {"a": 1}}, {"teleport": "x"}]}, "main[1]", "no step kind"),
+        ({"main": [{"evaluate": {"a": 1}, "log": "x"}]}, "main[0]", "several step kinds"),
+        ({"main": ["evaluate"]}, "main[0]", "must be a mapping"),
+        (
+            {"main": [{"evaluate": {"a": 1}, "argumnets": {}}]},
+            "main[0]",
+            "unknown key(s) 'argumnets'",
+        ),
+        ({"main": [{"evaluate": {"a": "$ 1 +"}}]}, "main[0].evaluate.a", "syntax error"),
+        ({"main": [{"log": "{{ 1 + }}"}]}, "main[0].log", "template syntax error"),
+        (
+            {"main": [{"foreach": {"in": "$ _", "do": [{"evaluate": {"a": 1}}, {"bogus": 1}]}}]},
+            "main[0].foreach.do[1]",
+            "no step kind",
+        ),
+        (
+            {
+                "main": [
+                    {"evaluate": {"a": 1}},
+                    {"evaluate": {}},
+                    {"foreach": {"in": "$ _", "do": [{"evaluate": {"x": "$ (lambda: 1)()"}}]}},
+                ]
+            },
+            "main[2].foreach.do[0].evaluate.x",
+            "lambda",
+        ),
+        (
+            {"main": [{"if": "$ _", "then": [{"if": "$ ((", "then": {"log": "x"}}]}]},
+            "main[0].then[0].if",
+            "syntax",
+        ),
+        (
+            {"main": [{"switch": [{"case": "_", "then": {"nope": 1}}]}]},
+            "main[0].switch[0].then",
+            "no step kind",
+        ),
+        (
+            {"main": [{"over": "$ _", "map": {"log": "x"}, "parallelism": 0}]},
+            "main[0]",
+            "parallelism",
+        ),
+        (
+            {"main": [{"parallel": [{"log": "a"}, {"wat": 1}]}]},
+            "main[0].parallel[1]",
+            "no step kind",
+        ),
+        ({"main": [{"workflow": "missing"}]}, "main[0]", "unknown subworkflow 'missing'"),
+        ({"main": [{"workflow": "main"}]}, "main[0]", "unknown subworkflow 'main'"),
+        ({"main": [{"tool": "nope"}]}, "main[0]", "unknown tool 'nope'"),
+        ({"main": [{"sleep": {"seconds": -1}}]}, "main[0]", "sleep seconds"),
+        ({"main": [{"sleep": {"weeks": 1}}]}, "main[0]", "sleep takes"),
+        ({"main": [{"wait_for_input": {"question": "x"}}]}, "main[0]", "wait_for_input takes"),
+        ({"main": [{"get": 3}]}, "main[0]", "get takes"),
+        ({"main": [{"evaluate": "$ 1"}]}, "main[0]", "mapping of names"),
+        ({"main": [{"if": "$ _", "then": []}]}, "main[0].then", "at least one step"),
+        ({"main": [{"log": "x"}], "helper": []}, "helper", "no steps"),
+        (
+            {"main": [{"tool": "lookup", "arguments": 3}], "tools": [FUNCTION_TOOL]},
+            "main[0]",
+            "arguments",
+        ),
+        ({"main": [{"prompt": 3}]}, "main[0]", "prompt takes"),
+    ],
+)
+def test_invalid_tasks_name_the_failing_path(
+    engine: Engine, spec: dict[str, Any], path: str, fragment: str
+) -> None:
+    error = _error(engine, spec)
+    assert error.path == path
+    assert fragment in str(error)
+    assert str(error).startswith(f"{path}: ")
+
+
+def test_unsupported_tool_types_are_refused_naming_the_tool_and_its_steps(engine: Engine) -> None:
+    spec = {
+        "tools": [FUNCTION_TOOL, {"name": "search", "type": "integration", "integration": {}}],
+        "main": [{"evaluate": {"a": 1}}, {"tool": "search", "arguments": {"q": "x"}}],
+    }
+    error = _error(engine, spec)
+    assert error.path == "tools[1]"
+    assert "'search'" in str(error) and "'integration'" in str(error) and "main[1]" in str(error)
+
+
+def test_api_call_tools_need_a_method_and_url(engine: Engine) -> None:
+    error = _error(
+        engine,
+        {"tools": [{"name": "x", "type": "api_call", "api_call": {}}], "main": [{"log": "x"}]},
+    )
+    assert error.path == "tools[0]" and "method, url" in str(error)
+
+
+def test_a_valid_task_with_every_step_kind_is_accepted_unchanged(engine: Engine) -> None:
+    spec = {
+        "name": "all",
+        "tools": [
+            FUNCTION_TOOL,
+            {"name": "web", "type": "api_call", "api_call": {"method": "GET", "url": "http://x"}},
+        ],
+        "main": [
+            {"evaluate": {"a": "$ 1"}, "label": "first"},
+            {"if": "$ _.a", "then": {"log": "yes {{ _.a }}"}, "else": [{"log": "no"}]},
+            {
+                "switch": [
+                    {"case": "$ false", "then": {"log": "a"}},
+                    {"case": "_", "then": {"log": "b"}},
+                ]
+            },
+            {"foreach": {"in": "$ [1]", "do": {"evaluate": {"x": "$ _"}}}},
+            {
+                "over": "$ [1]",
+                "map": {"evaluate": {"x": "$ _"}},
+                "reduce": "$ results + [_]",
+                "parallelism": 2,
+            },
+            {"parallel": [{"log": "p"}, {"evaluate": {"q": 1}}]},
+            {"wait_for_input": {"info": {"q": "?"}}},
+            {"sleep": {"seconds": 1, "minutes": 0}},
+            {"set": {"k": "$ 1"}},
+            {"get": "k"},
+            {"workflow": "sub", "arguments": {"x": "$ _"}},
+            {
+                "prompt": [{"role": "user", "content": "$ f'hi {_}'"}],
+                "unwrap": True,
+                "tools": ["lookup"],
+            },
+            {"tool": "lookup", "arguments": "_"},
+            {"return": {"done": "$ true"}},
+            {"error": "unreachable"},
+        ],
+        "sub": [{"evaluate": {"y": "$ _.x"}}],
+    }
+    assert engine.validate_task(spec) == spec
