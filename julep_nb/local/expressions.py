@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import ast
+import functools
 import time
 import types
 from collections import ChainMap
@@ -171,7 +172,9 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         return format(value, spec)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(expr: str) -> ast.expr:
+    """The expression's syntax tree (cached: tasks run the same expressions again and again)."""
     source = _source(expr)
     if not source:
         raise ExpressionError(
@@ -240,17 +243,49 @@ def _fail(expr: str, exc: BaseException) -> ExpressionError:
     return error
 
 
-def _run(expr: str, names: Mapping[str, Any], budget: Budget) -> Any:
-    tree = _parse(expr)
-    evaluator = _Evaluator(ChainMap(dict(names), _BASE_NAMES), budget)
-    try:
-        return evaluator.eval(expr, previously_parsed=tree)
-    except ExpressionError:
-        raise
-    except Exception as exc:  # any failure inside user code is the expression's failure
-        raise _fail(expr, exc) from None
-    finally:
-        evaluator.nodes = None  # break the evaluator ↔ bound-method cycle at once
+class _Session:
+    """One evaluation: a budget, the names, and one evaluator for all its expressions."""
+
+    def __init__(self, names: Mapping[str, Any], seconds: float) -> None:
+        self.names = names
+        self.budget = Budget(seconds)
+        self._evaluator: _Evaluator | None = None
+
+    def __enter__(self) -> _Session:
+        self._restore = sandbox.use_budget(self.budget)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
+        if self._evaluator is not None:
+            self._evaluator.nodes = None  # break the evaluator ↔ bound-method cycle at once
+
+    def run(self, expr: str) -> Any:
+        tree = _parse(expr)
+        if self._evaluator is None:
+            self._evaluator = _Evaluator(ChainMap(dict(self.names), _BASE_NAMES), self.budget)
+        try:
+            return self._evaluator.eval(expr, previously_parsed=tree)
+        except ExpressionError:
+            raise
+        except Exception as exc:  # any failure inside user code is the expression's failure
+            raise _fail(expr, exc) from None
+
+    def render(self, template: str) -> str:
+        return templates.render(template, {**_BASE_NAMES, **self.names}, self.budget)
+
+    def walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            if is_expression(value):
+                return self.run(value)
+            if is_template(value):
+                return self.render(value)
+            return value
+        if isinstance(value, dict):
+            return {key: self.walk(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.walk(item) for item in value]
+        return value
 
 
 def _check_result(expr: str, value: Any) -> Any:
@@ -265,22 +300,14 @@ def _check_result(expr: str, value: Any) -> Any:
 
 def evaluate(expr: str, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS) -> Any:
     """Evaluate one expression (the ``$ `` prefix is optional) under the limits."""
-    budget = Budget(seconds)
-    restore = sandbox.use_budget(budget)
-    try:
-        return _check_result(expr, _run(expr, names, budget))
-    finally:
-        restore()
+    with _Session(names, seconds) as session:
+        return _check_result(expr, session.run(expr))
 
 
 def render(template: str, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS) -> str:
     """Render one template string under the limits."""
-    budget = Budget(seconds)
-    restore = sandbox.use_budget(budget)
-    try:
-        return templates.render(template, {**_BASE_NAMES, **names}, budget)
-    finally:
-        restore()
+    with _Session(names, seconds) as session:
+        return session.render(template)
 
 
 def evaluate_value(
@@ -291,24 +318,6 @@ def evaluate_value(
     One budget covers the whole structure, so a step cannot multiply the time
     limit by writing many expressions.
     """
-    budget = Budget(seconds)
-    restore = sandbox.use_budget(budget)
-    try:
-        result = _walk(value, names, budget)
-    finally:
-        restore()
+    with _Session(names, seconds) as session:
+        result = session.walk(value)
     return _check_result(value if isinstance(value, str) else "<step values>", result)
-
-
-def _walk(value: Any, names: Mapping[str, Any], budget: Budget) -> Any:
-    if isinstance(value, str):
-        if is_expression(value):
-            return _run(value, names, budget)
-        if is_template(value):
-            return templates.render(value, {**_BASE_NAMES, **names}, budget)
-        return value
-    if isinstance(value, dict):
-        return {key: _walk(item, names, budget) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_walk(item, names, budget) for item in value]
-    return value
