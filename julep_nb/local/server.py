@@ -101,6 +101,15 @@ def _make_engine(store: Store) -> EngineLike:
     return engine
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """The server thread's own loop: uvloop when it is installed (faster), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server that wakes at once on stop and ends open streams first."""
 
@@ -199,7 +208,7 @@ class LocalServer:
 
     def _run(self) -> None:
         assert self._server is not None and self._sock is not None
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         try:
             loop.run_until_complete(self._server.serve(sockets=[self._sock]))
         except BaseException as exc:  # SystemExit from a failed startup included

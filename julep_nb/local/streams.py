@@ -180,12 +180,16 @@ async def status_events(
             if batch is None:
                 yield format_sse(comment="ping")
                 continue
+            # One write per batch: events committed together leave together.
+            out = []
             for seq, transition in batch:
                 seen = seq
                 new_status = status_for(transition.type)
                 if new_status is not status:
                     status = new_status
-                    yield format_sse(_status_json(_as_of(execution, seq, transition)))
+                    out.append(format_sse(_status_json(_as_of(execution, seq, transition))))
+            if out:
+                yield b"".join(out)
 
 
 async def transition_events(
@@ -205,10 +209,13 @@ async def transition_events(
             if batch is None:
                 yield format_sse(comment="ping")
                 continue
+            out = []
             for seq, transition in batch:
                 seen = seq
-                yield format_sse(transition.model_dump_json(), id=seq)
+                out.append(format_sse(transition.model_dump_json(), id=seq))
                 done = done or transition.type in _FINAL_TYPES
+            if out:
+                yield b"".join(out)
 
 
 def _status_json(fields: dict[str, Any]) -> str:

@@ -223,3 +223,25 @@ def test_transition_objects_round_trip(store: Store) -> None:
     assert isinstance(made, Transition)
     assert store.list_transitions(execution.id) == [made]
     assert made.step_type == "evaluate" and made.step_label == "first"
+
+
+def test_two_stores_on_one_file_keep_the_order(tmp_path: Path) -> None:
+    # Each store caches the head of live executions; a write through the other
+    # store makes that cache stale, which must be noticed, not trusted.
+    path = tmp_path / "shared.db"
+    with Store(path) as first, Store(path) as second:
+        execution = seed_execution(first)
+        step(first, execution.id, T.INIT)
+        step(second, execution.id, T.STEP)
+        assert step(first, execution.id, T.STEP) == 3
+        step(second, execution.id, T.WAIT)
+        with pytest.raises(ConflictError, match="after 'wait'"):
+            step(first, execution.id, T.ERROR)
+        second.update_task(execution.task_id, {"name": "renamed", "main": []})
+        assert second.get_task(execution.task_id).name == "renamed"
+        assert [t.type for t in first.list_transitions(execution.id)] == [
+            T.INIT,
+            T.STEP,
+            T.STEP,
+            T.WAIT,
+        ]
