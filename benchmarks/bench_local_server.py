@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -211,35 +212,59 @@ def transitions_per_second(server: LocalServer, n: int) -> float:
 # ---------------------------------------------------------------------- latency
 
 
+# Run in a child process so that the reader's timestamps do not wait for this
+# process's GIL (the server thread and the committing thread hold it in turns).
+_READER = """
+import socket, sys, time
+from urllib.parse import urlsplit
+url = urlsplit(sys.argv[1])
+sock = socket.create_connection((url.hostname, url.port))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+sock.sendall(f"GET {url.path} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n".encode())
+out = sys.stdout
+while True:
+    chunk = sock.recv(65536)
+    now = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes on Linux
+    if not chunk:
+        break
+    count = chunk.count(b"\\ndata: ") + chunk.startswith(b"data: ")
+    if count:
+        out.write(f"{now} {count}\\n")
+        out.flush()
+"""
+
+
 class _Arrivals:
-    """Reads one SSE stream on a thread and records when each data event arrived."""
+    """Reads one SSE stream in a child process; records when each data event arrived."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.times: list[float] = []
         self.changed = threading.Condition()
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _READER, url], stdout=subprocess.PIPE, text=True
+        )
+        self.thread = threading.Thread(target=self._collect, daemon=True)
         self.thread.start()
-        if not self.ready.wait(10):
-            raise RuntimeError(f"could not open {url}")
 
-    def _read(self) -> None:
-        with httpx.Client(timeout=None) as http, http.stream("GET", self.url) as response:
-            self.ready.set()
-            for chunk in response.iter_raw():
-                now = time.perf_counter()
-                count = chunk.count(b"\ndata: ") + chunk.startswith(b"data: ")
-                if count:
-                    with self.changed:
-                        self.times.extend([now] * count)
-                        self.changed.notify_all()
+    def _collect(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            stamp, count = line.split()
+            with self.changed:
+                self.times.extend([float(stamp)] * int(count))
+                self.changed.notify_all()
 
     def wait_for(self, count: int, timeout: float) -> float:
         with self.changed:
             if not self.changed.wait_for(lambda: len(self.times) >= count, timeout):
                 raise RuntimeError(f"{self.url}: event {count} did not arrive in {timeout} s")
             return self.times[count - 1]
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+        self.thread.join(5)
 
 
 def push_latency(server: LocalServer, samples: int) -> dict[str, list[float]]:
@@ -248,11 +273,11 @@ def push_latency(server: LocalServer, samples: int) -> dict[str, list[float]]:
     execution_id = _new_execution(store)
     base = f"{server.base_url}/executions/{execution_id}"
     status = _Arrivals(f"{base}/status.stream")
-    status.wait_for(1, 5)  # the event sent at connect
+    status.wait_for(1, 10)  # the event sent at connect
     transitions = _Arrivals(f"{base}/transitions.stream")
     _append(store, execution_id, T.INIT)
-    status.wait_for(2, 5)
-    transitions.wait_for(1, 5)
+    status.wait_for(2, 10)
+    transitions.wait_for(1, 10)  # replayed if it subscribed after the commit
     out: dict[str, list[float]] = {"status": [], "transitions": []}
     for i in range(samples):
         # wait ↔ resume: every commit changes the status, so both streams send an event.
@@ -263,6 +288,8 @@ def push_latency(server: LocalServer, samples: int) -> dict[str, list[float]]:
         out["status"].append((status.wait_for(i + 3, 5) - began) * 1000)
         out["transitions"].append((transitions.wait_for(i + 2, 5) - began) * 1000)
     _append(store, execution_id, T.CANCELLED)
+    status.close()
+    transitions.close()
     return out
 
 
@@ -305,7 +332,7 @@ def polling_latency(store: Store, samples: int) -> list[float]:
         execution_id = _new_execution(store)
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/executions/{execution_id}/status.stream"
         arrivals = _Arrivals(url)
-        arrivals.wait_for(1, 5)
+        arrivals.wait_for(1, 10)
         _append(store, execution_id, T.INIT)
         arrivals.wait_for(2, 5)
         latencies = []
@@ -316,6 +343,7 @@ def polling_latency(store: Store, samples: int) -> list[float]:
             latencies.append((arrivals.wait_for(i + 3, 5) - began) * 1000)
         _append(store, execution_id, T.CANCELLED)
         arrivals.wait_for(samples + 3, 5)
+        arrivals.close()
         return latencies
     finally:
         server.should_exit = True

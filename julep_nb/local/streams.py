@@ -173,6 +173,7 @@ async def status_events(
         # Read after subscribing: nothing committed in between can be missed.
         execution = hub.store.get_execution(execution_id)
         seen = execution.transition_count or 0
+        sub.reread = False  # that read is current; every later commit is in the queue
         yield format_sse(_status_json(execution.to_wire()))
         status = execution.status
         while not status.is_terminal and not sub.closed:

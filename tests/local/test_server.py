@@ -224,3 +224,12 @@ def test_cli_default_db_is_created_in_the_data_dir(tmp_path: Path) -> None:
     finally:
         _interrupt(proc)
     assert (tmp_path / "julep_nb" / "local.db").exists()
+
+
+def test_the_store_and_package_import_without_the_web_stack() -> None:
+    code = (
+        "import sys, julep_nb.local, julep_nb.local.store; "
+        "print(','.join(m for m in ('starlette', 'uvicorn', 'jsonschema') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
