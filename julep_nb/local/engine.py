@@ -28,9 +28,9 @@ import logging
 from typing import Any, Final
 
 from julep_nb.api.errors import ConflictError, ValidationError
-from julep_nb.api.models import ExecutionStatus, TransitionType
+from julep_nb.api.models import ExecutionStatus, Transition, TransitionType
 from julep_nb.local.model import ChatModel, model_from_env
-from julep_nb.local.runtime import Frame, Run, Services, StepFailed, to_data
+from julep_nb.local.runtime import START, Frame, Position, Run, Services, StepFailed, to_data
 from julep_nb.local.sandbox import MAX_RESULT_SIZE, deep_size
 from julep_nb.local.steps import run_frame
 from julep_nb.local.store import Store
@@ -101,46 +101,38 @@ class Engine:
             services = Services(model=self.model, tools=list(run.spec.get("tools") or []))
             await run_frame(run, services, run.root)
         except StepFailed as failure:
-            self._end(run, T.ERROR, failure.message, failure.cursor, failure.step_type)
+            self._end(run, T.ERROR, failure.message, failure.at)
         except asyncio.CancelledError:
             if not run.closing:
                 reason = run.cancel_reason or "cancelled"
-                self._end(run, T.CANCELLED, reason, run.last_cursor, run.last_step_type)
+                self._end(run, T.CANCELLED, reason, run.position)
         except Exception as exc:  # a bug must still end the execution, not leave it running
             log.exception("execution %s: internal error", run.execution_id)
             message = f"internal error of the local engine: {type(exc).__name__}: {exc}"
-            self._end(run, T.ERROR, message, run.last_cursor, run.last_step_type)
+            self._end(run, T.ERROR, message, run.position)
 
-    def _end(
-        self, run: Run, type_: TransitionType, output: Any, cursor: dict[str, Any], kind: str
-    ) -> None:
+    def _end(self, run: Run, type_: TransitionType, output: Any, at: Position) -> None:
         """The final ``error``/``cancelled`` transition (never blocked by the gate)."""
         try:
-            self._append_end(run.execution_id, type_, output, cursor, kind)
+            self._append_end(run.execution_id, type_, output, at)
         except ConflictError:
             if type_ is not T.ERROR:
                 raise
             # `wait` → `error` is not a valid order: a branch failed while another
             # branch waited for input. Record the failure as a cancellation.
-            self._append_end(
-                run.execution_id, T.CANCELLED, f"failed while waiting: {output}", cursor, kind
-            )
+            self._append_end(run.execution_id, T.CANCELLED, f"failed while waiting: {output}", at)
 
     def _append_end(
-        self,
-        execution_id: str,
-        type_: TransitionType,
-        output: Any,
-        cursor: dict[str, Any],
-        kind: str,
+        self, execution_id: str, type_: TransitionType, output: Any, at: Position
     ) -> None:
         self.store.append_transition(
             execution_id,
             type=type_,
             output=output,
-            current=cursor,
+            current=at.cursor,
             next=None,
-            metadata={"step_type": kind},
+            step_label=at.label,
+            metadata={"step_type": at.step_type},
         )
 
     # ---------------------------------------------------------------- resume / cancel
@@ -192,13 +184,8 @@ class Engine:
             await asyncio.gather(run.task, return_exceptions=True)
             return
         latest = self.store.latest_transition(execution_id)
-        cursor = (
-            latest.current.model_dump()
-            if latest is not None
-            else {"workflow": "main", "step": 0, "scope_id": None}
-        )
-        kind = (latest.step_type if latest is not None else None) or "init"
-        self._append_end(execution_id, T.CANCELLED, reason or "cancelled", cursor, kind)
+        at = START if latest is None else _position(latest)
+        self._append_end(execution_id, T.CANCELLED, reason or "cancelled", at)
 
     # ---------------------------------------------------------------- restarts
 
@@ -237,12 +224,12 @@ class Engine:
                 self._restore(execution.id, execution.task_id)
             except Exception as exc:  # a broken checkpoint must not stop the server
                 log.warning("execution %s cannot be restored: %s", execution.id, exc)
+                latest = self.store.latest_transition(execution.id)
                 self._append_end(
                     execution.id,
                     T.CANCELLED,
                     f"cannot be resumed after the server restarted: {exc}",
-                    {"workflow": "main", "step": 0, "scope_id": None},
-                    "wait_for_input",
+                    START if latest is None else _position(latest),
                 )
 
     def _fail_interrupted(self, execution_id: str) -> None:
@@ -256,8 +243,7 @@ class Engine:
             f"the local server stopped while this execution was running (at "
             f"{cursor['workflow']}[{cursor['step']}]); its progress since the last pause was "
             "not saved, so it cannot continue: start a new execution",
-            cursor,
-            latest.step_type or "unknown",
+            Position(cursor, latest.step_type or "unknown"),
         )
 
     async def aclose(self) -> None:
@@ -275,6 +261,12 @@ class Engine:
                     self._fail_interrupted(run.execution_id)
             except Exception as exc:  # the store may already be closing
                 log.warning("execution %s not marked as interrupted: %s", run.execution_id, exc)
+
+
+def _position(transition: Transition) -> Position:
+    return Position(
+        transition.current.model_dump(), transition.step_type or "unknown", transition.step_label
+    )
 
 
 def _check_resume_input(input: Any) -> None:

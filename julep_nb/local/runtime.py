@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_DEPTH",
     "MAX_TRANSITIONS",
+    "START",
     "Ctx",
     "Frame",
     "Outcome",
+    "Position",
     "Run",
     "Services",
     "StepFailed",
@@ -46,14 +48,25 @@ CHECKPOINT_VERSION: Final = 1
 T = TransitionType
 
 
-class StepFailed(Exception):
-    """A step failed; the execution ends with an ``error`` transition at ``cursor``."""
+@dataclass(frozen=True)
+class Position:
+    """Where an execution is: the ``current`` cursor, step kind and label of a transition."""
 
-    def __init__(self, message: str, cursor: dict[str, Any], step_type: str) -> None:
+    cursor: dict[str, Any]
+    step_type: str
+    label: str | None = None
+
+
+START: Final = Position({"workflow": "main", "step": 0, "scope_id": None}, "init")
+
+
+class StepFailed(Exception):
+    """A step failed; the execution ends with an ``error`` transition at ``at``."""
+
+    def __init__(self, message: str, at: Position) -> None:
         super().__init__(message)
         self.message = message
-        self.cursor = cursor
-        self.step_type = step_type
+        self.at = at
 
 
 @dataclass
@@ -94,7 +107,7 @@ class Ctx:
         return evaluate_value(value, self.frame.names())
 
     def fail(self, message: str) -> StepFailed:
-        return StepFailed(message, self.frame.cursor(self.index), self.kind)
+        return StepFailed(message, Position(self.frame.cursor(self.index), self.kind, self.label))
 
 
 class _Stopped(ConflictError):
@@ -128,8 +141,7 @@ class Run:
         self.transitions = 0
         self.cancel_reason: str | None = None
         self.closing = False
-        self.last_cursor: dict[str, Any] = {"workflow": "main", "step": 0, "scope_id": None}
-        self.last_step_type = "init"
+        self.position = START  # the step running last, for a cancel
         self.task: asyncio.Task[None] | None = None
 
     # -- transitions
@@ -152,8 +164,7 @@ class Run:
             raise StepFailed(
                 f"more than {MAX_TRANSITIONS:,} transitions: is a subworkflow calling itself "
                 "forever?",
-                frame.cursor(index),
-                step_type,
+                Position(frame.cursor(index), step_type, label),
             )
         current = frame.cursor(index)
         self.store.append_transition(
@@ -165,7 +176,7 @@ class Run:
             step_label=label,
             metadata={"step_type": step_type, **(metadata or {})},
         )
-        self.last_cursor, self.last_step_type = current, step_type
+        self.position = Position(current, step_type, label)
 
     async def emit(
         self,

@@ -26,6 +26,7 @@ from julep_nb.local.runtime import (
     Ctx,
     Frame,
     Outcome,
+    Position,
     Run,
     Services,
     StepFailed,
@@ -56,10 +57,10 @@ async def run_frame(run: Run, services: Services, frame: Frame) -> Outcome:
         try:
             kind = step_kind(step, where)
         except Exception as exc:
-            raise StepFailed(str(exc), frame.cursor(index), "unknown") from None
+            raise StepFailed(str(exc), Position(frame.cursor(index), "unknown")) from None
         label = step.get("label")
         frame.begin()
-        run.last_cursor, run.last_step_type = frame.cursor(index), kind  # for a cancel
+        run.position = Position(frame.cursor(index), kind, label)  # for a cancel
         ctx = Ctx(run, services, frame, index, step, kind, label)
         try:
             outcome = await HANDLERS[kind](ctx)
@@ -97,7 +98,9 @@ async def run_frame(run: Run, services: Services, frame: Frame) -> Outcome:
         ran += 1
         if ran % YIELD_EVERY == 0:
             await asyncio.sleep(0)  # long pure-evaluate chains must not starve the server
-    raise StepFailed(f"workflow {frame.workflow!r} has no steps", frame.cursor(0), "unknown")
+    raise StepFailed(
+        f"workflow {frame.workflow!r} has no steps", Position(frame.cursor(0), "unknown")
+    )
 
 
 # ---------------------------------------------------------------------------- frames

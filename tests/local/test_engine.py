@@ -229,11 +229,12 @@ async def test_return_ends_the_workflow_from_inside_a_branch() -> None:
 
 async def test_error_step_fails_the_execution_with_its_message() -> None:
     async with Kit() as kit:
-        execution = await kit.run({"main": [{"evaluate": {"a": 1}}, {"error": "bad {{ _.a }}"}]})
+        spec = {"main": [{"evaluate": {"a": 1}}, {"error": "bad {{ _.a }}", "label": "boom"}]}
+        execution = await kit.run(spec)
         assert execution.status is S.FAILED and execution.error == "bad 1"
         last = kit.transitions(execution.id)[-1]
         assert last.type is TransitionType.ERROR and last.step_type == "error"
-        assert last.current.step == 1
+        assert (last.current.step, last.step_label, last.next) == (1, "boom", None)
 
 
 async def test_failing_expression_names_the_step_and_the_expression() -> None:
