@@ -173,3 +173,45 @@ async def test_many_concurrent_requests(http: httpx.AsyncClient) -> None:
         made = await asyncio.gather(*(http.post(url, json={"input": {}}) for _ in range(40)))
     assert {r.status_code for r in made} == {201}
     assert len({r.json()["id"] for r in made}) == 40
+
+
+async def test_changing_a_finished_execution_is_a_409_naming_its_status(
+    http: httpx.AsyncClient,
+) -> None:
+    task = await _task(http)
+    created = (await http.post(f"/tasks/{task.id}/executions", json={"input": {}})).json()
+    url = f"/executions/{created['id']}"
+    async with asyncio.timeout(5):
+        while (await http.get(url)).json()["status"] != "succeeded":
+            await asyncio.sleep(0.01)
+    cancel = _error(await http.put(url, json={"status": "cancelled"}), 409)
+    resume = _error(await http.put(url, json={"status": "running", "input": {"a": 1}}), 409)
+    assert cancel["type"] == resume["type"] == "ConflictError"
+    assert "succeeded" in cancel["message"] and "succeeded" in resume["message"]
+    token = await http.post("/executions/resume", json={"task_token": "nope", "input": {}})
+    assert _error(token, 404)["type"] == "NotFoundError"
+
+
+async def test_resume_with_the_task_token_of_the_wait(http: httpx.AsyncClient) -> None:
+    task = await _task(
+        http,
+        main=[
+            {"wait_for_input": {"info": {"question": "name?"}}},
+            {"evaluate": {"hello": "$ 'hi ' + _['name']"}},
+        ],
+    )
+    created = (await http.post(f"/tasks/{task.id}/executions", json={"input": {}})).json()
+    url = f"/executions/{created['id']}"
+    async with asyncio.timeout(5):
+        while (await http.get(url)).json()["status"] != "awaiting_input":
+            await asyncio.sleep(0.01)
+        wait = (await http.get(f"{url}/transitions", params={"limit": 1})).json()["items"][0]
+        token = wait["metadata"]["task_token"]
+        body = {"task_token": token, "input": {"name": "otter"}}
+        answered = await http.post("/executions/resume", json=body)
+        assert (answered.status_code, answered.json()) == (200, None)
+        while (done := (await http.get(url)).json())["status"] != "succeeded":
+            await asyncio.sleep(0.01)
+    assert done["output"] == {"hello": "hi otter"}
+    again = await http.post("/executions/resume", json=body)
+    assert _error(again, 409)["type"] == "ConflictError"  # that wait was answered
