@@ -191,6 +191,11 @@ class JulepMagics(Magics, Configurable):
 
     def adopt(self, handle: ExecutionHandle, *, shown: bool) -> None:
         """Remember that the current cell started ``handle`` (and displayed its panel)."""
+        for key, handles in list(self._cell_handles.items()):
+            # Forget finished ones, so a long session does not keep every state alive.
+            handles[:] = [h for h in handles if h.watcher is not None and not h.watcher.done]
+            if not handles:
+                del self._cell_handles[key]
         if self.cell_key is not None:
             self._cell_handles.setdefault(self.cell_key, []).append(handle)
         if shown:
