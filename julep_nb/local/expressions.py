@@ -26,7 +26,7 @@ import functools
 import time
 import types
 from collections import ChainMap
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import simpleeval
@@ -59,6 +59,7 @@ NAMES: Final = ("_", "inputs", "outputs", "steps", "state")
 """The names the engine provides to every expression."""
 
 _BASE_NAMES: Final[dict[str, Any]] = {**helpers.MODULES, **helpers.CONSTANTS}
+_KNOWN_NAMES: Final = frozenset({*NAMES, *_BASE_NAMES, *helpers.FUNCTIONS, "True", "False", "None"})
 
 # Nodes whose result is a newly built value: charged against the allocation budget.
 _BUILDERS: Final = (
@@ -206,24 +207,34 @@ def _short(expr: str, limit: int = 200) -> str:
     return repr(expr if len(expr) <= limit else expr[:limit] + "…")
 
 
-def compile_check(expr: str) -> None:
-    """Check an expression's or template's syntax (at task creation); ``ExpressionError``."""
-    if is_expression(expr):
-        tree = _parse(expr)
-        for node in ast.walk(tree):
-            feature = _UNSUPPORTED.get(type(node))
-            if feature is not None:
-                raise ExpressionError(
-                    f"{feature} is not supported in expressions: {_short(expr)}",
-                    expression=expr,
-                )
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-                raise ExpressionError(
-                    f"attribute {node.attr!r} is not accessible in expressions: {_short(expr)}",
-                    expression=expr,
-                )
-    elif is_template(expr):
+def compile_check(expr: str, *, extra_names: Iterable[str] = ()) -> None:
+    """Check an expression's or template's syntax (at task creation); ``ExpressionError``.
+
+    Expressions may use the engine's names (:data:`NAMES`), the helpers,
+    their own comprehension variables and ``extra_names`` (e.g. ``results``
+    in a ``reduce``); any other name is reported now rather than at run time.
+    """
+    if is_template(expr) and not is_expression(expr):
         templates.compile_check(expr)
+        return
+    if not is_expression(expr):
+        return
+    tree = _parse(expr)
+    known = _KNOWN_NAMES | set(extra_names)
+    local = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    for node in ast.walk(tree):
+        feature = _UNSUPPORTED.get(type(node))
+        if feature is not None:
+            problem = f"{feature} is not supported in expressions"
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            problem = f"attribute {node.attr!r} is not accessible in expressions"
+        elif isinstance(node, ast.Name) and node.id not in known and node.id not in local:
+            problem = f"name {node.id!r} is not defined (available: {', '.join(NAMES)} and helpers)"
+        else:
+            continue
+        raise ExpressionError(f"{problem}: {_short(expr)}", expression=expr)
 
 
 def _fail(expr: str, exc: BaseException) -> ExpressionError:

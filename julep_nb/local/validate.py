@@ -236,19 +236,19 @@ class _Checker:
         else:
             self.check_step(value, path)
 
-    def check_values(self, value: Any, path: str) -> None:
+    def check_values(self, value: Any, path: str, extra: tuple[str, ...] = ()) -> None:
         """Compile every expression/template inside ``value``."""
         if isinstance(value, str):
             try:
-                compile_check(value)
+                compile_check(value, extra_names=extra)
             except ExpressionError as exc:
                 raise StepError(str(exc), path=path) from None
         elif isinstance(value, dict):
             for key, item in value.items():
-                self.check_values(item, f"{path}.{key}")
+                self.check_values(item, f"{path}.{key}", extra)
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                self.check_values(item, f"{path}[{i}]")
+                self.check_values(item, f"{path}[{i}]", extra)
 
     def check_generic(self, step: dict[str, Any], path: str) -> None:
         for key in ("evaluate", "set", "return", "log", "error"):
@@ -279,7 +279,7 @@ class _Checker:
     def check_map_reduce(self, step: dict[str, Any], path: str) -> None:
         self.check_values(step["over"], f"{path}.over")
         if "reduce" in step:
-            self.check_values(step["reduce"], f"{path}.reduce")
+            self.check_values(step["reduce"], f"{path}.reduce", ("results",))
         if "initial" in step:
             self.check_values(step["initial"], f"{path}.initial")
         parallelism = step.get("parallelism", 1)

@@ -40,6 +40,11 @@ FUNCTION_TOOL = {"name": "lookup", "type": "function", "function": {"parameters"
         ({"main": [{"evaluate": {"a": "$ 1 +"}}]}, "main[0].evaluate.a", "syntax error"),
         ({"main": [{"log": "{{ 1 + }}"}]}, "main[0].log", "template syntax error"),
         (
+            {"main": [{"evaluate": {"a": "$ stpes[0]"}}]},
+            "main[0].evaluate.a",
+            "'stpes' is not defined",
+        ),
+        (
             {"main": [{"foreach": {"in": "$ _", "do": [{"evaluate": {"a": 1}}, {"bogus": 1}]}}]},
             "main[0].foreach.do[1]",
             "no step kind",

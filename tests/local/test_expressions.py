@@ -118,6 +118,8 @@ def test_prefix_detection() -> None:
         ("$ {x for x in _}", "set comprehensions"),
         ("$ (y := 1)", "walrus"),
         ("$ _.__class__", "'__class__'"),
+        ("$ nope + 1", "name 'nope' is not defined"),
+        ("$ results + [_]", "name 'results' is not defined"),
         ("{{ 1 + }}", "template syntax error"),
         ("{% set x = 1 %}", "'assign'"),
         ("{{ x | nosuchfilter }}", "nosuchfilter"),
@@ -131,8 +133,16 @@ def test_compile_check_rejects_bad_syntax_naming_the_expression(expr: str, fragm
 
 
 def test_compile_check_accepts_valid_expressions_and_literals() -> None:
-    for ok in ["$ [x for x in _.xs if x > 1]", "plain", "{{ _.a }}", "$ f'{_}'"]:
+    for ok in [
+        "$ [x for x in _.xs if x > 1]",
+        "$ {k: v for k, v in _.items()}",
+        "$ json.dumps(state) + str(len(steps)) + NEWLINE",
+        "plain",
+        "{{ _.a }}",
+        "$ f'{_}'",
+    ]:
         compile_check(ok)
+    compile_check("$ results + [_]", extra_names=["results"])
 
 
 @pytest.mark.parametrize(
