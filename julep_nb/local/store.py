@@ -22,7 +22,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
@@ -34,147 +33,39 @@ from julep_nb.api.models import (
     Transition,
     TransitionTarget,
     TransitionType,
-    is_valid_transition,
     status_for,
+)
+from julep_nb.local.rows import (
+    EXECUTION_COLUMNS,
+    INSERT_TRANSITION,
+    MOVE_HEAD,
+    RESERVED,
+    SCHEMA,
+    SORT_COLUMNS,
+    TRANSITION_COLUMNS,
+    StaleHead,
+    agent_from_row,
+    check_order,
+    check_page,
+    dumps,
+    error_text,
+    execution_from_row,
+    not_found,
+    now_us,
+    read_head,
+    target_dict,
+    task_from_row,
+    to_dt,
+    transition_from_row,
 )
 
 __all__ = ["Listener", "Store"]
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[Transition, int], None]
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_SORT_COLUMNS: Final = {"created_at": "created_at", "updated_at": "updated_at"}
-_DIRECTIONS: Final = {"asc": "ASC", "desc": "DESC"}
-# Keys the server owns; a task or agent body cannot set them.
-_RESERVED: Final = frozenset({"id", "agent_id", "created_at", "updated_at"})
 _TASK_CACHE_SIZE: Final = 1024
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS agents (
-    id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tasks (
-    id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, spec TEXT NOT NULL,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS tasks_by_agent ON tasks (agent_id, created_at);
-CREATE TABLE IF NOT EXISTS executions (
-    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, input TEXT NOT NULL, metadata TEXT,
-    idempotency_key TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-    status TEXT NOT NULL, last_type TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
-    output TEXT, error TEXT);
-CREATE INDEX IF NOT EXISTS executions_by_task ON executions (task_id, created_at);
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
-CREATE UNIQUE INDEX IF NOT EXISTS executions_by_key
-    ON executions (task_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
--- Transition ids are uuid4 and looked up within their execution (by the primary key
--- prefix), so they need no index of their own: one fewer page written per commit.
-CREATE TABLE IF NOT EXISTS transitions (
-    execution_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
-    type TEXT NOT NULL, output TEXT, current TEXT NOT NULL, next TEXT,
-    scope_id TEXT, step_label TEXT, metadata TEXT, task_token TEXT,
-    created_at INTEGER NOT NULL, PRIMARY KEY (execution_id, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS transitions_by_token ON transitions (task_token)
-    WHERE task_token IS NOT NULL;
-CREATE TABLE IF NOT EXISTS checkpoints (
-    execution_id TEXT PRIMARY KEY, data TEXT NOT NULL);
-"""
-
-_EXECUTION_COLUMNS: Final = (
-    "id, task_id, input, metadata, created_at, updated_at, status, last_seq, output, error"
-)
-_TRANSITION_COLUMNS: Final = (
-    "seq, id, execution_id, type, output, current, next, step_label, metadata, created_at"
-)
-
-
-def _now_us() -> int:
-    delta = datetime.now(timezone.utc) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _to_dt(us: int) -> datetime:
-    # Integer microseconds: exact, and they sort correctly (ISO strings may drop ".000000").
-    return _EPOCH + timedelta(microseconds=us)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    raise TypeError(
-        f"cannot store a value of type {type(value).__name__} ({value!r:.80}): "
-        "outputs must be JSON data (dict, list, str, number, bool, None)"
-    )
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _error_text(type_: TransitionType, output: Any) -> str | None:
-    """The ``Execution.error`` a failing transition implies (Julep keeps it as text)."""
-    if type_ is not TransitionType.ERROR:
-        return None
-    if isinstance(output, dict) and "error" in output:
-        return str(output["error"])
-    return output if isinstance(output, str) else _dumps(output)
-
-
-def _target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, Any] | None:
-    if target is None:
-        return None
-    if isinstance(target, TransitionTarget):
-        return target.model_dump(mode="json")
-    return TransitionTarget.model_validate(target).model_dump(mode="json")
-
-
-_INSERT_TRANSITION: Final = "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_MOVE_HEAD: Final = (
-    "UPDATE executions SET status = ?, last_type = ?, last_seq = ?, output = ?, error = ?, "
-    "updated_at = ? WHERE id = ? AND last_seq = ?"
-)
-
-
-class _StaleHead(Exception):
-    """The cached head of an execution no longer matches the database."""
-
-
-def _check_order(execution_id: str, last_type: str | None, type_: TransitionType) -> None:
-    if not is_valid_transition(last_type, type_):
-        after = f"after {last_type!r}" if last_type else "as the first transition"
-        raise ConflictError(
-            f"execution {execution_id!r}: a {type_.value!r} transition is not allowed "
-            f"{after} (status {status_for(last_type).value})",
-            status=409,
-            code="invalid_transition",
-        )
-
-
-def _not_found(kind: str, value: str) -> NotFoundError:
-    return NotFoundError(
-        f"{kind} {value!r} not found: check the id (list them to see what exists)",
-        status=404,
-        code="not_found",
-    )
-
-
-def _check_page(limit: int, offset: int, direction: str) -> str:
-    if not 1 <= limit <= 1000:
-        raise ValidationError(f"limit must be between 1 and 1000, got {limit}", status=400)
-    if offset < 0:
-        raise ValidationError(f"offset must be 0 or more, got {offset}", status=400)
-    if direction not in _DIRECTIONS:
-        raise ValidationError(f"direction must be 'asc' or 'desc', got {direction!r}", status=400)
-    return _DIRECTIONS[direction]
+Listener = Callable[[Transition, int], None]
 
 
 class Store:
@@ -204,7 +95,7 @@ class Store:
             # checkpoint runs on the committing call, so fewer means steadier latency.
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -242,24 +133,18 @@ class Store:
     def create_agent(self, data: dict[str, Any]) -> Agent:
         """Store a new agent (``data`` is a ``CreateAgentRequest`` body)."""
         agent_id = str(uuid.uuid4())
-        body = {k: v for k, v in data.items() if k not in _RESERVED}
-        now = _now_us()
+        body = {k: v for k, v in data.items() if k not in RESERVED}
+        now = now_us()
         with self._write() as db:
-            db.execute("INSERT INTO agents VALUES (?, ?, ?, ?)", (agent_id, _dumps(body), now, now))
-        return self._agent(agent_id, body, now, now)
+            db.execute("INSERT INTO agents VALUES (?, ?, ?, ?)", (agent_id, dumps(body), now, now))
+        return agent_from_row(agent_id, body, now, now)
 
     def get_agent(self, agent_id: str) -> Agent:
         """The agent with this id (``NotFoundError`` when unknown)."""
         row = self._one("SELECT data, created_at, updated_at FROM agents WHERE id = ?", (agent_id,))
         if row is None:
-            raise _not_found("agent", agent_id)
-        return self._agent(agent_id, json.loads(row[0]), row[1], row[2])
-
-    @staticmethod
-    def _agent(agent_id: str, body: dict[str, Any], created: int, updated: int) -> Agent:
-        return Agent.model_validate(
-            {**body, "id": agent_id, "created_at": _to_dt(created), "updated_at": _to_dt(updated)}
-        )
+            raise not_found("agent", agent_id)
+        return agent_from_row(agent_id, json.loads(row[0]), row[1], row[2])
 
     # ------------------------------------------------------------------ tasks
 
@@ -267,9 +152,9 @@ class Store:
         """Store a new task of ``agent_id``; ``ConflictError`` if ``task_id`` is taken."""
         self.get_agent(agent_id)
         task_id = task_id or str(uuid.uuid4())
-        body = {k: v for k, v in spec.items() if k not in _RESERVED}
-        now = _now_us()
-        spec_json = _dumps(body)
+        body = {k: v for k, v in spec.items() if k not in RESERVED}
+        now = now_us()
+        spec_json = dumps(body)
         try:
             with self._write() as db:
                 db.execute(
@@ -284,14 +169,14 @@ class Store:
                 code="conflict",
             ) from None
         self._remember_task(task_id, agent_id, spec_json, now, now)
-        return self._task(task_id, agent_id, body, now, now)
+        return task_from_row(task_id, agent_id, body, now, now)
 
     def update_task(
         self, task_id: str, spec: dict[str, Any], *, agent_id: str | None = None
     ) -> Task:
         """Replace a task's spec; creates it under ``agent_id`` when it does not exist yet."""
-        body = {k: v for k, v in spec.items() if k not in _RESERVED}
-        spec_json, now = _dumps(body), _now_us()
+        body = {k: v for k, v in spec.items() if k not in RESERVED}
+        spec_json, now = dumps(body), now_us()
         with self._write() as db:
             found = db.execute(
                 "SELECT agent_id, created_at FROM tasks WHERE id = ?", (task_id,)
@@ -303,15 +188,15 @@ class Store:
                 )
         if found is not None:
             self._remember_task(task_id, found[0], spec_json, found[1], now)
-            return self._task(task_id, found[0], body, found[1], now)
+            return task_from_row(task_id, found[0], body, found[1], now)
         if agent_id is None:
-            raise _not_found("task", task_id)
+            raise not_found("task", task_id)
         return self.create_task(agent_id, body, task_id=task_id)
 
     def get_task(self, task_id: str) -> Task:
         """The task with this id (``NotFoundError`` when unknown)."""
         agent_id, spec, created, updated = self._task_row(task_id)
-        return self._task(task_id, agent_id, json.loads(spec), created, updated)
+        return task_from_row(task_id, agent_id, json.loads(spec), created, updated)
 
     def _task_row(self, task_id: str) -> tuple[str, str, int, int]:
         # Tasks are read for every execution and rarely change: keep their rows.
@@ -322,7 +207,7 @@ class Store:
             "SELECT agent_id, spec, created_at, updated_at FROM tasks WHERE id = ?", (task_id,)
         )
         if row is None:
-            raise _not_found("task", task_id)
+            raise not_found("task", task_id)
         return self._remember_task(task_id, row[0], row[1], row[2], row[3])
 
     def _remember_task(
@@ -337,27 +222,13 @@ class Store:
         self, agent_id: str, *, limit: int = 100, offset: int = 0, direction: str = "desc"
     ) -> list[Task]:
         """The agent's tasks, by creation time."""
-        order = _check_page(limit, offset, direction)
+        order = check_page(limit, offset, direction)
         rows = self._all(
             "SELECT id, agent_id, spec, created_at, updated_at FROM tasks WHERE agent_id = ? "
             f"ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
             (agent_id, limit, offset),
         )
-        return [self._task(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
-
-    @staticmethod
-    def _task(
-        task_id: str, agent_id: str, body: dict[str, Any], created: int, updated: int
-    ) -> Task:
-        return Task.model_validate(
-            {
-                **body,
-                "id": task_id,
-                "agent_id": agent_id,
-                "created_at": _to_dt(created),
-                "updated_at": _to_dt(updated),
-            }
-        )
+        return [task_from_row(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
 
     # ------------------------------------------------------------------ executions
 
@@ -374,9 +245,9 @@ class Store:
         """
         self._task_row(task_id)  # NotFoundError for an unknown task
         execution_id = str(uuid.uuid4())
-        now = _now_us()
-        input_json = _dumps(input)
-        metadata_json = None if metadata is None else _dumps(metadata)
+        now = now_us()
+        input_json = dumps(input)
+        metadata_json = None if metadata is None else dumps(metadata)
         with self._write() as db:
             if idempotency_key is not None:
                 row = db.execute(
@@ -401,16 +272,14 @@ class Store:
             )
         self._heads[execution_id] = (None, 0, now)
         row = (execution_id, task_id, input_json, metadata_json, now, now, "queued", 0, None, None)
-        return self._execution(row), True
+        return execution_from_row(row), True
 
     def get_execution(self, execution_id: str) -> Execution:
         """The execution with its derived status, output, error and transition count."""
-        row = self._one(
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,)
-        )
+        row = self._one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,))
         if row is None:
-            raise _not_found("execution", execution_id)
-        return self._execution(row)
+            raise not_found("execution", execution_id)
+        return execution_from_row(row)
 
     def list_executions(
         self,
@@ -422,17 +291,17 @@ class Store:
         direction: str = "desc",
     ) -> list[Execution]:
         """The task's executions, sorted by ``created_at`` or ``updated_at``."""
-        order = _check_page(limit, offset, direction)
-        if sort_by not in _SORT_COLUMNS:
+        order = check_page(limit, offset, direction)
+        if sort_by not in SORT_COLUMNS:
             raise ValidationError(
                 f"sort_by must be 'created_at' or 'updated_at', got {sort_by!r}", status=400
             )
         rows = self._all(
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE task_id = ? "
-            f"ORDER BY {_SORT_COLUMNS[sort_by]} {order}, id {order} LIMIT ? OFFSET ?",
+            f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE task_id = ? "
+            f"ORDER BY {SORT_COLUMNS[sort_by]} {order}, id {order} LIMIT ? OFFSET ?",
             (task_id, limit, offset),
         )
-        return [self._execution(r) for r in rows]
+        return [execution_from_row(r) for r in rows]
 
     def executions_with_status(self, statuses: Iterable[ExecutionStatus]) -> list[Execution]:
         """Every execution whose status is one of ``statuses`` (oldest first)."""
@@ -441,29 +310,11 @@ class Store:
             return []
         marks = ", ".join("?" * len(values))
         rows = self._all(
-            f"SELECT {_EXECUTION_COLUMNS} FROM executions WHERE status IN ({marks}) "
+            f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE status IN ({marks}) "
             "ORDER BY created_at",
             tuple(values),
         )
-        return [self._execution(r) for r in rows]
-
-    @staticmethod
-    def _execution(row: tuple[Any, ...]) -> Execution:
-        eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
-        return Execution.model_validate(
-            {
-                "id": eid,
-                "task_id": task_id,
-                "status": status,
-                "input": json.loads(input_),
-                "output": _loads(output),
-                "error": error,
-                "transition_count": seq,
-                "metadata": _loads(metadata),
-                "created_at": _to_dt(created),
-                "updated_at": _to_dt(updated),
-            }
-        )
+        return [execution_from_row(r) for r in rows]
 
     # ------------------------------------------------------------------ transitions
 
@@ -484,25 +335,25 @@ class Store:
         latest transition, and ``NotFoundError`` for an unknown execution.
         """
         type_ = TransitionType(type)
-        cur, nxt = _target_dict(current), _target_dict(next)
+        cur, nxt = target_dict(current), target_dict(next)
         assert cur is not None
         token = (metadata or {}).get("task_token")
-        output_json = _dumps(output)
+        output_json = dumps(output)
         row = [
             execution_id,
             0,  # seq, set below
             str(uuid.uuid4()),
             type_.value,
             output_json,
-            _dumps(cur),
-            None if nxt is None else _dumps(nxt),
+            dumps(cur),
+            None if nxt is None else dumps(nxt),
             cur.get("scope_id"),
             step_label,
-            None if metadata is None else _dumps(metadata),
+            None if metadata is None else dumps(metadata),
             None if token is None else str(token),
             0,  # created_at, set below
         ]
-        update = [status_for(type_).value, type_.value, 0, output_json, _error_text(type_, output)]
+        update = [status_for(type_).value, type_.value, 0, output_json, error_text(type_, output)]
         with self._lock:
             seq, created = self._commit_transition(execution_id, type_, row, update)
             transition = Transition.model_validate(
@@ -515,8 +366,8 @@ class Store:
                     "next": nxt,
                     "step_label": step_label,
                     "metadata": metadata,
-                    "created_at": _to_dt(created),
-                    "updated_at": _to_dt(created),
+                    "created_at": to_dt(created),
+                    "updated_at": to_dt(created),
                 }
             )
             # Inside the lock so that listeners see transitions in commit order.
@@ -534,17 +385,17 @@ class Store:
             head = self._heads.get(execution_id) if attempt == 0 else None
             try:
                 with self._write() as db:
-                    last_type, last_seq, last_us = head or self._read_head(db, execution_id)
-                    _check_order(execution_id, last_type, type_)
-                    seq, created = last_seq + 1, max(_now_us(), last_us + 1)
+                    last_type, last_seq, last_us = head or read_head(db, execution_id)
+                    check_order(execution_id, last_type, type_)
+                    seq, created = last_seq + 1, max(now_us(), last_us + 1)
                     row[1], row[11] = seq, created
-                    db.execute(_INSERT_TRANSITION, row)
+                    db.execute(INSERT_TRANSITION, row)
                     moved = db.execute(
-                        _MOVE_HEAD, (*update[:2], seq, *update[3:], created, execution_id, last_seq)
+                        MOVE_HEAD, (*update[:2], seq, *update[3:], created, execution_id, last_seq)
                     )
                     if moved.rowcount != 1:
-                        raise _StaleHead
-            except (_StaleHead, sqlite3.IntegrityError):
+                        raise StaleHead
+            except (StaleHead, sqlite3.IntegrityError):
                 self._heads.pop(execution_id, None)
                 if attempt:
                     raise
@@ -556,27 +407,17 @@ class Store:
             return seq, created
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _read_head(db: sqlite3.Connection, execution_id: str) -> tuple[str | None, int, int]:
-        found = db.execute(
-            "SELECT last_type, last_seq, updated_at FROM executions WHERE id = ?",
-            (execution_id,),
-        ).fetchone()
-        if found is None:
-            raise _not_found("execution", execution_id)
-        return found[0], found[1], found[2]
-
     def latest_transition(self, execution_id: str) -> Transition | None:
         """The execution's most recent transition, or ``None`` while it is queued."""
         rows = self._all(
-            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? "
+            f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? "
             "ORDER BY seq DESC LIMIT 1",
             (execution_id,),
         )
         if not rows:
             self.get_execution(execution_id)  # NotFoundError for an unknown id
             return None
-        return self._transition(rows[0])
+        return transition_from_row(rows[0])
 
     def list_transitions(
         self,
@@ -588,37 +429,37 @@ class Store:
         scope_id: str | None = None,
     ) -> list[Transition]:
         """A page of the execution's transitions in commit order (optionally one scope)."""
-        order = _check_page(limit, offset, direction)
+        order = check_page(limit, offset, direction)
         scope = "" if scope_id is None else " AND scope_id = ?"
         params: tuple[Any, ...] = (execution_id,) if scope_id is None else (execution_id, scope_id)
         rows = self._all(
-            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ?{scope} "
+            f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ?{scope} "
             f"ORDER BY seq {order} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
         if not rows and offset == 0:
             self.get_execution(execution_id)
-        return [self._transition(r) for r in rows]
+        return [transition_from_row(r) for r in rows]
 
     def transitions_after(self, execution_id: str, seq: int) -> list[tuple[int, Transition]]:
         """Every transition with a sequence number above ``seq``, as ``(seq, transition)``."""
         rows = self._all(
-            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND seq > ? "
+            f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND seq > ? "
             "ORDER BY seq",
             (execution_id, seq),
         )
-        return [(r[0], self._transition(r)) for r in rows]
+        return [(r[0], transition_from_row(r)) for r in rows]
 
     def get_transition(self, execution_id: str, transition_id: str) -> Transition:
         """One transition of the execution (``NotFoundError`` when unknown)."""
         row = self._one(
-            f"SELECT {_TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND id = ?",
+            f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND id = ?",
             (execution_id, transition_id),
         )
         if row is None:
             self.get_execution(execution_id)
-            raise _not_found("transition", transition_id)
-        return self._transition(row)
+            raise not_found("transition", transition_id)
+        return transition_from_row(row)
 
     def find_waiting_by_token(self, task_token: str) -> Execution:
         """The execution whose latest transition is the ``wait`` that carries ``task_token``.
@@ -643,32 +484,13 @@ class Store:
             )
         return execution
 
-    @staticmethod
-    def _transition(row: tuple[Any, ...]) -> Transition:
-        _seq, tid, eid, type_, output, current, next_, label, metadata, created = row
-        when = _to_dt(created)
-        return Transition.model_validate(
-            {
-                "id": tid,
-                "execution_id": eid,
-                "type": type_,
-                "output": _loads(output),
-                "current": json.loads(current),
-                "next": _loads(next_),
-                "step_label": label,
-                "metadata": _loads(metadata),
-                "created_at": when,
-                "updated_at": when,
-            }
-        )
-
     # ------------------------------------------------------------------ checkpoints
 
     def save_checkpoint(self, execution_id: str, data: dict[str, Any]) -> None:
         """Replace the engine's opaque checkpoint of an execution."""
         with self._write() as db:
             db.execute(
-                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (execution_id, _dumps(data))
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (execution_id, dumps(data))
             )
 
     def load_checkpoint(self, execution_id: str) -> dict[str, Any] | None:

@@ -1,0 +1,260 @@
+"""SQLite schema of the local store, and conversions between rows and wire models.
+
+Timestamps are integer microseconds since the epoch (exact, and they sort),
+JSON columns are compact JSON text; the functions here are pure.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.api.models import (
+    Agent,
+    Execution,
+    Task,
+    Transition,
+    TransitionTarget,
+    TransitionType,
+    is_valid_transition,
+    status_for,
+)
+
+__all__ = [
+    "EXECUTION_COLUMNS",
+    "INSERT_TRANSITION",
+    "MOVE_HEAD",
+    "RESERVED",
+    "SCHEMA",
+    "SORT_COLUMNS",
+    "TRANSITION_COLUMNS",
+    "StaleHead",
+    "agent_from_row",
+    "check_order",
+    "check_page",
+    "dumps",
+    "error_text",
+    "execution_from_row",
+    "loads",
+    "not_found",
+    "now_us",
+    "read_head",
+    "target_dict",
+    "task_from_row",
+    "to_dt",
+    "transition_from_row",
+]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+SORT_COLUMNS: Final = {"created_at": "created_at", "updated_at": "updated_at"}
+_DIRECTIONS: Final = {"asc": "ASC", "desc": "DESC"}
+# Keys the server owns; a task or agent body cannot set them.
+RESERVED: Final = frozenset({"id", "agent_id", "created_at", "updated_at"})
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS agents (
+    id TEXT PRIMARY KEY, data TEXT NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_by_agent ON tasks (agent_id, created_at);
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY, task_id TEXT NOT NULL, input TEXT NOT NULL, metadata TEXT,
+    idempotency_key TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    status TEXT NOT NULL, last_type TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
+    output TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS executions_by_task ON executions (task_id, created_at);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE UNIQUE INDEX IF NOT EXISTS executions_by_key
+    ON executions (task_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Transition ids are uuid4 and looked up within their execution (by the primary key
+-- prefix), so they need no index of their own: one fewer page written per commit.
+CREATE TABLE IF NOT EXISTS transitions (
+    execution_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
+    type TEXT NOT NULL, output TEXT, current TEXT NOT NULL, next TEXT,
+    scope_id TEXT, step_label TEXT, metadata TEXT, task_token TEXT,
+    created_at INTEGER NOT NULL, PRIMARY KEY (execution_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transitions_by_token ON transitions (task_token)
+    WHERE task_token IS NOT NULL;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    execution_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+"""
+
+EXECUTION_COLUMNS: Final = (
+    "id, task_id, input, metadata, created_at, updated_at, status, last_seq, output, error"
+)
+TRANSITION_COLUMNS: Final = (
+    "seq, id, execution_id, type, output, current, next, step_label, metadata, created_at"
+)
+
+
+def now_us() -> int:
+    """The current UTC time in microseconds since the epoch."""
+    delta = datetime.now(timezone.utc) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def to_dt(us: int) -> datetime:
+    """A stored timestamp as an aware UTC datetime."""
+    # Integer microseconds: exact, and they sort correctly (ISO strings may drop ".000000").
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(
+        f"cannot store a value of type {type(value).__name__} ({value!r:.80}): "
+        "outputs must be JSON data (dict, list, str, number, bool, None)"
+    )
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for a column; a value that is not JSON data is a TypeError naming it."""
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    """A JSON column's value (``NULL`` is ``None``)."""
+    return None if text is None else json.loads(text)
+
+
+def error_text(type_: TransitionType, output: Any) -> str | None:
+    """The ``Execution.error`` a failing transition implies (Julep keeps it as text)."""
+    if type_ is not TransitionType.ERROR:
+        return None
+    if isinstance(output, dict) and "error" in output:
+        return str(output["error"])
+    return output if isinstance(output, str) else dumps(output)
+
+
+def target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, Any] | None:
+    """A validated transition cursor as a plain dict."""
+    if target is None:
+        return None
+    if isinstance(target, TransitionTarget):
+        return target.model_dump(mode="json")
+    return TransitionTarget.model_validate(target).model_dump(mode="json")
+
+
+INSERT_TRANSITION: Final = "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+MOVE_HEAD: Final = (
+    "UPDATE executions SET status = ?, last_type = ?, last_seq = ?, output = ?, error = ?, "
+    "updated_at = ? WHERE id = ? AND last_seq = ?"
+)
+
+
+class StaleHead(Exception):
+    """The cached head of an execution no longer matches the database."""
+
+
+def check_order(execution_id: str, last_type: str | None, type_: TransitionType) -> None:
+    """``ConflictError`` naming both types when ``type_`` may not follow ``last_type``."""
+    if not is_valid_transition(last_type, type_):
+        after = f"after {last_type!r}" if last_type else "as the first transition"
+        raise ConflictError(
+            f"execution {execution_id!r}: a {type_.value!r} transition is not allowed "
+            f"{after} (status {status_for(last_type).value})",
+            status=409,
+            code="invalid_transition",
+        )
+
+
+def not_found(kind: str, value: str) -> NotFoundError:
+    """The 404 error for an unknown id."""
+    return NotFoundError(
+        f"{kind} {value!r} not found: check the id (list them to see what exists)",
+        status=404,
+        code="not_found",
+    )
+
+
+def check_page(limit: int, offset: int, direction: str) -> str:
+    """Validated paging; returns the SQL direction (``ASC``/``DESC``)."""
+    if not 1 <= limit <= 1000:
+        raise ValidationError(f"limit must be between 1 and 1000, got {limit}", status=400)
+    if offset < 0:
+        raise ValidationError(f"offset must be 0 or more, got {offset}", status=400)
+    if direction not in _DIRECTIONS:
+        raise ValidationError(f"direction must be 'asc' or 'desc', got {direction!r}", status=400)
+    return _DIRECTIONS[direction]
+
+
+def agent_from_row(agent_id: str, body: dict[str, Any], created: int, updated: int) -> Agent:
+    """An :class:`Agent` from its stored parts."""
+    return Agent.model_validate(
+        {**body, "id": agent_id, "created_at": to_dt(created), "updated_at": to_dt(updated)}
+    )
+
+
+def task_from_row(
+    task_id: str, agent_id: str, body: dict[str, Any], created: int, updated: int
+) -> Task:
+    """A :class:`Task` from its stored parts (subworkflows are extra keys of ``body``)."""
+    return Task.model_validate(
+        {
+            **body,
+            "id": task_id,
+            "agent_id": agent_id,
+            "created_at": to_dt(created),
+            "updated_at": to_dt(updated),
+        }
+    )
+
+
+def execution_from_row(row: tuple[Any, ...]) -> Execution:
+    """An :class:`Execution` from a row of ``EXECUTION_COLUMNS``."""
+    eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
+    return Execution.model_validate(
+        {
+            "id": eid,
+            "task_id": task_id,
+            "status": status,
+            "input": json.loads(input_),
+            "output": loads(output),
+            "error": error,
+            "transition_count": seq,
+            "metadata": loads(metadata),
+            "created_at": to_dt(created),
+            "updated_at": to_dt(updated),
+        }
+    )
+
+
+def transition_from_row(row: tuple[Any, ...]) -> Transition:
+    """A :class:`Transition` from a row of ``TRANSITION_COLUMNS``."""
+    _seq, tid, eid, type_, output, current, next_, label, metadata, created = row
+    when = to_dt(created)
+    return Transition.model_validate(
+        {
+            "id": tid,
+            "execution_id": eid,
+            "type": type_,
+            "output": loads(output),
+            "current": json.loads(current),
+            "next": loads(next_),
+            "step_label": label,
+            "metadata": loads(metadata),
+            "created_at": when,
+            "updated_at": when,
+        }
+    )
+
+
+def read_head(db: sqlite3.Connection, execution_id: str) -> tuple[str | None, int, int]:
+    """The execution's latest (type, seq, time) as stored; ``NotFoundError`` if unknown."""
+    found = db.execute(
+        "SELECT last_type, last_seq, updated_at FROM executions WHERE id = ?",
+        (execution_id,),
+    ).fetchone()
+    if found is None:
+        raise not_found("execution", execution_id)
+    return found[0], found[1], found[2]
