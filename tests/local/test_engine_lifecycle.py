@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
 from julep_nb.api.models import ExecutionStatus, TransitionType
-from tests.local.test_engine_kit import Kit
+from tests.local.test_engine_kit import Kit, http_server
 
 S = ExecutionStatus
 ASK = {"wait_for_input": {"info": {"q": "$ _"}}}
@@ -210,3 +211,26 @@ async def test_concurrent_executions_run_independently() -> None:
         ids = [await kit.start(task_id, {"n": n}) for n in range(20)]
         results = [await kit.until(i) for i in ids]
         assert [r.output for r in results] == [{"n": n} for n in range(20)]
+
+
+async def test_a_branch_failing_while_another_waits_ends_the_execution() -> None:
+    def slow_failure(request: dict[str, Any]) -> tuple[int, Any]:
+        time.sleep(0.2)  # the other branch reaches its wait meanwhile
+        return 500, {"detail": "boom"}
+
+    with http_server(slow_failure) as srv:
+        async with Kit() as kit:
+            tool = {
+                "name": "api",
+                "type": "api_call",
+                "api_call": {"method": "GET", "url": srv.url},
+            }
+            spec = {"tools": [tool], "main": [{"parallel": [{"tool": "api"}, ASK]}]}
+            execution = await kit.run(spec, until=[S.FAILED, S.CANCELLED], timeout=5)
+            types = [t.type.value for t in kit.transitions(execution.id)]
+    # `wait` → `error` is not a valid order, so the failure is recorded as a cancellation.
+    assert types[-2:] == ["wait", "cancelled"]
+    assert execution.status is S.CANCELLED
+    assert "failed while waiting" in str(execution.output) and "answered 500" in str(
+        execution.output
+    )
