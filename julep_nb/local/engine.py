@@ -204,7 +204,8 @@ class Engine:
                 f"execution {execution_id!r} has no checkpoint for its current wait, so it "
                 "cannot be resumed here: cancel it and start a new execution"
             )
-        run = Run(self.store, execution_id, self.store.get_task(task_id).model_dump(mode="json"))
+        spec = checkpoint.get("spec") or self.store.get_task(task_id).model_dump(mode="json")
+        run = Run(self.store, execution_id, spec)
         run.restore(checkpoint)
         self._launch(run, restored=True)
         return run

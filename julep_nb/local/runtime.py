@@ -293,6 +293,7 @@ class Run:
             "version": CHECKPOINT_VERSION,
             "token": token,
             "transitions": self.transitions,
+            "spec": self.spec,  # the task as it was: a later update must not move the steps
             "root": self.root.to_dict(),
         }
 
@@ -300,6 +301,7 @@ class Run:
         """Rebuild the frame tree of a checkpoint; its wait keeps the gate."""
         if checkpoint.get("version") != CHECKPOINT_VERSION:
             raise ValueError(f"checkpoint version {checkpoint.get('version')!r} is not supported")
+        self.spec = checkpoint.get("spec") or self.spec
         self.root = Frame.from_dict(checkpoint["root"], self.spec, None)
         self.transitions = int(checkpoint.get("transitions", 0))
         self.gate.clear()

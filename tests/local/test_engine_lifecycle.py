@@ -234,3 +234,17 @@ async def test_a_branch_failing_while_another_waits_ends_the_execution() -> None
     assert "failed while waiting" in str(execution.output) and "answered 500" in str(
         execution.output
     )
+
+
+async def test_a_restored_execution_keeps_the_task_definition_it_started_with(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "julep.db")
+    async with Kit(db) as kit:
+        task_id = kit.task({"main": [ASK, {"evaluate": {"version": 1}}]})
+        execution_id = (await kit.run(task_id)).id
+        kit.store.update_task(task_id, {"name": "t", "main": [{"evaluate": {"version": 2}}]})
+    async with Kit(db) as kit:
+        await kit.engine.recover()
+        await kit.engine.resume(execution_id, {})
+        assert (await kit.until(execution_id)).output == {"version": 1}
