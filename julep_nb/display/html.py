@@ -255,7 +255,13 @@ def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
     """One row per transition, newest ``limit`` only, with an "N earlier" summary row."""
     rows = state.timeline(limit=max(limit, 0))
     if not rows and state.seen_count == 0:
-        return f'<div style="{MUTED} margin: 4px 0;">No transitions yet.</div>'
+        known = state.transition_count
+        text = (
+            f"{format_count(known)} transitions, not loaded yet."
+            if known
+            else "No transitions yet."
+        )
+        return f'<div style="{MUTED} margin: 4px 0;">{text}</div>'
     hidden = state.seen_count - len(rows)
     body = ""
     if hidden:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from julep_nb.api.models import Execution, ExecutionStatus, Task
+from julep_nb.api.models import Execution, ExecutionStatus, ExecutionStatusEvent, Task
 from julep_nb.display import html as H
 from julep_nb.display.gantt import MAX_BARS
 from julep_nb.live.state import reduce, reduce_all
@@ -205,3 +205,13 @@ def test_rendering_a_long_execution_is_cheap() -> None:
     # Measured 0.3-0.5 ms per render (2,000+ renders/s on one core); one scan of the
     # 20,000 transitions per render alone would cost more than the bound.
     assert per_render < 0.005
+
+
+def test_a_status_ahead_of_its_transitions_says_they_are_not_loaded_yet() -> None:
+    event = ExecutionStatusEvent(
+        execution_id="exec-1", status="awaiting_input", transition_count=3, updated_at=T0
+    )
+    state = reduce(created(), event)
+    text = Structure(H.render_execution(state, now=NOW)).visible
+    assert "awaiting_input" in text and "Transitions 3" in text
+    assert "3 transitions, not loaded yet." in text
