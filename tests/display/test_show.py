@@ -82,35 +82,36 @@ def test_the_widget_panel_is_one_bundle_and_ends_with_static_html(kernel: Any) -
     shown = run(
         kernel,
         """
-        src = MemoryJulep()
-        h = watch(src.execution_id, client=src, max_rate=50)
+        from julep_nb.api.client import Client
+        from julep_nb.live.handle import run
+        from julep_nb.local import start
+
+        server = start(port=0, db=":memory:")
+        client = Client(base_url=server.base_url)
+        agent = await client.create_agent(name="nb")
+        task = await client.create_task(agent.id, {"name": "nap", "main": [
+            {"evaluate": {"facts": 3}, "label": "fetch"},
+            {"sleep": {"seconds": 0.5}, "label": "nap"},
+            {"return": {"answer": 42}},
+        ]})
+        h = await run(task.id, {}, client=client)
         panel = show(h, refresh_rate=20, display_id="jnb-widget")
         """,
     )
     [bundle] = displays(shown, "display_data", "jnb-widget")
     assert set(bundle) == {WIDGET_MIME, "text/html", "text/plain"}
-    assert bundle[WIDGET_MIME]["model_id"] and "queued" in bundle["text/html"]
+    assert bundle[WIDGET_MIME]["model_id"] and "Julep execution" in bundle["text/html"]
 
-    # The cell returns at once; the panel finishes while the kernel is idle.
-    run(
-        kernel,
-        """
-        src.commit("init")
-        src.commit("step", {"facts": 3}, label="fetch")
-        asyncio.get_running_loop().call_later(0.3, src.commit, "finish", {"answer": 42})
-        """,
-    )
+    # The cell has returned: the panel finishes while the kernel is idle.
     later = collect(kernel, lambda m: m["msg_type"] == "update_display_data")
     [final] = displays(later, "update_display_data", "jnb-widget")
     assert final[WIDGET_MIME]["model_id"] == bundle[WIDGET_MIME]["model_id"]
     assert "succeeded" in final["text/html"] and "fetch" in final["text/html"]
-    assert "&quot;answer&quot;" in final["text/html"] or '"answer": 42' in final["text/html"]
-    assert "succeeded" in final["text/plain"]
-    widget_updates = [m for m in later if m["msg_type"] == "comm_msg"]
-    assert widget_updates, "the widgets were updated while the kernel was idle"
-    states = run(kernel, "print(panel.updates, panel.state.status.value)")
+    assert '"answer": 42' in final["text/html"] and "succeeded" in final["text/plain"]
+    assert [m for m in later if m["msg_type"] == "comm_msg"], "widgets updated while idle"
+    states = run(kernel, "print(panel.state.status.value); server.stop()")
     printed = "".join(m["content"].get("text", "") for m in states if m["msg_type"] == "stream")
-    assert printed.split()[1] == "succeeded"
+    assert printed.split() == ["succeeded"]
 
 
 def test_the_html_panel_is_re_rendered_without_widgets(kernel: Any) -> None:
