@@ -92,15 +92,19 @@ def _json_block(value: Any, max_chars: int, *, full: str | None = None) -> str:
     return f'<pre style="{PRE}">{esc(text)}</pre>{note}'
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{format_count(n)} {noun}{'' if n == 1 else 's'}"
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, Mapping):
-        return f"object, {format_count(len(value))} keys"
+        return f"object, {_count(len(value), 'key')}"
     if isinstance(value, (list, tuple)):
-        return f"list, {format_count(len(value))} items"
+        return f"list, {_count(len(value), 'item')}"
     if isinstance(value, str):
-        return f"string, {format_count(len(value))} characters"
+        return f"string, {_count(len(value), 'character')}"
     return type(value).__name__
 
 
@@ -342,7 +346,7 @@ def render_task(task: Task) -> str:
         {k: v for k, v in (task.model_extra or {}).items() if isinstance(v, list) and k != "tools"}
     )
     items = "".join(
-        f"<li>{code(name)}: {format_count(len(steps))} steps"
+        f"<li>{code(name)}: {_count(len(steps), 'step')}"
         f' <span style="{MUTED}">({esc(", ".join(_step_kind(s) for s in steps[:12]))}'
         f"{', …' if len(steps) > 12 else ''})</span></li>"
         for name, steps in workflows.items()

@@ -24,7 +24,7 @@ EXPECTED = [
     (S.STARTING, ["Step main[1]", "init", "otters"]),
     (S.RUNNING, ["Step main[2]", "fetch", "evaluate", "Step durations"]),
     (S.AWAITING_INPUT, ["Waiting for input", "Which otter?", "ask"]),
-    (S.SUCCEEDED, ["Output", "object, 1 keys", '"answer": 42', "Elapsed 3.00 s"]),
+    (S.SUCCEEDED, ["Output", "object, 1 key", '"answer": 42', "Elapsed 3.00 s"]),
     (S.FAILED, ["Execution failed", "ZeroDivisionError: division by zero"]),
     (S.CANCELLED, ["Execution cancelled", "user pressed cancel"]),
 ]
@@ -173,7 +173,7 @@ def test_task_executions_transitions_and_settings_tables() -> None:
     text = Structure(H.render_task(task)).visible
     assert "Julep task otters task-9" in text and "Agent agent-1" in text
     assert "main : 2 steps (evaluate, wait_for_input)" in text
-    assert "summarize : 1 steps (prompt)" in text and "Input schema" in text
+    assert "summarize : 1 step (prompt)" in text and "Input schema" in text
 
     executions = [
         Execution(id=f"e{i}", task_id="task-9", status=s, created_at=T0, updated_at=T0)
