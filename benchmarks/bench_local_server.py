@@ -11,8 +11,9 @@ Rows (all measured in one run, against one in-process server started with
 - transitions/s: transitions committed to the store and received by a client
   of ``transitions.stream``;
 - commit → SSE bytes latency, p50 and p99, for ``status.stream`` and
-  ``transitions.stream`` (time from just before the commit until the event's
-  bytes are read by a client on loopback);
+  ``transitions.stream``: from the moment the COMMIT returned (a store listener
+  takes the time) until the event's bytes are read by a client on loopback, in a
+  child process so that its timestamps never wait for this process's GIL;
 - the anchor: a status stream that polls the database once a second, which is
   what hosted Julep's ``status.stream`` does, serving the same store side by
   side; its commit → bytes latency is what a user of Julep waits for.
@@ -267,6 +268,17 @@ class _Arrivals:
         self.thread.join(5)
 
 
+def _commit_and_time(store: Store, execution_id: str, type_: TransitionType, i: int) -> float:
+    """Append one transition; the time its COMMIT returned (seen by a store listener)."""
+    stamp: list[float] = []
+    remove = store.add_listener(lambda t, seq: stamp.append(time.perf_counter()))
+    try:
+        _append(store, execution_id, type_, {"i": i})
+    finally:
+        remove()
+    return stamp[0]
+
+
 def push_latency(server: LocalServer, samples: int) -> dict[str, list[float]]:
     """Commit → bytes latency (ms) on both local streams, one change at a time."""
     store = server.store
@@ -283,8 +295,7 @@ def push_latency(server: LocalServer, samples: int) -> dict[str, list[float]]:
         # wait ↔ resume: every commit changes the status, so both streams send an event.
         type_ = T.WAIT if i % 2 == 0 else T.RESUME
         time.sleep(0.002)
-        began = time.perf_counter()
-        _append(store, execution_id, type_, {"i": i})
+        began = _commit_and_time(store, execution_id, type_, i)
         out["status"].append((status.wait_for(i + 3, 5) - began) * 1000)
         out["transitions"].append((transitions.wait_for(i + 2, 5) - began) * 1000)
     _append(store, execution_id, T.CANCELLED)
@@ -338,8 +349,7 @@ def polling_latency(store: Store, samples: int) -> list[float]:
         latencies = []
         for i in range(samples):
             time.sleep(0.15 + (i * 0.37) % POLL_INTERVAL)  # commits land anywhere in a poll
-            began = time.perf_counter()
-            _append(store, execution_id, T.WAIT if i % 2 == 0 else T.RESUME, {"i": i})
+            began = _commit_and_time(store, execution_id, T.WAIT if i % 2 == 0 else T.RESUME, i)
             latencies.append((arrivals.wait_for(i + 3, 5) - began) * 1000)
         _append(store, execution_id, T.CANCELLED)
         arrivals.wait_for(samples + 3, 5)
