@@ -211,6 +211,8 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         )
         body["error"]["details"] = [{"location": getattr(exc, "path", None), "message": str(exc)}]
         return _json(body, 400)
+    if isinstance(exc, JulepError):  # others are re-raised by starlette, and logged there
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     message = f"Internal server error ({type(exc).__name__}); see the server log"
     return _json(error_body(message, 500, type="server_error"), 500)
 
