@@ -181,7 +181,7 @@ class ExecutionHandle:
         last = self.state
         yield last
         while watcher is not None:
-            async for state in _states_of(watcher):
+            async for state in watcher.updates():
                 if state is not last:
                     last = state
                     yield state
@@ -238,29 +238,6 @@ class ExecutionHandle:
                 code="not_awaiting_input",
             )
         await self.client.resume(self.id, dict(input))
-
-
-async def _states_of(watcher: Watcher) -> AsyncIterator[ExecutionState]:
-    """The states a watcher delivers to subscribers, until it stops."""
-    changed = asyncio.Event()
-    latest: list[ExecutionState] = []
-
-    def on_state(state: ExecutionState) -> None:
-        latest[:] = [state]
-        changed.set()
-
-    unsubscribe = watcher.subscribe(on_state)
-    try:
-        while True:
-            if latest:
-                yield latest.pop()
-            elif watcher.done:
-                return
-            else:
-                changed.clear()
-                await changed.wait()
-    finally:
-        unsubscribe()
 
 
 # ---------------------------------------------------------------------- sync bridge

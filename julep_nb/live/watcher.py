@@ -188,6 +188,32 @@ class Watcher:
             f"while it was {self.state.status.value}"
         )
 
+    async def updates(self) -> AsyncIterator[ExecutionState]:
+        """The states subscribers get (coalesced), until the watcher stops."""
+        changed = asyncio.Event()
+        latest: list[ExecutionState] = []
+
+        def on_state(state: ExecutionState) -> None:
+            latest[:] = [state]
+            changed.set()
+
+        unsubscribe = self.subscribe(on_state)
+        if self._task is not None:
+            # The last state may have gone out before the watcher stopped; the end of
+            # the task is what says nothing more will come.
+            self._task.add_done_callback(lambda _task: changed.set())
+        try:
+            while True:
+                if latest:
+                    yield latest.pop()
+                elif self.done:
+                    return
+                else:
+                    changed.clear()
+                    await changed.wait()
+        finally:
+            unsubscribe()
+
     def cancel(self) -> None:
         """Stop following (the execution itself is not cancelled)."""
         self._cancelled = True

@@ -88,6 +88,26 @@ async def test_the_status_stream_and_pulls_build_the_whole_timeline(local_server
     assert final.status.value == "succeeded"
 
 
+async def test_updates_end_when_the_final_state_went_out_before_the_watcher_stopped(
+    local_server,
+):
+    execution = seed_execution(local_server.store)
+    async with Client(base_url=local_server.base_url) as client:
+        # Unlimited rate: the final state goes out on the leading edge, and the stream's
+        # numbered ids make a final snapshot (a new state to deliver) unnecessary.
+        watcher = Watcher(client, execution.id, max_rate=1e9)
+        watcher.start()
+        statuses = []
+        async with asyncio.timeout(10):
+            commits = asyncio.create_task(
+                asyncio.to_thread(commit_run, local_server, execution.id, 3, 0.05)
+            )
+            async for state in watcher.updates():
+                statuses.append(state.status.value)
+            await commits
+    assert statuses[-1] == "succeeded" and watcher.done
+
+
 async def test_attaching_midway_catches_up_without_duplicates(local_server):
     store = local_server.store
     execution = seed_execution(store)
