@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from julep_nb.api.client import Client
+from julep_nb.api.errors import ConflictError
 from julep_nb.api.models import TransitionType
-from julep_nb.live.handle import watch
+from julep_nb.live.handle import run, watch
 from julep_nb.local.server import LocalServer
 from tests.local.conftest import seed_execution, step
 
@@ -90,3 +91,73 @@ async def test_updates_follow_a_live_execution(local_server):
                 statuses.append(state.status.value)
     assert statuses[0] == "queued" and statuses[-1] == "succeeded"
     assert "running" in statuses
+
+
+# ---------------------------------------------------------------------- real tasks
+
+ASK_TASK = {
+    "name": "greet",
+    "main": [
+        {"evaluate": {"who": "$ _.who"}},
+        {"wait_for_input": {"info": {"question": "$ 'name of ' + _.who"}}, "label": "ask"},
+        {"evaluate": {"hello": "$ 'hi ' + _.name"}},
+    ],
+}
+SLOW_TASK = {"name": "slow", "main": [{"evaluate": {"a": 1}}, {"sleep": {"seconds": 30}}]}
+
+
+async def test_run_wait_for_input_resume_and_get_the_result(local_server):
+    async with Client(base_url=local_server.base_url) as client:
+        agent = await client.create_agent(name="live-tests")
+        task = await client.create_task(agent.id, ASK_TASK)
+        async with asyncio.timeout(20):
+            handle = await run(task.id, {"who": "you"}, client=client)
+            async for state in handle.updates():
+                if state.status.value == "awaiting_input":
+                    break
+            assert handle.state.waiting_info == {"question": "name of you"}
+            await handle.resume({"name": "ada"})
+            state = await handle
+            with pytest.raises(ConflictError, match="is succeeded, not awaiting_input"):
+                await handle.resume({"name": "again"})
+    assert state.status.value == "succeeded" and handle.output == {"hello": "hi ada"}
+    assert [t.type.value for t in handle.transitions] == [
+        "init",
+        "step",
+        "wait",
+        "resume",
+        "finish",
+    ]
+    assert handle.task_id == task.id and "succeeded" in repr(handle)
+
+
+async def test_cancel_from_the_handle_ends_the_execution_as_cancelled(local_server):
+    async with Client(base_url=local_server.base_url) as client:
+        agent = await client.create_agent(name="live-tests")
+        task = await client.create_task(agent.id, SLOW_TASK)
+        async with asyncio.timeout(20):
+            handle = await run(task.id, client=client)
+            async for state in handle.updates():
+                if state.status.value == "running":
+                    break
+            await handle.cancel("not needed")
+            state = await handle
+    assert state.status.value == "cancelled"
+    assert handle.transitions[-1].type.value == "cancelled"
+
+
+async def test_watching_a_finished_execution_needs_no_stream(local_server):
+    async with Client(base_url=local_server.base_url) as client:
+        agent = await client.create_agent(name="live-tests")
+        task = await client.create_task(agent.id, ASK_TASK)
+        async with asyncio.timeout(20):
+            first = await run(task.id, {"who": "me"}, client=client)
+            async for state in first.updates():
+                if state.status.value == "awaiting_input":
+                    break
+            await first.resume({"name": "bo"})
+            await first
+            later = watch(first.id, client=client)
+            final = await later
+    assert final.output == {"hello": "hi bo"} and later.watcher.strategy is None
+    assert [t.id for t in later.transitions] == [t.id for t in first.transitions]
