@@ -243,7 +243,7 @@ def _rss() -> int:
 
 async def concurrency(child: Child, quick: bool) -> list[dict[str, Any]]:
     """Loop lag and memory with N watchers, beside N one-second polling loops."""
-    from julep_nb.live.watcher import start_watcher, stop_all
+    from julep_nb.live.registry import start_watcher, stop_all
 
     n = 500
     rounds = 2 if quick else 5

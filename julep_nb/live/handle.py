@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from julep_nb.api.errors import ConflictError, InputError
 from julep_nb.api.models import Execution, ExecutionStatus, Transition
+from julep_nb.live.registry import start_watcher
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import ExecutionState, reduce
-from julep_nb.live.watcher import Watcher, start_watcher
+from julep_nb.live.watcher import Watcher
 
 if TYPE_CHECKING:
     from julep_nb.api.client import Client

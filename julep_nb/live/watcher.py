@@ -3,25 +3,28 @@
 It is the one stateful, asynchronous part of the live layer. It runs as a task on
 the running event loop (the kernel's, in Jupyter), so cells stay free while it works::
 
-    watcher = start_watcher(client, execution_id)
+    watcher = start_watcher(client, execution_id)        # julep_nb.live.registry
     watcher.subscribe(lambda state: print(state.status))
     final = await watcher.wait()
 
-It first takes a snapshot (``get_execution`` + ``list_transitions``), so an execution
-that finished before anyone watched is complete at once. Then it follows the first
-strategy that works, falling down the list when a stream turns out unusable
-(:class:`StreamError`, or the server dropping away mid-stream):
+It first takes a snapshot (``get_execution``, then ``list_transitions`` when there
+are any), so an execution that finished before anyone watched is complete at once.
+Then it follows the first strategy that works, falling down the list when a stream
+turns out unusable (:class:`StreamError`, a refused or unreachable endpoint):
 
-1. ``transitions-stream``: JSON transitions as they are committed, resumed from the
-   last transition id;
+1. ``transitions-stream``: JSON transitions as they are committed; a reopened
+   stream resumes from the last SSE id it reached;
 2. ``status-stream``: status events, each change followed by a pull of the new
    transitions (the real server's transitions stream sends Python reprs and misses
    child-workflow transitions, so this is what drives against hosted Julep);
 3. ``polling``: snapshot + pull, fast while things change, backing off to a cap.
 
-On a terminal status it takes one last snapshot and, if transitions are still missing,
-one full pull, then stops. A rejected key (:class:`AuthError`) or an unknown execution
-stops it at once, with :attr:`Watcher.error` set and re-raised by :meth:`Watcher.wait`.
+Transitions are deduplicated by id (:func:`~julep_nb.live.state.reduce`), so replays
+and overlapping pulls never duplicate one. On a terminal status it takes one last
+snapshot and, if transitions are still missing, one full pull — unless the stream's
+numbered ids already proved the timeline complete — then stops. A rejected key
+(:class:`AuthError`) or an unknown execution stops it at once, with
+:attr:`Watcher.error` set and re-raised by :meth:`Watcher.wait`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import asyncio
 import itertools
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +56,6 @@ __all__ = [
     "STATUS_STREAM",
     "TRANSITIONS_STREAM",
     "Watcher",
-    "active_watchers",
-    "start_watcher",
-    "stop_all",
 ]
 
 logger = logging.getLogger(__name__)
@@ -118,7 +117,6 @@ class Watcher:
         self._ids = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._last_emit = float("-inf")
-        self._on_stop: Callable[[Watcher], None] | None = None
         self._complete = False  # the stream proved that no transition is missing
 
     def __repr__(self) -> str:
@@ -240,8 +238,6 @@ class Watcher:
         finally:
             self.done = True
             self._flush()
-            if self._on_stop is not None:
-                self._on_stop(self)
 
     async def _catch_up(self) -> None:
         execution = await self.source.get_execution(self.execution_id)
@@ -494,59 +490,14 @@ async def _aclose(stream: AsyncIterator[Any]) -> None:
 
 # ---------------------------------------------------------------------- registry
 
-_Slot = tuple[str, object]
-# Weak on the loop: a closed, dropped loop takes its watchers with it. Strong on the
-# watcher: asyncio keeps only weak references to tasks, and a watcher must outlive the
-# cell that started it.
-_REGISTRY: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Slot, Watcher]] = (
-    weakref.WeakKeyDictionary()
-)
+_REGISTRY_NAMES = frozenset({"active_watchers", "start_watcher", "stop_all"})
 
 
-def start_watcher(
-    source: ExecutionSource,
-    execution_id: str,
-    *,
-    key: str | None = None,
-    **kwargs: Any,
-) -> Watcher:
-    """Start a watcher on the running loop and keep it until it stops.
+def __getattr__(name: str) -> Any:
+    # The registry lives in julep_nb.live.registry (it imports Watcher from here);
+    # its functions are also reachable here, where the watcher contract names them.
+    if name in _REGISTRY_NAMES:
+        from julep_nb.live import registry
 
-    A watcher started with the same ``(execution_id, key)`` on this loop is cancelled
-    and replaced (re-running a cell replaces its view). ``key=None`` never replaces.
-    """
-    loop = asyncio.get_running_loop()
-    watchers = _REGISTRY.setdefault(loop, {})
-    slot: _Slot = (execution_id, key if key is not None else object())
-    previous = watchers.get(slot)
-    if previous is not None and "initial" not in kwargs:
-        kwargs["initial"] = previous.state
-    watcher = Watcher(source, execution_id, **kwargs)
-    if previous is not None:
-        previous.replaced_by = watcher
-        previous.cancel()
-
-    def forget(stopped: Watcher) -> None:
-        if watchers.get(slot) is stopped:
-            del watchers[slot]
-
-    watcher._on_stop = forget
-    watchers[slot] = watcher
-    watcher.start()
-    return watcher
-
-
-def active_watchers(loop: asyncio.AbstractEventLoop | None = None) -> list[Watcher]:
-    """Watchers still running on ``loop`` (default: the running loop; else every loop)."""
-    if loop is None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return [w for ws in list(_REGISTRY.values()) for w in ws.values()]
-    return list(_REGISTRY.get(loop, {}).values())
-
-
-def stop_all(loop: asyncio.AbstractEventLoop | None = None) -> None:
-    """Cancel every registered watcher on ``loop`` (default: running loop, else all)."""
-    for watcher in active_watchers(loop):
-        watcher.cancel()
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,14 +16,10 @@ import warnings
 import pytest
 
 from julep_nb.api.errors import StreamError
+from julep_nb.live import watcher as watcher_module
+from julep_nb.live.registry import active_watchers, start_watcher, stop_all
 from julep_nb.live.state import ExecutionState
-from julep_nb.live.watcher import (
-    POLLING,
-    Watcher,
-    active_watchers,
-    start_watcher,
-    stop_all,
-)
+from julep_nb.live.watcher import POLLING, Watcher
 from tests.faults import EXECUTION_ID
 from tests.live.servers import ScriptedSource
 
@@ -194,6 +190,13 @@ async def test_polling_survives_a_few_unreachable_polls():
         source.committed = 3
         final = await watcher.wait()
     assert final.is_terminal and watcher.error is None and source.fail_gets == 0
+
+
+def test_the_registry_functions_are_reachable_where_the_contract_names_them():
+    assert watcher_module.start_watcher is start_watcher
+    assert watcher_module.stop_all is stop_all
+    with pytest.raises(AttributeError):
+        watcher_module.no_such_name  # noqa: B018
 
 
 def test_max_rate_must_be_positive():

@@ -8,6 +8,7 @@ import pytest
 
 from julep_nb.api.client import Client
 from julep_nb.api.errors import AuthError, TransportError
+from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.watcher import POLLING, STATUS_STREAM, TRANSITIONS_STREAM, Watcher
 from tests.faults import FaultServer, closed_port_url, json_reply, python_repr_stream
 from tests.live.servers import FakeJulep, html_page, unauthorized
@@ -127,6 +128,9 @@ async def test_server_down_at_start_gives_an_error_naming_the_url_without_the_ke
     message = str(caught.value)
     assert url in message and KEY not in message
     assert watcher.done and watcher.strategy is None
+    handle = ExecutionHandle("e-123", client=client)
+    shown = [repr(watcher), repr(handle), *handle._repr_mimebundle_().values()]
+    assert not [text for text in shown if KEY in text]
 
 
 async def test_an_execution_that_finished_before_attaching_needs_no_stream():

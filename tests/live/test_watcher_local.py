@@ -14,14 +14,9 @@ from typing import Any
 from julep_nb.api.client import Client
 from julep_nb.api.errors import StreamError
 from julep_nb.api.models import Transition, TransitionType
+from julep_nb.live.registry import active_watchers, start_watcher
 from julep_nb.live.state import ExecutionState
-from julep_nb.live.watcher import (
-    STATUS_STREAM,
-    TRANSITIONS_STREAM,
-    Watcher,
-    active_watchers,
-    start_watcher,
-)
+from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, Watcher
 from julep_nb.local.server import LocalServer
 from tests.local.conftest import seed_execution, seed_task, step
 
