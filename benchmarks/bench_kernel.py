@@ -111,7 +111,7 @@ class Kernel:
 
     def drain(self) -> list[dict[str, Any]]:
         """iopub messages already waiting, without blocking."""
-        out = []
+        out: list[dict[str, Any]] = []
         while True:
             try:
                 msg = self.client.get_iopub_msg(timeout=0)
@@ -135,11 +135,13 @@ def header_count(msg: dict[str, Any], header_id: str) -> int | None:
 
 
 def open_panel(kernel: Kernel, execution_id: str) -> list[str]:
-    """Display a panel; the model ids of its widgets (header first)."""
-    out = kernel.run(f"_p, _ids = _panel({execution_id!r}); print(json.dumps(_ids[1:]))")
-    widget_ids = json.loads(out)
-    header = kernel.run("print(_p.header.model_id)")
-    return [header, *(w for w in widget_ids if w != header)]
+    """Display a panel; the model ids of its widgets (header, timeline, then the rest)."""
+    out = kernel.run(
+        f"_p, _ids = _panel({execution_id!r})\n"
+        "print(json.dumps([_p.header.model_id, _p.timeline.model_id, *_ids]))"
+    )
+    header, timeline, *rest = json.loads(out)
+    return [header, timeline, *(w for w in rest if w not in (header, timeline))]
 
 
 # ---------------------------------------------------------------------- latency
@@ -298,8 +300,8 @@ def _burst(eid, n):
 """
 
 
-def burst(kernel: Kernel, n: int) -> list[dict[str, Any]]:
-    """Widget messages of one panel while ``n`` transitions arrive as fast as they commit."""
+def run_burst(kernel: Kernel, n: int) -> dict[str, Any]:
+    """Commit ``n`` transitions as fast as they go into one new panel; what iopub showed."""
     (execution_id,) = json.loads(kernel.run("print(json.dumps(_new(1)))"))
     ids = open_panel(kernel, execution_id)
     header = ids[0]
@@ -308,10 +310,12 @@ def burst(kernel: Kernel, n: int) -> list[dict[str, Any]]:
     kernel.run(f"{BURST}\n_job = _in_thread(_burst, {execution_id!r}, {n})")
     updates: list[tuple[float, int]] = []
     messages = 0
-    final_html = ""
+    timeline = ""
     for msg in kernel.iopub(60):
         if msg["msg_type"] == "comm_msg" and msg["content"].get("comm_id") in ids:
             messages += 1
+            if msg["content"].get("comm_id") == ids[1]:
+                timeline = msg["content"]["data"].get("state", {}).get("value", timeline)
         count = header_count(msg, header)
         if count is not None:
             updates.append((msg["_at"], count))
@@ -323,8 +327,23 @@ def burst(kernel: Kernel, n: int) -> list[dict[str, Any]]:
             "while 'result' not in _job: time.sleep(0.05)\nprint(json.dumps(_job['result']))"
         )
     )
+    return {
+        "updates": updates,
+        "messages": messages,
+        "final_html": final_html,
+        "timeline_html": timeline,
+        "first": first,
+        "last": last,
+    }
+
+
+def burst(kernel: Kernel, n: int) -> list[dict[str, Any]]:
+    """Widget messages of one panel while ``n`` transitions arrive as fast as they commit."""
+    seen = run_burst(kernel, n)
+    updates, first, last = seen["updates"], seen["first"], seen["last"]
     span = max(updates[-1][0], last) - first
-    final_ok = updates[-1][1] == n and "succeeded" in final_html
+    final_ok = updates[-1][1] == n and "succeeded" in seen["final_html"]
+    messages = seen["messages"]
     if not final_ok:
         raise RuntimeError(f"the panel's last update shows {updates[-1][1]} of {n} transitions")
     return [
