@@ -32,8 +32,8 @@ async def main() -> None:
     import julep_nb
 
     async with julep_nb.Client() as client:
-        print(f"server: {client.base_url} (embedded local server, offline)")
         agent = await client.create_agent(name="demo")
+        print(f"server: {client.base_url} (embedded local server, offline)")
         task = await client.create_task(agent.id, TASK_YAML)
         print(f"task:   {task.id} ({task.name})")
         handle = await julep_nb.run(task.id, {"name": "Ada"}, client=client)
@@ -47,8 +47,8 @@ async def main() -> None:
                     print(f"  {row.transition.type.value:<13} {row.label:<10} "
                           f"{row.duration * 1000:7.1f} ms")
 
-        handle.subscribe(show)
         async for state in handle.updates():
+            show(state)
             if state.waiting_info is not None:
                 print(f"  waiting: {state.waiting_info['message']!r} -> answering yes")
                 await handle.resume({"approved": True})

@@ -326,6 +326,10 @@ class Client:
                 headers=headers,
                 timeout=self._timeout,
                 transport=self._transport,
+                # Each live watcher holds one streaming connection, so the pool must not
+                # cap them at httpx's default of 100; keep few idle ones, since httpcore
+                # scans every pooled connection on each request.
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
             )
         return http
 

@@ -116,6 +116,7 @@ class Watcher:
         self._subscribers: dict[int, _Subscriber] = {}
         self._ids = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
+        self._holding = False  # True while catching up: publish snapshot + transitions at once
         self._last_emit = float("-inf")
         self._complete = False  # the stream proved that no transition is missing
 
@@ -240,10 +241,17 @@ class Watcher:
             self._flush()
 
     async def _catch_up(self) -> None:
-        execution = await self.source.get_execution(self.execution_id)
-        self._apply(execution)
-        if execution.transition_count != 0:  # None: the server did not say
-            await self._pull()
+        # Subscribers see the snapshot and its transitions together: publishing the
+        # snapshot alone would show e.g. "awaiting_input" with an empty timeline.
+        self._holding = True
+        try:
+            execution = await self.source.get_execution(self.execution_id)
+            self._apply(execution)
+            if execution.transition_count != 0:  # None: the server did not say
+                await self._pull()
+        finally:
+            self._holding = False
+        self._publish()
 
     async def _follow(self) -> None:
         strategies = (
@@ -411,7 +419,7 @@ class Watcher:
 
     def _publish(self) -> None:
         """Leading edge now, then at most one trailing delivery per period."""
-        if not self._subscribers or self._timer is not None or self._loop is None:
+        if self._holding or not self._subscribers or self._timer is not None or self._loop is None:
             return
         delay = self._last_emit + 1.0 / self.max_rate - self._loop.time()
         if delay <= 0:

@@ -232,3 +232,22 @@ def test_one_client_works_across_successive_event_loops(julep_base_url: str):
     ids = [asyncio.run(make_agent()) for _ in range(3)]
     assert len(set(ids)) == 3
     assert len(client._pools) == 1  # pools of finished loops are dropped, not hoarded
+
+
+async def test_more_than_a_hundred_open_streams_are_all_live(local_server):
+    """Each watcher holds a streaming connection; the pool must not cap them at 100."""
+    from tests.local.conftest import seed_execution
+
+    executions = [seed_execution(local_server.store) for _ in range(110)]
+    async with Client(base_url=local_server.base_url) as client:
+        streams = [client.stream_status(e.id) for e in executions]
+
+        async def first(stream):
+            return await stream.__anext__()
+
+        try:
+            async with asyncio.timeout(20):
+                events = await asyncio.gather(*(first(s) for s in streams))
+        finally:
+            await asyncio.gather(*(s.aclose() for s in streams))
+    assert sorted(e.execution_id for e in events) == sorted(e.id for e in executions)

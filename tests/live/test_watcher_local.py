@@ -172,3 +172,23 @@ async def test_100_executions_watched_at_once(local_server):
     assert sorted(finals) == sorted(ids)
     assert all(s.seen_count == 4 and s.output == {"kind": "finish"} for s in finals.values())
     assert [w for w in active_watchers() if w in watchers] == []
+
+
+async def test_attaching_to_a_waiting_execution_never_shows_a_status_without_its_timeline(
+    local_server,
+):
+    execution = seed_execution(local_server.store)
+    for kind in (T.INIT, T.STEP, T.WAIT):
+        step(local_server.store, execution.id, kind, {"kind": kind.value})
+    async with Client(base_url=local_server.base_url) as client:
+        watcher = Watcher(client, execution.id, max_rate=1000)
+        seen: list[ExecutionState] = []
+        watcher.subscribe(seen.append)
+        watcher.start()
+        async with asyncio.timeout(10):
+            while not seen:
+                await asyncio.sleep(0.01)
+        watcher.cancel()
+    first = seen[0]
+    assert first.status.value == "awaiting_input"
+    assert [t.type for t in first.transitions] == [T.INIT, T.STEP, T.WAIT]
