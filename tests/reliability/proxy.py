@@ -109,6 +109,8 @@ class ChaosProxy:
         downstream = asyncio.ensure_future(_pipe(up_reader, writer, self))
         try:
             await asyncio.wait({upstream, downstream}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            pass  # the proxy is closing; end quietly (asyncio logs a cancelled handler)
         finally:
             for part in (upstream, downstream):
                 part.cancel()
