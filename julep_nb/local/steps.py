@@ -297,7 +297,8 @@ async def yield_step(ctx: Ctx) -> Outcome:
 
 async def wait_for_input_step(ctx: Ctx) -> Outcome:
     restored = "waiting" in ctx.frame.progress
-    info = None if restored else {"info": ctx.eval(ctx.step["wait_for_input"]["info"])}
+    # As in Julep v1, the wait transition's output is the evaluated `info` itself.
+    info = None if restored else ctx.eval(ctx.step["wait_for_input"]["info"])
     answer, _ = await ctx.run.wait(
         ctx.frame, ctx.index, to_data(info), step_type=ctx.kind, label=ctx.label
     )

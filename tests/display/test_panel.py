@@ -107,7 +107,8 @@ async def test_a_burst_is_coalesced_to_the_refresh_rate(
     assert panel.state.seen_count == 122 and "succeeded" in headers[-1]
     # each applied update is one message per changed widget
     assert len(updates_of(frontend, panel.header)) - sent_before == len(headers)
-    assert len(updates_of(frontend, panel.timeline)) <= len(headers)
+    # the timeline is coalesced to the same rate (it may change when the header does not)
+    assert len(updates_of(frontend, panel.timeline)) <= 5 * elapsed + 2
     assert "122 ● finish main[121]" in text(panel.timeline)
 
 

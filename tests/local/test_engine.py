@@ -180,7 +180,7 @@ async def test_wait_for_input_pauses_and_the_resume_input_becomes_the_output() -
         }
         waiting = await kit.run(spec, {"who": "you"})
         assert waiting.status is S.AWAITING_INPUT
-        assert waiting.output == {"info": {"question": "name of you"}}
+        assert waiting.output == {"question": "name of you"}  # the info itself, as in Julep
         wait = kit.transitions(waiting.id)[-1]
         assert wait.type is TransitionType.WAIT and wait.step_label == "ask"
         assert isinstance((wait.metadata or {}).get("task_token"), str)
