@@ -33,8 +33,11 @@ __all__ = ["Event", "ExecutionState", "StepTiming", "TransitionLog", "reduce", "
 Event = ExecutionStatusEvent | Transition | Execution
 
 
-def _sort_key(transition: Transition) -> tuple[datetime, str]:
-    return (transition.created_at, transition.id)
+def _sort_key(transition: Transition) -> tuple[datetime, bool, str]:
+    # On equal timestamps a final transition sorts last: nothing follows it on a server,
+    # and ids (uuid4) would otherwise let an earlier step win and undo the terminal status.
+    final = status_for(transition.type).is_terminal
+    return (transition.created_at, final, transition.id)
 
 
 class TransitionLog:
