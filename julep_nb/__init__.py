@@ -22,6 +22,7 @@ stack are imported only when a name that needs them is used.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from julep_nb._version import __version__
@@ -50,6 +51,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from julep_nb.live.handle import ExecutionHandle, run, watch  # noqa: F401
     from julep_nb.live.state import ExecutionState, reduce  # noqa: F401
+
+# A library logs; the application decides where that goes (nothing printed by default).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {

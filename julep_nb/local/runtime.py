@@ -262,6 +262,8 @@ class Run:
                 waiter.done.set_exception(
                     _Stopped("the execution stopped before the resume was recorded")
                 )
+                # The resume may have been cancelled too; nobody else need read this.
+                waiter.done.exception()
             raise
         finally:
             self.waiter = None
