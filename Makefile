@@ -13,11 +13,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Opens notebooks/01_quickstart.ipynb in JupyterLab; with no display (or CI, or
+# JULEP_NB_HEADLESS=1) executes it headless and writes build/demo/01_quickstart.html.
 demo: $(STAMP)
-	$(PY) -m julep_nb.demo
+	$(PY) -m julep_nb.notebook_demo
 
+# The test suite, then every notebook re-run and compared with its saved outputs.
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q --nbval notebooks/ --nbval-sanitize-with notebooks/sanitize.cfg
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check julep_nb tests benchmarks

@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "notebooks" / "01_quickstart.ipynb"
 OUT_DIR = ROOT / "build" / "demo"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def wants_headless(flag: bool = False, environ: dict[str, str] | None = None) -> bool:
@@ -108,7 +107,7 @@ def export_html(notebook: Path, dst: Path) -> Path:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
-    nb.metadata.get("widgets", {}).pop(WIDGET_STATE, None)
+    nb.metadata.pop("widgets", None)  # no widget JavaScript: the static HTML shows
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             output.get("data", {}).pop(WIDGET_VIEW, None)
