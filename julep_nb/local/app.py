@@ -86,6 +86,8 @@ async def _body(request: Request) -> Any:
         return json.loads(raw) if raw.strip() else {}
     except ValueError as exc:
         raise HTTPException(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # json.loads recurses per level: '[' * 100_000 was a 500
+        raise HTTPException(400, "request body is nested too deeply to parse; flatten it") from None
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
