@@ -14,10 +14,8 @@ STEPS_TASK: dict[str, Any] = {
     "name": "reliability-steps",
     "main": [
         {"evaluate": {"a": "$ _.n * 2"}},
-        {"sleep": {"seconds": 0.05}},
-        {"evaluate": {"b": "$ _.a + 1"}},
-        {"sleep": {"seconds": 0.05}},
-        {"return": {"b": "$ _.b"}},
+        *[{"sleep": {"seconds": 0.1}}, {"evaluate": {"a": "$ _.a"}}] * 5,
+        {"return": {"b": "$ _.a + 1"}},
     ],
 }
 

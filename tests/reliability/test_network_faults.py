@@ -28,7 +28,7 @@ async def test_50_watchers_through_a_faulty_proxy_converge_like_undisturbed_ones
     local_server: LocalServer, seed: int
 ) -> None:
     proxy = ChaosProxy(
-        local_server.port, seed=seed, cut=0.04, reset=0.02, delay=0.1, max_faults=150
+        local_server.port, seed=seed, cut=0.05, reset=0.03, delay=0.1, max_faults=200
     )
     async with (
         proxy,
@@ -36,12 +36,17 @@ async def test_50_watchers_through_a_faulty_proxy_converge_like_undisturbed_ones
         Client(base_url=proxy.base_url, backoff=0.02, max_retries=5) as faulty,
     ):
         task_id = await new_task(direct, STEPS_TASK)
-        executions = [await direct.create_execution(task_id, {"n": i}) for i in range(EXECUTIONS)]
+        executions = await gather_bounded(
+            *(direct.create_execution(task_id, {"n": i}) for i in range(EXECUTIONS)), timeout=30
+        )
+        # Both watch from the start, so the faults hit live streams, not only snapshots.
         calm = [start_watcher(direct, e.id, key=f"calm-{seed}") for e in executions]
         wild = [start_watcher(faulty, e.id, key=f"wild-{seed}") for e in executions]
         await gather_bounded(*(w.wait() for w in calm + wild), timeout=60)
+        strategies = {w.strategy for w in wild}
 
     assert [w.error for w in wild] == [None] * EXECUTIONS
+    assert strategies - {None}, "no watcher followed a stream: the faults hit nothing live"
     assert proxy.faults["cut"] > 0 and proxy.faults["reset"] > 0, proxy.faults
     for undisturbed, disturbed in zip(calm, wild, strict=True):
         assert undisturbed.state.status.value == "succeeded"
