@@ -116,7 +116,9 @@ def test_magics_results_and_tables_escape_markup(julep: Shell) -> None:
         "handle": handle,
     }
     for name, value in results.items():
-        data, _ = julep.ip.display_formatter.format(value)
+        formatter = julep.ip.display_formatter
+        assert formatter is not None
+        data, _ = formatter.format(value)
         markup = data.get("text/html")
         if markup is None:  # a handle displays through its own mimebundle
             markup = value._repr_mimebundle_()["text/html"]
