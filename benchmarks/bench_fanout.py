@@ -63,7 +63,7 @@ async def fan_out(child: Child, clients: int, steps: int) -> tuple[list[float], 
 
 
 async def _main(quick: bool) -> list[dict[str, Any]]:
-    clients, steps = 500, (30 if quick else 150)
+    clients, steps = (200, 20) if quick else (500, 150)
     child = await Child.start()
     try:
         one, _ = await fan_out(child, 1, steps)

@@ -62,7 +62,7 @@ def server_alone(n: int) -> int:
 
 def main(quick: bool) -> list[dict[str, Any]]:
     """Benchmark rows (see the module docstring)."""
-    n = 20_000 if quick else 100_000
+    n = 10_000 if quick else 100_000
     panel = with_panel(n)
     alone = server_alone(n)
     mib = 1024 * 1024
