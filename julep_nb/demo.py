@@ -44,8 +44,10 @@ async def main() -> None:
             for row in state.timeline():
                 if row.transition.id not in seen:
                     seen.add(row.transition.id)
-                    print(f"  {row.transition.type.value:<13} {row.label:<10} "
-                          f"{row.duration * 1000:7.1f} ms")
+                    print(
+                        f"  {row.transition.type.value:<13} {row.label:<10} "
+                        f"{row.duration * 1000:7.1f} ms"
+                    )
 
         async for state in handle.updates():
             show(state)
