@@ -167,3 +167,25 @@ def test_auth_error_type_for_a_wrong_key(keyed: LocalServer) -> None:
     with pytest.raises(AuthError) as info:
         asyncio.run(attempt())
     assert "nope" not in str(info.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["01_quickstart.ipynb", "02_human_in_the_loop.ipynb"])
+def test_notebooks_run_with_a_key_never_save_it(
+    name: str, keyed: LocalServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped notebooks, run in a real kernel against a keyed server, keep no key."""
+    from pathlib import Path
+
+    from julep_nb.notebook_demo import execute_notebook
+
+    monkeypatch.setenv("JULEP_BASE_URL", keyed.base_url)
+    monkeypatch.setenv("JULEP_API_KEY", KEY)  # the kernel inherits the environment
+    src = Path(__file__).resolve().parents[2] / "notebooks" / name
+    saved = execute_notebook(src, tmp_path / name, timeout=120)
+    text = saved.read_text()
+    assert KEY not in text and KEY[-12:-4] not in text
+    nb = nbformat.read(saved, as_version=4)
+    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert "succeeded" in text  # it really ran against the keyed server (no key: 401)
