@@ -16,13 +16,14 @@ handlers used by the client and SSE tests; other test packages reuse them::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 __all__ = [
@@ -118,30 +119,26 @@ class Responder:
 Handler = Callable[[Request, Responder], Awaitable[None]]
 
 
-class FaultServer:
-    """A loopback HTTP server on an ephemeral port running ``handler`` per request."""
+class LoopbackServer:
+    """A TCP server on ``127.0.0.1:<ephemeral>`` whose connections end when it closes.
 
-    def __init__(self, handler: Handler) -> None:
-        self._handler = handler
+    Subclasses implement :meth:`handle`, one call per connection.
+    """
+
+    def __init__(self) -> None:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.requests: list[Request] = []
         self.port = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def count(self, method: str | None = None, path: str | None = None) -> int:
-        """How many requests matched ``method`` and ``path`` (``None``: any)."""
-        return sum(
-            1
-            for r in self.requests
-            if (method is None or r.method == method) and (path is None or r.path == path)
-        )
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
 
-    async def __aenter__(self) -> FaultServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def __aenter__(self: _S) -> _S:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -157,12 +154,39 @@ class FaultServer:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2)
-        await self._server.wait_closed()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        try:
+            await self.handle(reader, writer)
+        finally:
+            self._tasks.discard(task)
+
+
+_S = TypeVar("_S", bound=LoopbackServer)
+
+
+class FaultServer(LoopbackServer):
+    """A loopback HTTP server on an ephemeral port running ``handler`` per request."""
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__()
+        self._handler = handler
+        self.requests: list[Request] = []
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        """How many requests matched ``method`` and ``path`` (``None``: any)."""
+        return sum(
+            1
+            for r in self.requests
+            if (method is None or r.method == method) and (path is None or r.path == path)
+        )
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = await _read_request(reader)
             if request is not None:
@@ -173,7 +197,6 @@ class FaultServer:
             pass
         finally:
             writer.close()
-            self._tasks.discard(task)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:

@@ -23,8 +23,9 @@ import contextlib
 import random
 import socket
 import struct
-from types import TracebackType
 from typing import Final
+
+from tests.faults import LoopbackServer
 
 __all__ = ["ChaosProxy"]
 
@@ -32,7 +33,7 @@ CHUNK: Final = 16 * 1024
 DRIBBLE_PIECES: Final = 4
 
 
-class ChaosProxy:
+class ChaosProxy(LoopbackServer):
     """Forward ``127.0.0.1:<ephemeral>`` to ``127.0.0.1:target_port`` with injected faults."""
 
     def __init__(
@@ -46,6 +47,7 @@ class ChaosProxy:
         max_delay: float = 0.01,
         max_faults: int = 100,
     ) -> None:
+        super().__init__()
         self.target_port = target_port
         self.rng = random.Random(seed)
         self.cut, self.reset, self.delay, self.max_delay = cut, reset, delay, max_delay
@@ -53,38 +55,11 @@ class ChaosProxy:
         self.faults = {"cut": 0, "reset": 0, "delay": 0}
         self.connections = 0
         self.enabled = True
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.port = 0
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def spent(self) -> int:
         """Faults injected so far (cuts, resets and delays)."""
         return sum(self.faults.values())
-
-    async def __aenter__(self) -> ChaosProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=2)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._server.wait_closed(), 2)
 
     def _roll(self, kind: str, probability: float) -> bool:
         if not self.enabled or probability <= 0 or self.spent >= self.max_faults:
@@ -94,16 +69,12 @@ class ChaosProxy:
         self.faults[kind] += 1
         return True
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             _abort(writer)  # the server is down: the client sees a reset, as it would
-            self._tasks.discard(task)
             return
         upstream = asyncio.ensure_future(_pipe(reader, up_writer, None))
         downstream = asyncio.ensure_future(_pipe(up_reader, writer, self))
@@ -117,7 +88,6 @@ class ChaosProxy:
             await asyncio.gather(upstream, downstream, return_exceptions=True)
             for w in (writer, up_writer):
                 w.close()
-            self._tasks.discard(task)
 
 
 async def _pipe(
