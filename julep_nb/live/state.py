@@ -13,7 +13,8 @@ log, and entries past a state's ``n`` are invisible to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, overload
@@ -28,9 +29,19 @@ from julep_nb.api.models import (
     status_for,
 )
 
-__all__ = ["Event", "ExecutionState", "StepTiming", "TransitionLog", "reduce", "reduce_all"]
+__all__ = [
+    "Event",
+    "ExecutionState",
+    "StepTiming",
+    "TransitionLog",
+    "TransitionsView",
+    "reduce",
+    "reduce_all",
+]
 
 Event = ExecutionStatusEvent | Transition | Execution
+
+RECENT = 256  # newest transitions a log keeps as models (≥ a panel's timeline_limit)
 
 
 def _sort_key(transition: Transition) -> tuple[datetime, bool, str]:
@@ -41,13 +52,31 @@ def _sort_key(transition: Transition) -> tuple[datetime, bool, str]:
 
 
 class TransitionLog:
-    """Append-only storage shared by successive states (never mutated below a state's n)."""
+    """Append-only storage shared by successive states (never mutated below a state's n).
 
-    __slots__ = ("durations", "index", "items", "label_totals", "last_at_scope")
+    A transition is kept as its compact JSON (``bytes``), not as a model: 100,000
+    pydantic ``Transition`` objects take ~250 MB, their JSON ~40 MB. The newest
+    :data:`RECENT` are also kept as models, so the latest transition and a timeline
+    of the newest rows decode nothing; older ones are decoded when read.
+    """
+
+    __slots__ = (
+        "_blobs",
+        "_labels",
+        "_names",
+        "_recent",
+        "durations",
+        "index",
+        "label_totals",
+        "last_at_scope",
+    )
 
     def __init__(self) -> None:
-        self.items: list[Transition] = []
-        self.durations: list[float] = []  # seconds since the previous transition in scope
+        self._blobs: list[bytes] = []
+        self._recent: dict[int, Transition] = {}  # the newest RECENT rows, as models
+        self._labels: list[str] = []  # step label of each row...
+        self._names: dict[str, str] = {}  # ...one shared str per distinct label
+        self.durations = array("d")  # seconds since the previous transition in scope
         self.index: dict[str, int] = {}
         self.last_at_scope: dict[str | None, datetime] = {}
         # label -> [first index, total seconds]: step_durations() of the newest state is
@@ -61,22 +90,83 @@ class TransitionLog:
             log.append(transition)
         return log
 
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    def __getitem__(self, i: int) -> Transition:
+        found = self._recent.get(i)
+        if found is not None:
+            return found
+        if not 0 <= i < len(self._blobs):
+            raise IndexError(f"transition {i} is not in a log of {len(self._blobs)}")
+        return Transition.model_validate_json(self._blobs[i])
+
+    def label(self, i: int) -> str:
+        return self._labels[i]
+
     def append(self, transition: Transition) -> None:
+        position = len(self._blobs)
         scope = transition.current.scope_id
         previous = self.last_at_scope.get(scope)
-        if previous is None and self.items:
-            previous = self.items[-1].created_at
+        if previous is None and position:
+            previous = self[position - 1].created_at
         delta = (transition.created_at - previous).total_seconds() if previous else 0.0
-        self.index[transition.id] = len(self.items)
-        self.items.append(transition)
-        self.durations.append(max(delta, 0.0))
+        delta = max(delta, 0.0)
+        label = self._names.setdefault(step_label(transition), step_label(transition))
+        self.label_totals.setdefault(label, [position, 0.0])[1] += delta
+        self.index[transition.id] = position
+        self._blobs.append(
+            transition.__pydantic_serializer__.to_json(transition, exclude_unset=True)
+        )
+        self._labels.append(label)
+        self.durations.append(delta)
         self.last_at_scope[scope] = transition.created_at
-        totals = self.label_totals.setdefault(step_label(transition), [len(self.items) - 1, 0.0])
-        totals[1] += self.durations[-1]
+        self._recent[position] = transition
+        self._recent.pop(position - RECENT, None)
 
     def has(self, transition_id: str, n: int) -> bool:
         position = self.index.get(transition_id)
-        return position is not None and position < n and self.items[position].id == transition_id
+        return position is not None and position < n
+
+
+class TransitionsView(Sequence[Transition]):
+    """The first ``n`` transitions of a log, read-only; older rows are decoded on read."""
+
+    __slots__ = ("_log", "_n")
+
+    def __init__(self, log: TransitionLog, n: int) -> None:
+        self._log = log
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> Transition: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Transition]: ...
+    def __getitem__(self, i: int | slice) -> Transition | list[Transition]:
+        if isinstance(i, slice):
+            return [self._log[j] for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(f"transition index {i} out of range for {self._n} transitions")
+        return self._log[i]
+
+    def __iter__(self) -> Iterator[Transition]:
+        log = self._log
+        return (log[i] for i in range(self._n))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(other) == self._n and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{self._n} transitions>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +212,15 @@ class ExecutionState:
 
     @property
     def transitions(self) -> Sequence[Transition]:
-        """Transitions seen so far, deduplicated, ordered by ``(created_at, id)``."""
-        items = self._log.items
-        return items if len(items) == self._n else items[: self._n]
+        """Transitions seen so far, deduplicated, ordered by ``(created_at, id)``.
+
+        A read-only view: indexing and iterating decode older rows on demand.
+        """
+        return TransitionsView(self._log, self._n)
 
     @property
     def latest_transition(self) -> Transition | None:
-        return self._log.items[self._n - 1] if self._n else None
+        return self._log[self._n - 1] if self._n else None
 
     def has_transition(self, transition_id: str) -> bool:
         return self._log.has(transition_id, self._n)
@@ -137,15 +229,18 @@ class ExecutionState:
         """Timeline rows (newest ``limit`` when given), with step durations in seconds."""
         start = 0 if limit is None else max(self._n - limit, 0)
         log = self._log
-        return [
-            StepTiming(
-                transition=log.items[i],
-                label=step_label(log.items[i]),
-                started_at=_minus(log.items[i].created_at, log.durations[i]),
-                duration=log.durations[i],
+        rows = []
+        for i in range(start, self._n):
+            transition = log[i]
+            rows.append(
+                StepTiming(
+                    transition=transition,
+                    label=log.label(i),
+                    started_at=_minus(transition.created_at, log.durations[i]),
+                    duration=log.durations[i],
+                )
             )
-            for i in range(start, self._n)
-        ]
+        return rows
 
     @property
     def seen_count(self) -> int:
@@ -159,17 +254,17 @@ class ExecutionState:
         its prefix and the log's tail past it.
         """
         log = self._log
-        hidden = len(log.items) - self._n
-        if hidden < self._n:  # start from the log's totals and take the tail back out
+        size = len(log)
+        if size - self._n < self._n:  # start from the log's totals and take the tail back out
             totals = {label: t for label, (first, t) in log.label_totals.items() if first < self._n}
-            for i in range(self._n, len(log.items)):
-                label = step_label(log.items[i])
+            for i in range(self._n, size):
+                label = log.label(i)
                 if label in totals:
                     totals[label] = max(totals[label] - log.durations[i], 0.0)
             return totals
         totals = {}
         for i in range(self._n):
-            label = step_label(log.items[i])
+            label = log.label(i)
             totals[label] = totals.get(label, 0.0) + log.durations[i]
         return totals
 
@@ -267,8 +362,8 @@ class ExecutionState:
         if self.has_transition(transition.id):
             return self
         log = self._log
-        in_order = self._n == 0 or _sort_key(transition) >= _sort_key(log.items[self._n - 1])
-        if log is not _EMPTY_LOG and self._n == len(log.items) and in_order:
+        in_order = self._n == 0 or _sort_key(transition) >= _sort_key(log[self._n - 1])
+        if log is not _EMPTY_LOG and self._n == len(log) and in_order:
             log.append(transition)
         else:
             log = TransitionLog.build([*self.transitions, transition])

@@ -221,3 +221,32 @@ def test_step_durations_of_the_newest_state_do_not_scan_all_transitions() -> Non
         totals = state.step_durations()
     assert time.perf_counter() - started < 0.5  # a full scan each time takes seconds
     assert round(sum(totals.values()), 3) == 19.999
+
+
+def test_transitions_read_back_whole_however_old() -> None:
+    """Old rows are stored compactly and decoded on read: nothing is lost on the way."""
+    events = run_of(600)  # more than the log keeps as models
+    events[3] = events[3].model_copy(update={"metadata": {"step_type": "evaluate"}})
+    state = reduce_all(None, events)
+    view = state.transitions
+    assert len(view) == 602 and list(view) == events and view == events
+    assert view[3].metadata == {"step_type": "evaluate"} and view[3].step_type == "evaluate"
+    assert view[0] == events[0] and view[-1] == events[-1] and view[-602] == events[0]
+    assert view[10:13] == events[10:13] and view[::300] == events[::300]
+    assert view[1].output == {"i": 1} and view[1].created_at == events[1].created_at
+    with pytest.raises(IndexError, match="602 transitions"):
+        view[602]
+    earlier = reduce_all(None, events[:5])
+    assert earlier.transitions != view and earlier.transitions == events[:5]
+    assert state.has_transition(events[0].id) and not earlier.has_transition(events[9].id)
+
+
+def test_an_older_state_reads_its_own_latest_transition() -> None:
+    events = run_of(600)
+    states = [reduce(None, events[0])]
+    for event in events[1:]:
+        states.append(reduce(states[-1], event))
+    old = states[10]  # its latest row is no longer kept as a model by the shared log
+    assert old.latest_transition == events[10] and old.output == {"i": 10}
+    assert old.status is S.RUNNING and states[-1].status is S.SUCCEEDED
+    assert [row.transition.id for row in old.timeline(limit=3)] == [e.id for e in events[8:11]]
