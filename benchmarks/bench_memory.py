@@ -7,8 +7,8 @@ Two fresh kernels (``jupyter_client``), each running the embedded local server:
   takes them into a live panel, then RSS again once the panel shows the final state;
 - the anchor, the local server itself: the same commits with no watcher or panel.
 
-The panel's HTML (the display's final ``text/html`` and the timeline widget's last
-value) is compared with that of the 1,000-transition warm-up: bounded by
+The panel's HTML (the display's final ``text/html`` and the live widget's last value)
+is compared with that of the 1,000-transition warm-up: bounded by
 ``timeline_limit`` (50), it must not grow with the transition count.
 
     python -m benchmarks --only memory [--quick]
@@ -87,11 +87,11 @@ def main(quick: bool) -> list[dict[str, Any]]:
             higher_is_better=False,
         ),
         row(
-            f"memory: timeline widget HTML, {n:,} transitions",
-            len(big["timeline_html"]) / 1024,
+            f"memory: live widget HTML, {n:,} transitions",
+            len(big["live_html"]) / 1024,
             "KiB",
             anchor=f"same, {WARMUP:,} transitions",
-            anchor_value=len(small["timeline_html"]) / 1024,
+            anchor_value=len(small["live_html"]) / 1024,
             target="bounded by timeline_limit",
             higher_is_better=False,
         ),

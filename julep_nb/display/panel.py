@@ -7,8 +7,14 @@ Usage::
 
 The panel subscribes to its :class:`~julep_nb.live.handle.ExecutionHandle`; every
 update happens in that subscription, on the kernel's event loop, so the panel never
-keeps the kernel busy. Updates are coalesced to at most ``refresh_rate`` a second and
-applied inside ``hold_sync()`` (one message per changed widget per update). The panel
+keeps the kernel busy. Everything that moves while an execution runs (header, result,
+timeline) is one HTML widget, so an update is one widget message, and updates are
+paced so that the panel sends at most ``refresh_rate`` widget messages in any one
+second (an update that also flips the Cancel button waits one period more): a burst
+of 10,000 transitions costs the frontend ``refresh_rate`` messages a second, and the
+final state is always shown. While the execution waits for input (and
+nothing streams) the timeline moves to a second HTML widget below the resume form, so
+the question and the form stay side by side. The panel
 is displayed as one bundle with a ``display_id`` (widget view + ``text/html`` +
 ``text/plain``); on a terminal status the display is updated with the final static
 HTML, so a saved notebook, nbconvert and GitHub show the final timeline.
@@ -61,7 +67,7 @@ def _error_html(text: str) -> str:
 
 
 class ExecutionPanel:
-    """A live view of one execution: header, result, resume form, Cancel, timeline."""
+    """A live view of one execution: header, result, timeline, Cancel, resume form."""
 
     def __init__(
         self,
@@ -88,8 +94,12 @@ class ExecutionPanel:
         self.widget: ipywidgets.VBox | None = None
         self._pending: ExecutionState | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._last_apply = float("-inf")
+        self._last_apply = float("-inf")  # loop time of the last applied update
+        self._last_send = float("-inf")  # ...and of the last one that sent messages
+        self._last_sent = 0  # widget messages that one sent
+        self.messages = 0  # widget messages (or display updates) sent so far
         self._rendered: dict[str, Any] = {}  # part -> what it was last rendered from
+        self._html = {"timeline": "", "result": ""}  # parts of the live HTML, as rendered
         self._form_for: tuple[str, str | None] | None = None  # (info, wait transition id)
         self._cancelling = False
         self._finished = False
@@ -108,23 +118,26 @@ class ExecutionPanel:
     def _build(self) -> None:
         import ipywidgets as w
 
-        self.header = w.HTML()
-        self.result = w.HTML()
-        self.timeline = w.HTML()
+        # header + result + timeline: what changes with each transition, in one widget
+        self.live = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
+        # the timeline, below the resume form, only while the execution awaits input
+        self.timeline_below = w.HTML(layout=w.Layout(display="none"))
         self.message = w.HTML()
         self.cancel_button = w.Button(
-            description="Cancel", icon="stop", tooltip="Cancel the execution"
+            description="Cancel",
+            icon="stop",
+            tooltip="Cancel the execution",
+            layout=w.Layout(flex="0 0 auto", width="auto"),
         )
         self.cancel_button.on_click(self._cancel_clicked)
         self.form_box = w.VBox([])
         border = "1px solid var(--jp-border-color2, #e0e0e0)"
         self.widget = w.VBox(
             [
-                self.header,
-                w.HBox([self.cancel_button, self.message]),
-                self.result,
+                w.HBox([self.live, self.cancel_button], layout=w.Layout(align_items="flex-start")),
+                self.message,
                 self.form_box,
-                self.timeline,
+                self.timeline_below,
             ],
             layout=w.Layout(border=border, padding="4px 10px", max_width="1000px"),
         )
@@ -142,38 +155,72 @@ class ExecutionPanel:
     # ------------------------------------------------------------------ updates
 
     def update(self, state: ExecutionState) -> None:
-        """Show ``state``: at once, or at the end of the current refresh period."""
+        """Show ``state``: at once, or when the message budget allows (the newest wins)."""
         loop = self._loop
         if loop is not None and _running_loop() is not loop:
             loop.call_soon_threadsafe(self.update, state)
             return
         self._pending = state
-        if state.is_terminal or loop is None:
+        if loop is None:
             self._flush()
-            return
-        if self._timer is not None:
-            return  # a trailing update is already due; it will take the newest state
-        delay = self._last_apply + 1.0 / self.refresh_rate - loop.time()
+        elif self._timer is None:  # else a trailing update is due; it takes the newest state
+            self._schedule(loop)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        delay = self._due() - loop.time()
         if delay <= 0:
             self._flush()
         else:
             self._timer = loop.call_later(delay, self._flush)
 
+    def _due(self) -> float:
+        """When the pending update may go, on the loop's clock.
+
+        Updates are ``1 / refresh_rate`` apart, and after an update that sent ``k``
+        messages the next one, expected to send ``j``, waits ``(k + j - 1) / refresh_rate``:
+        then no one-second window holds more than ``refresh_rate`` messages.
+        """
+        period = 1.0 / self.refresh_rate
+        pending = self._pending
+        expected = self._expected_messages(pending) if pending is not None else 1
+        budget = max(self._last_sent + expected - 1, 0) * period
+        return max(self._last_apply + period, self._last_send + budget)
+
+    def _expected_messages(self, state: ExecutionState) -> int:
+        """Widget messages an update to ``state`` will send (the live HTML, and the rest)."""
+        if self.widget is None:
+            return 1  # one display update
+        waiting = state.status is ExecutionStatus.AWAITING_INPUT
+        extra = (state.is_terminal or self._cancelling) != self.cancel_button.disabled
+        extra += 2 * (waiting != (self.timeline_below.layout.display is None))  # HTML + layout
+        return 1 + extra
+
     def _flush(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        state, self._pending = self._pending, None
-        if state is None:
+        loop = self._loop
+        if self._pending is None:
             return
-        if self._loop is not None:
-            self._last_apply = self._loop.time()
+        if loop is not None and self._due() > loop.time() + 0.001:
+            self._schedule(loop)  # the pending state now needs more messages than planned
+            return
+        state, self._pending = self._pending, None
+        before = self.messages
         self._apply(state)
+        if loop is not None:
+            self._last_apply = loop.time()
+            if self.messages > before:
+                self._last_send, self._last_sent = self._last_apply, self.messages - before
 
     def _apply(self, state: ExecutionState) -> None:
         self.state = state
         if self.widget is not None:
+            before = self._models()
             self._apply_widgets(state)
+            self.messages += sum(a != b for a, b in zip(before, self._models(), strict=True))
+        else:
+            self.messages += 1  # the display update that show() sends
         self.updates += 1
         for hook in list(self._on_update):
             hook(state)
@@ -189,24 +236,43 @@ class ExecutionPanel:
         self._rendered[part] = key
         return True
 
+    def _models(self) -> tuple[Any, ...]:
+        """What an update may change, one entry per widget model (one message each)."""
+        below, button = self.timeline_below, self.cancel_button
+        return (
+            self.live.value,
+            below.value,
+            below.layout.display,
+            (button.disabled, button.description),
+            self.message.value,
+            self.form_box.children,
+        )
+
     def _apply_widgets(self, state: ExecutionState) -> None:
         latest = state.latest_transition
         latest_id = latest.id if latest is not None else None
-        timeline_key = (state.seen_count, latest_id, self.timeline_limit)
-        result_key = (state.status, latest_id, state.reported_error, id(state.reported_output))
-        parts = (self.header, self.timeline, self.result, self.message, self.cancel_button)
-        with contextlib.ExitStack() as stack:
-            for widget in parts:
-                stack.enter_context(widget.hold_sync())
-            self.header.value = render_header(state)
-            if self._changed("timeline", timeline_key):
-                self.timeline.value = render_gantt(state) + render_timeline(
-                    state, limit=self.timeline_limit
-                )
-            if self._changed("result", result_key):
-                self.result.value = render_result(state)
+        html = self._html
+        if self._changed("timeline", (state.seen_count, latest_id, self.timeline_limit)):
+            html["timeline"] = render_gantt(state) + render_timeline(
+                state, limit=self.timeline_limit
+            )
+        if self._changed(
+            "result", (state.status, latest_id, state.reported_error, id(state.reported_output))
+        ):
+            html["result"] = render_result(state)
+        top = render_header(state) + html["result"]
+        below = self.timeline_below
+        with self.cancel_button.hold_sync(), below.hold_sync(), below.layout.hold_sync():
+            if state.status is ExecutionStatus.AWAITING_INPUT:  # question, form, timeline
+                self.live.value = top
+                below.value = html["timeline"]
+                below.layout.display = None
+            else:
+                self.live.value = top + html["timeline"]
+                below.value = ""
+                below.layout.display = "none"
             self._sync_cancel(state)
-            self._sync_watcher_error()
+        self._sync_watcher_error()
         self._sync_form(state)
 
     def _sync_cancel(self, state: ExecutionState) -> None:

@@ -7,9 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import comm
 import pytest
-from comm.base_comm import BaseComm
 
 from julep_nb.api.client import Client
 from julep_nb.api.models import ExecutionStatus
@@ -50,19 +48,6 @@ def keyed_server() -> Iterator[LocalServer]:
         server.stop()
 
 
-@pytest.fixture
-def frontend(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every comm message the widgets send (what a browser would receive)."""
-    log: list[Any] = []
-
-    class RecordingComm(BaseComm):
-        def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kw: Any) -> None:
-            log.append((self.comm_id, msg_type, data))
-
-    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(*a, **kw))
-    return log
-
-
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
@@ -81,7 +66,12 @@ async def test_wait_resume_and_result_through_the_panel(
             await until(lambda: panel.form is not None and panel.state.seen_count == 3)
             form = panel.form
             assert form is not None and list(form.inputs) == ["n"]
-            assert "How many?" in panel.result.value and "double" in panel.timeline.value
+            # the question, then the form, then the timeline
+            assert "How many?" in panel.live.value and "double" not in panel.live.value
+            assert "double" in panel.timeline_below.value
+            assert panel.timeline_below.layout.display is None
+            children = panel.widget.children
+            assert children.index(panel.form_box) < children.index(panel.timeline_below)
 
             form.submit.click()  # n is required: nothing is sent, the execution waits
             await asyncio.sleep(0.2)
@@ -99,7 +89,8 @@ async def test_wait_resume_and_result_through_the_panel(
     resumes = [t for t in state.transitions if t.type.value == "resume"]
     assert len(resumes) == 1 and resumes[0].output == {"n": 7}
     assert panel.form is None and panel.cancel_button.disabled
-    assert "succeeded" in panel.header.value and "17" in panel.result.value
+    assert "succeeded" in panel.live.value and "17" in panel.live.value
+    assert "double" in panel.live.value and panel.timeline_below.layout.display == "none"
     for widget in panel.widgets():
         assert KEY not in json.dumps(widget.get_state(), default=str)
     assert KEY not in json.dumps(frontend, default=str)
@@ -121,5 +112,5 @@ async def test_cancel_from_the_panel_cancels_the_execution(keyed_server: LocalSe
         finally:
             stop_all()
     assert state.status is S.CANCELLED and panel.cancel_requests == 1
-    assert "Execution cancelled" in panel.result.value
+    assert "Execution cancelled" in panel.live.value
     assert panel.cancel_button.description == "Cancelled"

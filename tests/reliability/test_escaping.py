@@ -152,10 +152,10 @@ async def test_a_10_mb_output_is_cut_in_the_panel_and_whole_from_python() -> Non
             state = await asyncio.wait_for(handle, 20)
             panel = ExecutionPanel(handle)
     assert state.output == {"big": TEN_MB}  # the full value, from Python
-    shown = [panel.result.value, bundle_for(panel, state)["text/html"], panel.timeline.value]
+    shown = [panel.live.value, bundle_for(panel, state)["text/html"]]
     for markup in shown:
         assert len(markup) < 200_000, len(markup)
-    assert "Output truncated" in panel.result.value and "handle.output" in panel.result.value
+    assert "Output truncated" in panel.live.value and "handle.output" in panel.live.value
     assert len(handle._repr_mimebundle_()["text/html"]) < 200_000
     assert len(repr(handle)) < 10_000 and len(html.render_text(state)) < 10_000
 

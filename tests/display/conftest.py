@@ -1,0 +1,35 @@
+"""Fixtures shared by the panel tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+
+
+class Messages(list[tuple[str, str, dict[str, Any]]]):
+    """Comm messages as ``(comm_id, msg_type, data)``; ``times[i]`` is when ``self[i]`` went."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+
+@pytest.fixture
+def frontend(monkeypatch: pytest.MonkeyPatch) -> Messages:
+    """Every comm message the widgets send (what a browser would receive).
+
+    A recording comm stands in for the frontend: the seam ipykernel itself fills.
+    """
+    log = Messages()
+
+    class RecordingComm(BaseComm):
+        def publish_msg(self, msg_type: str, data: Any = None, *args: Any, **kw: Any) -> None:
+            log.append((self.comm_id, msg_type, data or {}))
+            log.times.append(time.monotonic())
+
+    monkeypatch.setattr(comm, "create_comm", lambda *a, **kw: RecordingComm(*a, **kw))
+    return log
