@@ -195,8 +195,10 @@ def render_result(state: ExecutionState, *, max_chars: int = 20_000) -> str:
 class _RowCache:
     """Rendered timeline rows, so that a live panel renders each transition once.
 
-    Keyed by the transition object (weakly: the cache never keeps a large output alive),
-    its position and its duration, which together fix the row's HTML.
+    Keyed by the transition object, its position and its duration, which together fix
+    the row's HTML. Entries go with their transition (a weak reference's callback), so
+    the cache holds rows only for transitions still alive somewhere (a state log keeps
+    the newest few hundred per execution as objects) and never keeps an output alive.
     """
 
     def __init__(self, size: int = 20_000) -> None:
@@ -204,17 +206,25 @@ class _RowCache:
         self._rows: dict[tuple[int, int, float], tuple[weakref.ref[Transition], str]] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._rows)
+
     def row(self, transition: Transition, position: int, duration: float) -> str:
         key = (id(transition), position, duration)
         hit = self._rows.get(key)
         if hit is not None and hit[0]() is transition:
             return hit[1]
         html = _row(transition, position, duration)
+        rows = self._rows
+
+        def forget(_ref: weakref.ref[Transition], key: tuple[int, int, float] = key) -> None:
+            rows.pop(key, None)  # runs before the id can be reused
+
         with self._lock:
-            if len(self._rows) >= self._size:  # drop the oldest tenth in one go
-                for old in list(self._rows)[: self._size // 10]:
-                    del self._rows[old]
-            self._rows[key] = (weakref.ref(transition), html)
+            if len(rows) >= self._size:  # drop the oldest tenth in one go
+                for old in list(rows)[: self._size // 10]:
+                    rows.pop(old, None)
+            rows[key] = (weakref.ref(transition, forget), html)
         return html
 
 

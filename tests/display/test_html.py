@@ -215,3 +215,24 @@ def test_a_status_ahead_of_its_transitions_says_they_are_not_loaded_yet() -> Non
     text = Structure(H.render_execution(state, now=NOW)).visible
     assert "awaiting_input" in text and "Transitions 3" in text
     assert "3 transitions, not loaded yet." in text
+
+
+def test_the_row_cache_lets_go_of_transitions_that_are_gone() -> None:
+    """A 100,000-transition run must not leave 100,000 rendered rows behind."""
+    import gc
+
+    def follow_a_run() -> str:
+        state, html = created(), ""
+        for i in range(1, 2_001):  # a panel re-rendering as the transitions come
+            state = reduce(state, tr(i, "step", output={"i": i}))
+            if i % 25 == 0:
+                html = H.render_timeline(state, limit=50)
+        return html
+
+    gc.collect()
+    before = len(H._ROWS)
+    html = follow_a_run()
+    assert "1,950 earlier transitions not shown" in Structure(html).visible
+    gc.collect()
+    # none are left: the run's states, and with them its transitions, are gone
+    assert len(H._ROWS) <= before
