@@ -4,7 +4,11 @@
    the client (p50/p99 over loopback), beside a 1 s and a 5 s polling loop measured
    on the same commits (hosted Julep's status stream polls once a second; Julep's
    guide polls every 5 s).
-2. 500 executions watched at once in one process: event-loop lag p99 while they
+2. Latency from a status-changing commit (init, first step, finish) to the new status
+   in the client, beside the official ``julep`` SDK on the same executions: its
+   ``executions.status.stream`` (against the same pushed stream) and its README's
+   polling pattern (``executions.get`` until terminal, sleeping 1 s between calls).
+3. 500 executions watched at once in one process: event-loop lag p99 while they
    change, beside 500 one-second polling loops; memory per watcher (RSS).
 
 The server runs in a child process (this module with ``--serve``), so the
@@ -82,6 +86,15 @@ def serve() -> None:
                     time.sleep(random.uniform(lo, hi))
                     times.append(commit(ids[0], kind))
                 reply(times)
+            elif command == "flows":  # flows LO HI -> init, step, step, finish per execution
+                lo, hi = float(args[0]), float(args[1])
+                flows = {}
+                for execution_id in ids:
+                    flows[execution_id] = []
+                    for kind in ("init", "step", "step", "finish"):
+                        time.sleep(random.uniform(lo, hi))
+                        flows[execution_id].append(commit(execution_id, kind))
+                reply(flows)
             elif command == "round":  # round KIND SPREAD -> one KIND per execution
                 kind, spread = args[0], float(args[1])
                 for execution_id in ids:
@@ -215,6 +228,88 @@ async def latency(child: Child, quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+FLOW_STATUSES = {0: "starting", 1: "running", 3: "succeeded"}  # commit index -> new status
+
+
+async def _sdk_stream(sdk: Any, execution_id: str, seen: dict[str, float]) -> None:
+    stream = await sdk.executions.status.stream(execution_id)
+    async for execution in stream:
+        seen.setdefault(execution.status, time.monotonic())
+
+
+async def _sdk_poll(sdk: Any, execution_id: str, seen: dict[str, float]) -> None:
+    while True:  # the SDK README's loop, awaited
+        execution = await sdk.executions.get(execution_id)
+        seen.setdefault(execution.status, time.monotonic())
+        if execution.status in ("succeeded", "failed", "cancelled"):
+            return
+        await asyncio.sleep(1.0)
+
+
+async def status_changes(child: Child, quick: bool) -> list[dict[str, Any]]:
+    """Commit → new status seen: the watcher, the SDK's status stream, the SDK polling."""
+    from julep import AsyncJulep
+
+    from julep_nb.live.watcher import Watcher
+
+    n = 8 if quick else 40
+    ids = await child.ask(f"seed {n}")
+    client = _client(child.base_url)
+    # The local server without a key takes loopback requests; the SDK insists on one.
+    sdk = AsyncJulep(api_key="unused-locally", base_url=child.base_url, max_retries=0)
+    observers: dict[str, dict[str, dict[str, float]]] = {
+        name: {i: {} for i in ids} for name in ("julep_nb", "sdk_stream", "sdk_poll")
+    }
+    watchers = []
+    for execution_id in ids:
+        watcher = Watcher(client, execution_id, max_rate=1e9)
+        seen = observers["julep_nb"][execution_id]
+        watcher.subscribe(
+            lambda state, seen=seen: seen.setdefault(state.status.value, time.monotonic())
+        )
+        watcher.start()
+        watchers.append(watcher)
+    tasks = [asyncio.create_task(_sdk_stream(sdk, i, observers["sdk_stream"][i])) for i in ids] + [
+        asyncio.create_task(_sdk_poll(sdk, i, observers["sdk_poll"][i])) for i in ids
+    ]
+    await asyncio.sleep(1.0)  # every stream open, every poller past its first call
+    flows = await child.ask("flows 0.02 0.15")
+    await asyncio.wait_for(asyncio.gather(*(w.wait() for w in watchers), *tasks), 60)
+    await client.aclose()
+    await sdk.close()
+
+    order = list(FLOW_STATUSES.values())
+
+    def latencies(name: str) -> list[float]:
+        # A poller may never see a brief status: it learns of it with the next one.
+        out = []
+        for i in ids:
+            seen = observers[name][i]
+            for index, status in FLOW_STATUSES.items():
+                later = [seen[s] for s in order[order.index(status) :] if s in seen]
+                out.append((min(later) - flows[i][index]) * 1000)
+        return out
+
+    ours = latencies("julep_nb")
+    anchors = {
+        "julep SDK status.stream": latencies("sdk_stream"),
+        "julep SDK polling (get, sleep 1 s)": latencies("sdk_poll"),
+    }
+    return [
+        row(
+            f"live: commit→status seen p{q}, {len(ours)} status changes",
+            percentile(ours, q),
+            "ms",
+            anchor=anchor,
+            anchor_value=percentile(theirs, q),
+            target="p99 ≤ 10 ms" if q == 99 else "",
+            higher_is_better=False,
+        )
+        for anchor, theirs in anchors.items()
+        for q in (50, 99)
+    ]
+
+
 async def _lag_while(work: Callable[[], Awaitable[Any]]) -> list[float]:
     """Event-loop lag samples (ms) taken while ``work`` runs."""
     samples: list[float] = []
@@ -324,6 +419,7 @@ async def _main(quick: bool) -> list[dict[str, Any]]:
     child = await Child.start()
     try:
         rows = await latency(child, quick)
+        rows += await status_changes(child, quick)
         rows += await concurrency(child, quick)
     finally:
         await child.close()
