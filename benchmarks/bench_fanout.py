@@ -28,7 +28,8 @@ async def reader(url: str) -> list[float]:
     """Arrival times (monotonic) of each event on one stream, until the server closes it."""
     parts = urlsplit(url)
     r, w = await asyncio.open_connection(parts.hostname, parts.port)
-    w.write(f"GET {parts.path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    # Connection: close, or the reader would wait for the keep-alive timeout after the end
+    w.write(f"GET {parts.path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
     await w.drain()
     arrivals: list[float] = []
     tail = b""

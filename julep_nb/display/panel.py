@@ -10,9 +10,9 @@ update happens in that subscription, on the kernel's event loop, so the panel ne
 keeps the kernel busy. Everything that moves while an execution runs (header, result,
 timeline) is one HTML widget, so an update is one widget message, and updates are
 paced so that the panel sends at most ``refresh_rate`` widget messages in any one
-second (an update that also flips the Cancel button waits one period more): a burst
-of 10,000 transitions costs the frontend ``refresh_rate`` messages a second, and the
-final state is always shown. While the execution waits for input (and
+second: a burst of 10,000 transitions costs the frontend ``refresh_rate`` messages a
+second, and the final state is always shown (the Cancel button is disabled one period
+after it). While the execution waits for input (and
 nothing streams) the timeline moves to a second HTML widget below the resume form, so
 the question and the form stay side by side. The panel
 is displayed as one bundle with a ``display_id`` (widget view + ``text/html`` +
@@ -191,9 +191,7 @@ class ExecutionPanel:
         if self.widget is None:
             return 1  # one display update
         waiting = state.status is ExecutionStatus.AWAITING_INPUT
-        extra = (state.is_terminal or self._cancelling) != self.cancel_button.disabled
-        extra += 2 * (waiting != (self.timeline_below.layout.display is None))  # HTML + layout
-        return 1 + extra
+        return 1 + 2 * (waiting != (self.timeline_below.layout.display is None))  # HTML + layout
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -262,7 +260,7 @@ class ExecutionPanel:
             html["result"] = render_result(state)
         top = render_header(state) + html["result"]
         below = self.timeline_below
-        with self.cancel_button.hold_sync(), below.hold_sync(), below.layout.hold_sync():
+        with below.hold_sync(), below.layout.hold_sync():
             if state.status is ExecutionStatus.AWAITING_INPUT:  # question, form, timeline
                 self.live.value = top
                 below.value = html["timeline"]
@@ -271,17 +269,24 @@ class ExecutionPanel:
                 self.live.value = top + html["timeline"]
                 below.value = ""
                 below.layout.display = "none"
-            self._sync_cancel(state)
+        if state.is_terminal:
+            # The final state goes out at once; the button follows one period later, so
+            # the last update is one message like the others (a click meanwhile is a no-op).
+            if self._loop is None or self.updates == 0:  # nothing was shown yet
+                self._sync_cancel(state)
+            else:
+                self._loop.call_later(1.0 / self.refresh_rate, self._sync_cancel, state)
         self._sync_watcher_error()
         self._sync_form(state)
 
     def _sync_cancel(self, state: ExecutionState) -> None:
         button = self.cancel_button
-        button.disabled = state.is_terminal or self._cancelling
-        if state.is_terminal:
-            button.description = (
-                "Cancelled" if state.status is ExecutionStatus.CANCELLED else "Cancel"
-            )
+        with button.hold_sync():
+            button.disabled = state.is_terminal or self._cancelling
+            if state.is_terminal:
+                button.description = (
+                    "Cancelled" if state.status is ExecutionStatus.CANCELLED else "Cancel"
+                )
 
     def _sync_watcher_error(self) -> None:
         watcher = self.handle.watcher

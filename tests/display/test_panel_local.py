@@ -82,7 +82,7 @@ async def test_wait_resume_and_result_through_the_panel(
             form.submit.click()
             form.submit.click()
             state = await asyncio.wait_for(handle, 10)
-            await until(lambda: panel.state.is_terminal)
+            await until(lambda: panel.state.is_terminal and panel.cancel_button.disabled)
         finally:
             stop_all()
     assert state.status is S.SUCCEEDED and state.output == {"answer": 17}
@@ -108,7 +108,7 @@ async def test_cancel_from_the_panel_cancels_the_execution(keyed_server: LocalSe
             panel.cancel_button.click()
             panel.cancel_button.click()
             state = await asyncio.wait_for(handle, 10)
-            await until(lambda: panel.state.is_terminal)
+            await until(lambda: panel.cancel_button.description == "Cancelled")
         finally:
             stop_all()
     assert state.status is S.CANCELLED and panel.cancel_requests == 1
