@@ -3,6 +3,7 @@
     python -m benchmarks            # full run (minutes)
     python -m benchmarks --quick    # reduced run (under a minute)
     python -m benchmarks --only decode,live --json results.json
+    python -m benchmarks --from results.json --markdown   # a saved run, as Markdown
 
 Each ``benchmarks/bench_*.py`` module exposes ``main(quick: bool) -> list[dict]`` whose
 rows have ``name, value, unit, anchor, anchor_value, ratio, target``. Anchors are measured
@@ -54,6 +55,14 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
+def print_markdown(rows: list[dict[str, Any]]) -> None:
+    """The table as Markdown (what ``docs/performance.md`` holds)."""
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for r in rows:
+        print("| " + " | ".join(_fmt(r.get(c)).replace("|", "\\|") for c in COLUMNS) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
@@ -65,7 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", default="benchmarks/results/latest.json", help="where to write rows"
     )
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument(
+        "--from", dest="saved", default="", help="print a saved JSON run instead of running"
+    )
     args = parser.parse_args(argv)
+    show = print_markdown if args.markdown else print_table
+    if args.saved:
+        show(json.loads(Path(args.saved).read_text())["rows"])
+        return 0
 
     wanted = {f"bench_{name.strip()}" for name in args.only.split(",") if name.strip()}
     rows: list[dict[str, Any]] = []
@@ -84,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"# {name} took {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
 
-    print_table(rows)
+    show(rows)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
