@@ -76,6 +76,7 @@ class ExecutionPanel:
         timeline_limit: int = 50,
         refresh_rate: float = 10.0,
         widgets: bool = True,
+        tick: float | None = 1.0,
     ) -> None:
         if refresh_rate <= 0:
             raise ValueError(
@@ -84,6 +85,10 @@ class ExecutionPanel:
         self.handle = handle
         self.timeline_limit = timeline_limit
         self.refresh_rate = refresh_rate
+        # While the execution runs or waits with nothing new, the header's elapsed time
+        # is re-rendered every ``tick`` seconds (None: only when the execution changes).
+        self.tick = tick
+        self._ticker: asyncio.TimerHandle | None = None
         # Captured now, on the kernel's loop: button clicks may come from another thread.
         self._loop = _running_loop()
         self.state: ExecutionState = handle.state  # what the panel shows
@@ -112,6 +117,7 @@ class ExecutionPanel:
         if not self._finished:
             self._unsubscribe = handle.subscribe(self.update)
             self._follow_watcher_end()
+            self._schedule_tick()
 
     # ------------------------------------------------------------------ widgets
 
@@ -192,6 +198,22 @@ class ExecutionPanel:
             return 1  # one display update
         waiting = state.status is ExecutionStatus.AWAITING_INPUT
         return 1 + 2 * (waiting != (self.timeline_below.layout.display is None))  # HTML + layout
+
+    def _schedule_tick(self) -> None:
+        if self.tick and self._loop is not None and not self._finished:
+            self._ticker = self._loop.call_later(self.tick, self._on_tick)
+
+    def _on_tick(self) -> None:
+        """Show the same state again if nothing was shown for a tick: the clock moved."""
+        self._ticker = None
+        watcher = self.handle.watcher
+        if self._finished or self.tick is None or (watcher is not None and watcher.done):
+            return  # a stopped watcher: its error is shown, the clock would mislead
+        assert self._loop is not None
+        quiet = self._loop.time() - self._last_apply >= 0.9 * self.tick
+        if quiet and self._pending is None and self.state.created_at is not None:
+            self.update(self.state)
+        self._schedule_tick()
 
     def _flush(self) -> None:
         if self._timer is not None:
@@ -372,6 +394,9 @@ class ExecutionPanel:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return bundle_for(self, self.state)
@@ -418,12 +443,14 @@ def show(
     timeline_limit: int = 50,
     refresh_rate: float = 10.0,
     display_id: str | None = None,
+    tick: float | None = 1.0,
 ) -> ExecutionPanel | None:
     """Display a live panel for ``handle``; returns it (None when nothing stays live).
 
     ``mode``: ``auto`` (widgets in a kernel with ipywidgets, else static HTML),
     ``widget``, ``html`` (static HTML re-rendered at ``refresh_rate``) or ``none``.
-    Outside IPython it prints a text summary once.
+    ``tick``: seconds between re-renders of the elapsed time while nothing else changes
+    (None: never). Outside IPython it prints a text summary once.
     """
     if mode not in MODES:
         raise ValueError(f"panel mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -443,7 +470,11 @@ def show(
         return None
     widgets = mode in ("auto", "widget") and _has_widgets()
     panel = ExecutionPanel(
-        handle, timeline_limit=timeline_limit, refresh_rate=refresh_rate, widgets=widgets
+        handle,
+        timeline_limit=timeline_limit,
+        refresh_rate=refresh_rate,
+        widgets=widgets,
+        tick=tick,
     )
     target = display_id or f"julep-nb-{handle.id}-{uuid.uuid4().hex[:8]}"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -115,6 +116,24 @@ async def test_an_update_while_running_is_one_widget_message(
         sent = [cid for cid, kind, _ in frontend[before:] if kind == "comm_msg"]
         assert sent == [panel.live.model_id]
         assert f"main[{i + 1}]" in text(panel.live)
+
+
+async def test_the_elapsed_time_moves_while_nothing_else_does(
+    source: MemoryJulep, frontend: Messages
+) -> None:
+    handle, panel = live(source, refresh_rate=100, tick=0.1)
+    source.commit("init")
+    await until(lambda: panel.state.seen_count == 1)
+    elapsed = re.compile(r"Elapsed (\S+ \S+)")
+    shown: list[str] = []
+    panel.live.observe(lambda change: shown.extend(elapsed.findall(change["new"])), "value")
+    await asyncio.sleep(0.55)  # a long step: no transition, no status change
+    assert panel.state.seen_count == 1 and len(set(shown)) >= 3, shown
+    source.commit("finish", {"done": True})
+    await until(lambda: panel.cancel_button.disabled)
+    final, sent = text(panel.live), len(frontend)
+    await asyncio.sleep(0.3)
+    assert len(frontend) == sent and text(panel.live) == final  # a finished panel is still
 
 
 async def test_cancel_sends_one_request_however_many_clicks(source: MemoryJulep) -> None:
