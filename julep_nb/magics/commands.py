@@ -90,7 +90,34 @@ def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
 
 def _dispatch(m: JulepMagics, name: str, args: list[str], cell: str | None) -> Any:
     parser, command = COMMANDS[name]
-    return command(m, parser().parse(args), cell)
+    namespace = parser().parse(args)
+    if getattr(namespace, "execution_id", None):
+        namespace.execution_id = _execution_ref(m, namespace.execution_id)
+    return command(m, namespace, cell)
+
+
+def _execution_ref(m: JulepMagics, value: str) -> str:
+    """An execution id, or the id of the notebook variable named ``value``.
+
+    ``%%julep_exec resume form_run`` reads better than pasting a UUID: a Python name
+    bound to an execution handle, state, ``Execution`` or transition, or to a string,
+    stands for that execution. Ids are used as given.
+    """
+    if not value.isidentifier() or m.shell is None or value not in m.shell.user_ns:
+        return value
+    bound = m.shell.user_ns[value]
+    if isinstance(bound, str):
+        return bound
+    found = getattr(bound, "execution_id", None)  # a state, a transition
+    if not isinstance(found, str) and "Execution" in type(bound).__name__:
+        found = getattr(bound, "id", None)  # a handle, an Execution (ours or the SDK's)
+    if isinstance(found, str) and found:
+        return found
+    raise InputError(
+        f"{value!r} in this notebook is not an execution (it is of type "
+        f"{type(bound).__name__}): pass an execution id, or the name of a handle "
+        "(e.g. one saved with -o NAME)."
+    )
 
 
 def _usage() -> str:

@@ -136,6 +136,22 @@ def test_resume_answers_a_waiting_execution(julep: Shell) -> None:
     assert "42" in str(julep.ns["final"].output)
 
 
+def test_an_execution_can_be_named_by_its_notebook_variable(julep: Shell) -> None:
+    define(julep, TASK_WAITER)
+    waiting = julep.run("%julep_exec waiter -o w")
+    julep.until(lambda: waiting.status is S.AWAITING_INPUT)
+    state = julep.run("%julep_exec status w")  # a handle's name stands for its execution
+    assert state.execution_id == waiting.id and state.status is S.AWAITING_INPUT
+    julep.run("st = w.state")
+    assert julep.run("%julep_exec status st").execution_id == waiting.id  # a state's too
+    julep.run("t = 42")
+    message = julep.fails("%%julep_exec resume t\nanswer: 1\n")
+    assert "'t' in this notebook is not an execution (it is of type int)" in message
+    assert waiting.status is S.AWAITING_INPUT  # nothing was sent
+    resumed = julep.run("%%julep_exec resume w --wait\nanswer: 42\n")
+    assert resumed.id == waiting.id and resumed.status is S.SUCCEEDED
+
+
 def test_resume_of_an_execution_that_is_not_waiting_names_its_status(julep: Shell) -> None:
     define(julep, TASK_HELLO)
     done = julep.run("%%julep_exec hello --wait\nname: Ed\n")
