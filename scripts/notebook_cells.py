@@ -167,9 +167,9 @@ else:
     md("""
 ## 2. Answer with `%%julep_exec resume`
 
-The cell body is the answer. The magic line takes a literal execution id
-(`%%julep_exec resume 0f6c…`); here the id is in a variable, so the cell calls the same
-magic through `run_cell_magic`.
+The cell body is the answer. The magic line takes an execution id
+(`%%julep_exec resume 0f6c…`) or, as here, the name of the variable that holds the
+handle (`-o magic_run`).
 """),
     code(
         """
@@ -182,11 +182,14 @@ draft: Sea otters have the densest fur of any animal.
 await until(magic_run, "awaiting_input")
 magic_run.state.waiting_info["message"]
 """),
-    code("""
-answered = get_ipython().run_cell_magic(
-    "julep_exec", f"resume {magic_run.id} --wait", "approved: false\\nnote: needs a source"
-)
-"""),
+    code(
+        """
+%%julep_exec resume magic_run --wait
+approved: false
+note: needs a source
+""",
+        IGNORE,
+    ),
     code("""
 final = await magic_run
 final.status.value, final.output
