@@ -8,7 +8,10 @@
    in the client, beside the official ``julep`` SDK on the same executions: its
    ``executions.status.stream`` (against the same pushed stream) and its README's
    polling pattern (``executions.get`` until terminal, sleeping 1 s between calls).
-3. 500 executions watched at once in one process: event-loop lag p99 while they
+3. 1,000 ``get_execution`` calls started at once (``asyncio.gather``), requests/s,
+   beside the same through a bare ``httpx.AsyncClient`` and through the SDK's
+   ``AsyncJulep``.
+4. 500 executions watched at once in one process: event-loop lag p99 while they
    change, beside 500 one-second polling loops; memory per watcher (RSS).
 
 The server runs in a child process (this module with ``--serve``), so the
@@ -310,6 +313,54 @@ async def status_changes(child: Child, quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+async def many_requests(child: Child, quick: bool) -> list[dict[str, Any]]:
+    """Requests/s for N ``get_execution`` started at once: julep_nb, bare httpx, the SDK."""
+    from julep import AsyncJulep
+
+    n, rounds = (300, 1) if quick else (1000, 3)
+    ids = await child.ask(f"seed {n}")
+    client = _client(child.base_url)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+    bare = httpx.AsyncClient(base_url=child.base_url, limits=limits)
+    sdk = AsyncJulep(api_key="unused-locally", base_url=child.base_url, max_retries=0)
+
+    async def bare_get(execution_id: str) -> Any:
+        response = await bare.get(f"/executions/{execution_id}")
+        response.raise_for_status()
+        return response.json()
+
+    readers: dict[str, Callable[[str], Awaitable[Any]]] = {
+        "julep_nb": client.get_execution,
+        "httpx": bare_get,
+        "sdk": sdk.executions.get,
+    }
+    rates: dict[str, list[float]] = {name: [] for name in readers}
+    for get in readers.values():  # warm each pool
+        await asyncio.gather(*(get(i) for i in ids[:20]))
+    for _ in range(rounds):  # interleaved, so drift hits all three alike
+        for name, get in readers.items():
+            began = time.perf_counter()
+            got = await asyncio.gather(*(get(i) for i in ids))
+            rates[name].append(len(got) / (time.perf_counter() - began))
+    await client.aclose()
+    await bare.aclose()
+    await sdk.close()
+    ours = max(rates["julep_nb"])
+    return [
+        row(
+            f"live: {n:,} get_execution at once (best of {rounds})",
+            ours,
+            "requests/s",
+            anchor=anchor,
+            anchor_value=max(rates[name]),
+        )
+        for name, anchor in (
+            ("httpx", "bare httpx.AsyncClient"),
+            ("sdk", "julep SDK AsyncJulep"),
+        )
+    ]
+
+
 async def _lag_while(work: Callable[[], Awaitable[Any]]) -> list[float]:
     """Event-loop lag samples (ms) taken while ``work`` runs."""
     samples: list[float] = []
@@ -422,6 +473,7 @@ async def _main(quick: bool) -> list[dict[str, Any]]:
     try:
         rows = await latency(child, quick)
         rows += await status_changes(child, quick)
+        rows += await many_requests(child, quick)
         rows += await concurrency(child, quick)
     finally:
         await child.close()

@@ -81,9 +81,14 @@ class Client:
         timeout: float | httpx.Timeout = 30.0,
         max_retries: int = 3,
         backoff: float = 0.5,
+        max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
         settings: Settings | None = None,
     ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(
+                f"max_concurrency must be at least 1 (requests in flight), not {max_concurrency!r}"
+            )
         self.settings = settings or resolve_settings(
             base_url=base_url, api_key=api_key, environment=environment
         )
@@ -95,6 +100,10 @@ class Client:
         # gets its own pool: a script's successive asyncio.run() calls, or a
         # private loop in a thread beside the kernel's, never share sockets.
         self._pools: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        # Requests (not streams) in flight per loop: past a few dozen queued at once,
+        # httpcore's pool spends more CPU rescanning its queue than sending.
+        self.max_concurrency = max_concurrency
+        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._task_update_method = "PUT"
 
     @property
@@ -318,6 +327,7 @@ class Client:
         if http is None:
             for dead in [old for old in self._pools if old.is_closed()]:
                 del self._pools[dead]  # its sockets died with their loop
+                self._gates.pop(dead, None)
             headers = {"Accept": "application/json", "User-Agent": f"julep_nb/{__version__}"}
             if self.settings.api_key:
                 headers["Authorization"] = f"Bearer {self.settings.api_key}"
@@ -346,15 +356,19 @@ class Client:
     ) -> Any:
         """Send a request (with retries) and return its JSON body (``None`` if empty)."""
         http = await self.http_ready()
+        gate = self._gates.get(asyncio.get_running_loop())
+        if gate is None:
+            gate = self._gates[asyncio.get_running_loop()] = asyncio.Semaphore(self.max_concurrency)
         if content is not None:
             headers = {**(headers or {}), "Content-Type": "application/json"}
         policy = retry if retry != "auto" else ("once" if method == "POST" else "idempotent")
         attempt = 0
         while True:
             try:
-                response = await http.request(
-                    method, path, json=json, content=content, params=params, headers=headers
-                )
+                async with gate:  # held for the exchange only, not for a retry's wait
+                    response = await http.request(
+                        method, path, json=json, content=content, params=params, headers=headers
+                    )
             except httpx.TransportError as exc:
                 if attempt < self.max_retries and _may_resend(exc, policy):
                     attempt += 1

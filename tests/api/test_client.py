@@ -473,3 +473,25 @@ def test_a_client_can_be_used_from_successive_event_loops():
     client = Client("http://127.0.0.1:9", backoff=0.01)
     assert asyncio.run(once(client)) == "succeeded"
     assert asyncio.run(once(client)) == "succeeded"
+
+
+async def test_requests_in_flight_are_capped_per_loop_and_all_answered() -> None:
+    in_flight = peak = 0
+
+    async def slow(request: Request, reply: Responder) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        await reply.send_json(200, EXECUTION)
+
+    async with FaultServer(routes({("GET", f"/executions/{EXECUTION_ID}"): slow})) as server:
+        async with make_client(server, max_concurrency=3) as client:
+            got = await run(
+                asyncio.gather(*(client.get_execution(EXECUTION_ID) for _ in range(12)))
+            )
+    assert [e.id for e in got] == [EXECUTION_ID] * 12
+    assert peak == 3  # never more than max_concurrency at once, and the cap is used
+    with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
+        Client("http://127.0.0.1:9", max_concurrency=0)
