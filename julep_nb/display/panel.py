@@ -40,6 +40,7 @@ from julep_nb.display.html import (
     render_text,
     render_timeline,
 )
+from julep_nb.display.pacing import MessagePacer
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -78,10 +79,6 @@ class ExecutionPanel:
         widgets: bool = True,
         tick: float | None = 1.0,
     ) -> None:
-        if refresh_rate <= 0:
-            raise ValueError(
-                f"refresh_rate must be positive (updates per second), not {refresh_rate!r}"
-            )
         self.handle = handle
         self.timeline_limit = timeline_limit
         self.refresh_rate = refresh_rate
@@ -99,9 +96,7 @@ class ExecutionPanel:
         self.widget: ipywidgets.VBox | None = None
         self._pending: ExecutionState | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._last_apply = float("-inf")  # loop time of the last applied update
-        self._last_send = float("-inf")  # ...and of the last one that sent messages
-        self._last_sent = 0  # widget messages that one sent
+        self._pacer = MessagePacer(refresh_rate)  # on the loop's clock
         self.messages = 0  # widget messages (or display updates) sent so far
         self._rendered: dict[str, Any] = {}  # part -> what it was last rendered from
         self._html = {"timeline": "", "result": ""}  # parts of the live HTML, as rendered
@@ -180,17 +175,9 @@ class ExecutionPanel:
             self._timer = loop.call_later(delay, self._flush)
 
     def _due(self) -> float:
-        """When the pending update may go, on the loop's clock.
-
-        Updates are ``1 / refresh_rate`` apart, and after an update that sent ``k``
-        messages the next one, expected to send ``j``, waits ``(k + j - 1) / refresh_rate``:
-        then no one-second window holds more than ``refresh_rate`` messages.
-        """
-        period = 1.0 / self.refresh_rate
+        """When the pending update may go, on the loop's clock (see :class:`MessagePacer`)."""
         pending = self._pending
-        expected = self._expected_messages(pending) if pending is not None else 1
-        budget = max(self._last_sent + expected - 1, 0) * period
-        return max(self._last_apply + period, self._last_send + budget)
+        return self._pacer.due(self._expected_messages(pending) if pending is not None else 1)
 
     def _expected_messages(self, state: ExecutionState) -> int:
         """Widget messages an update to ``state`` will send (the live HTML, and the rest)."""
@@ -210,7 +197,7 @@ class ExecutionPanel:
         if self._finished or self.tick is None or (watcher is not None and watcher.done):
             return  # a stopped watcher: its error is shown, the clock would mislead
         assert self._loop is not None
-        quiet = self._loop.time() - self._last_apply >= 0.9 * self.tick
+        quiet = self._loop.time() - self._pacer.last_apply >= 0.9 * self.tick
         if quiet and self._pending is None and self.state.created_at is not None:
             self.update(self.state)
         self._schedule_tick()
@@ -229,9 +216,7 @@ class ExecutionPanel:
         before = self.messages
         self._apply(state)
         if loop is not None:
-            self._last_apply = loop.time()
-            if self.messages > before:
-                self._last_send, self._last_sent = self._last_apply, self.messages - before
+            self._pacer.applied(loop.time(), self.messages - before)
 
     def _apply(self, state: ExecutionState) -> None:
         self.state = state
