@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = ["MessagePacer"]
 
+SLACK = 1e-6  # seconds: float rounding must never pull an update ahead of its slot
+
 
 class MessagePacer:
     """The earliest time of each update, given what the previous updates sent.
@@ -30,7 +32,7 @@ class MessagePacer:
     def due(self, expected: int = 1) -> float:
         """When an update expected to send ``expected`` messages may go."""
         budget = max(self.last_sent + expected - 1, 0) * self.period
-        return max(self.last_apply + self.period, self.last_send + budget)
+        return max(self.last_apply + self.period, self.last_send + budget) + SLACK
 
     def applied(self, at: float, sent: int) -> None:
         """Record an update applied at ``at`` that sent ``sent`` messages."""
