@@ -176,7 +176,7 @@ def _commits(eid, steps, lo, hi):
 
 def latency(kernel: Kernel, quick: bool) -> list[dict[str, Any]]:
     """Commit → live-widget comm_msg on iopub, beside a 1 s polling loop in the kernel."""
-    steps = 12 if quick else 200
+    steps = 8 if quick else 200
     total = steps + 2
     kernel.run(f"(_eid,) = _new(1)\nimport asyncio\n{POLLER.replace('TOTAL', str(total))}")
     live = open_panel(kernel, kernel.run("print(_eid)"))[0]
@@ -250,7 +250,7 @@ def _rounds(ids):
 
 def responsiveness(kernel: Kernel, quick: bool) -> list[dict[str, Any]]:
     """``pass`` round trips with no panels, then with 200 panels updating."""
-    n, seconds = (100, 2.0) if quick else (200, 15.0)
+    n, seconds = (100, 1.5) if quick else (200, 15.0)
     idle, _ = round_trips(kernel, seconds)
     kernel.run(
         f"_many = _new({n})\nfor _e in _many: _commit(_e, 'init')\n"

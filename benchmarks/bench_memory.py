@@ -64,7 +64,7 @@ def server_alone(n: int) -> int:
 
 def main(quick: bool) -> list[dict[str, Any]]:
     """Benchmark rows (see the module docstring)."""
-    n = 10_000 if quick else 100_000
+    n = 5_000 if quick else 100_000
     # Two kernels side by side: RSS is per process, so neither disturbs the other's figure.
     with ThreadPoolExecutor(2) as pool:
         panel_job, alone_job = pool.submit(with_panel, n), pool.submit(server_alone, n)
