@@ -331,6 +331,7 @@ class Client:
             headers = {"Accept": "application/json", "User-Agent": f"julep_nb/{__version__}"}
             if self.settings.api_key:
                 headers["Authorization"] = f"Bearer {self.settings.api_key}"
+            self._gates[loop] = asyncio.Semaphore(self.max_concurrency)
             http = self._pools[loop] = httpx.AsyncClient(
                 base_url=self.settings.base_url or "",
                 headers=headers,
@@ -356,9 +357,7 @@ class Client:
     ) -> Any:
         """Send a request (with retries) and return its JSON body (``None`` if empty)."""
         http = await self.http_ready()
-        gate = self._gates.get(asyncio.get_running_loop())
-        if gate is None:
-            gate = self._gates[asyncio.get_running_loop()] = asyncio.Semaphore(self.max_concurrency)
+        gate = self._gates[asyncio.get_running_loop()]  # made with the loop's pool
         if content is not None:
             headers = {**(headers or {}), "Content-Type": "application/json"}
         policy = retry if retry != "auto" else ("once" if method == "POST" else "idempotent")

@@ -282,7 +282,7 @@ class ExecutionPanel:
             if self._loop is None or self.updates == 0:  # nothing was shown yet
                 self._sync_cancel(state)
             else:
-                self._loop.call_later(1.0 / self.refresh_rate, self._sync_cancel, state)
+                self._loop.call_later(self._pacer.period, self._sync_cancel, state)
         self._sync_watcher_error()
         self._sync_form(state)
 

@@ -89,7 +89,8 @@ class TransitionLog:
             previous = self[position - 1].created_at
         delta = (transition.created_at - previous).total_seconds() if previous else 0.0
         delta = max(delta, 0.0)
-        label = self._names.setdefault(step_label(transition), step_label(transition))
+        name = step_label(transition)
+        label = self._names.setdefault(name, name)
         self.label_totals.setdefault(label, [position, 0.0])[1] += delta
         self.index[transition.id] = position
         self._blobs.append(

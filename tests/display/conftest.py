@@ -18,6 +18,11 @@ class Messages(list[tuple[str, str, dict[str, Any]]]):
         self.times: list[float] = []
 
 
+def busiest_window(sends: list[tuple[float, int]]) -> int:
+    """Most messages sent within any half-open one-second window, from ``(time, count)``."""
+    return max((sum(k for u, k in sends if t <= u < t + 1.0) for t, _ in sends), default=0)
+
+
 @pytest.fixture
 def frontend(monkeypatch: pytest.MonkeyPatch) -> Messages:
     """Every comm message the widgets send (what a browser would receive).

@@ -8,10 +8,7 @@ from hypothesis import strategies as st
 
 from julep_nb.display.pacing import MessagePacer
 
-
-def busiest_window(sends: list[tuple[float, int]]) -> int:
-    """Most messages sent within any half-open one-second window."""
-    return max(sum(k for u, k in sends if t <= u < t + 1.0) for t, _ in sends)
+from .conftest import busiest_window
 
 
 @given(

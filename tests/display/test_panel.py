@@ -24,7 +24,7 @@ from julep_nb.live.watcher import stop_all
 from tests.faults import FaultServer
 from tests.live.servers import FakeJulep, unauthorized
 
-from .conftest import Messages
+from .conftest import Messages, busiest_window
 from .factories import Structure
 from .sources import MemoryJulep
 
@@ -73,11 +73,6 @@ async def test_the_panel_follows_an_execution_to_its_result(source: MemoryJulep)
     await until(lambda: panel.cancel_button.disabled)  # one refresh period after the state
 
 
-def busiest_second(times: list[float]) -> int:
-    """The most messages sent within any one-second window."""
-    return max((sum(t <= s < t + 1.0 for s in times) for t in times), default=0)
-
-
 async def test_a_burst_is_coalesced_to_the_refresh_rate(
     source: MemoryJulep, frontend: Messages
 ) -> None:
@@ -97,7 +92,7 @@ async def test_a_burst_is_coalesced_to_the_refresh_rate(
     # every widget of the panel counted: at most refresh_rate messages in any second,
     # the final state and the Cancel button disabling after it included
     sent = [i for i in range(before, len(frontend)) if frontend[i][1] == "comm_msg"]
-    assert busiest_second([frontend.times[i] for i in sent]) <= 5
+    assert busiest_window([(frontend.times[i], 1) for i in sent]) <= 5
     assert [frontend[i][0] for i in sent].count(panel.live.model_id) == len(shown)
     assert len(sent) == len(shown) + 1  # the live HTML per update, then the button
     assert panel.messages == len(shown) + 1  # what the pacing counted: + the first render
