@@ -57,7 +57,7 @@ def parse_task(task: str | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_yaml(text: str) -> None:
-    depth = nodes = 0
+    depth = nodes = line = 0
     try:
         for event in yaml.parse(text, Loader=_SafeLoader):
             line = event.start_mark.line + 1 if event.start_mark else 0
@@ -69,10 +69,7 @@ def _check_yaml(text: str) -> None:
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > MAX_TASK_DEPTH:
-                    raise InputError(
-                        f"Task YAML is nested more than {MAX_TASK_DEPTH} levels deep "
-                        f"(line {line}). Flatten it."
-                    )
+                    raise _too_deep(line)
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
             if isinstance(event, yaml.NodeEvent):
@@ -83,7 +80,30 @@ def _check_yaml(text: str) -> None:
                         "Split it into smaller tasks."
                     )
     except yaml.YAMLError as exc:
+        if _is_depth_error(exc):  # the parser has its own, larger, depth limit
+            raise _too_deep(_line_of(exc) or line) from exc
         raise InputError(f"Task YAML could not be parsed: {exc}") from exc
+    except RecursionError as exc:
+        raise _too_deep(line) from exc
+
+
+def _too_deep(line: int) -> InputError:
+    return InputError(
+        f"Task YAML is nested more than {MAX_TASK_DEPTH} levels deep (line {line}): the "
+        f"nesting depth limit is {MAX_TASK_DEPTH}. Flatten it."
+    )
+
+
+def _is_depth_error(exc: yaml.YAMLError) -> bool:
+    # libyaml (PyYAML >= 6.0.4) stops a deep document while scanning ahead, before
+    # the events reach the depth count above; its message is the only sign of why.
+    text = str(exc).lower()
+    return "nesting" in text or "depth" in text
+
+
+def _line_of(exc: yaml.YAMLError) -> int:
+    mark = getattr(exc, "problem_mark", None)
+    return mark.line + 1 if mark is not None else 0
 
 
 def _check_tree(data: Any) -> None:

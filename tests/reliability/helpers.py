@@ -19,6 +19,18 @@ STEPS_TASK: dict[str, Any] = {
     ],
 }
 
+# STEPS_TASK held at a wait_for_input first: whoever resumes it knows that the steps
+# (and their transitions) come after that moment, e.g. once watchers stream.
+GATED_STEPS_TASK: dict[str, Any] = {
+    "name": "reliability-gated-steps",
+    "main": [
+        {"evaluate": {"a": "$ _.n * 2"}},
+        {"wait_for_input": {"info": {"question": "start?"}}},
+        {"evaluate": {"a": "$ steps[0].output.a"}},
+        *STEPS_TASK["main"][1:],
+    ],
+}
+
 # One that pauses for input first, then works for a while after the resume.
 WAIT_TASK: dict[str, Any] = {
     "name": "reliability-wait",

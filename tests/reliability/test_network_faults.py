@@ -6,13 +6,16 @@ Each execution is watched twice at once: directly (the undisturbed run) and thro
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import pytest
 
 from julep_nb.api.client import Client
-from julep_nb.live.watcher import start_watcher
+from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, start_watcher
 from julep_nb.local.server import LocalServer
 from tests.reliability.helpers import (
-    STEPS_TASK,
+    GATED_STEPS_TASK,
     assert_no_duplicates,
     fingerprint,
     gather_bounded,
@@ -21,6 +24,13 @@ from tests.reliability.helpers import (
 from tests.reliability.proxy import ChaosProxy
 
 EXECUTIONS = 50
+LIVE = (TRANSITIONS_STREAM, STATUS_STREAM)
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -35,19 +45,25 @@ async def test_50_watchers_through_a_faulty_proxy_converge_like_undisturbed_ones
         Client(base_url=local_server.base_url) as direct,
         Client(base_url=proxy.base_url, backoff=0.02, max_retries=5) as faulty,
     ):
-        task_id = await new_task(direct, STEPS_TASK)
+        task_id = await new_task(direct, GATED_STEPS_TASK)
         executions = await gather_bounded(
             *(direct.create_execution(task_id, {"n": i}) for i in range(EXECUTIONS)), timeout=30
         )
-        # Both watch from the start, so the faults hit live streams, not only snapshots.
         calm = [start_watcher(direct, e.id, key=f"calm-{seed}") for e in executions]
         wild = [start_watcher(faulty, e.id, key=f"wild-{seed}") for e in executions]
+        # The executions wait at their gate until every watcher follows a stream, so
+        # the steps after it reach the watchers live, through the faults, whatever
+        # the machine's load.
+        await _until(lambda: all(w.state.status.value == "awaiting_input" for w in calm + wild))
+        await _until(lambda: all(w.strategy in LIVE for w in calm + wild))
+        faults_before = dict(proxy.faults)
+        proxy.max_faults = proxy.spent + 200  # a fresh budget for the live part
+        await gather_bounded(*(direct.resume(e.id, {"go": True}) for e in executions), timeout=30)
         await gather_bounded(*(w.wait() for w in calm + wild), timeout=60)
-        strategies = {w.strategy for w in wild}
 
     assert [w.error for w in wild] == [None] * EXECUTIONS
-    assert strategies - {None}, "no watcher followed a stream: the faults hit nothing live"
-    assert proxy.faults["cut"] > 0 and proxy.faults["reset"] > 0, proxy.faults
+    live_faults = {kind: proxy.faults[kind] - faults_before.get(kind, 0) for kind in proxy.faults}
+    assert live_faults["cut"] > 0 and live_faults["reset"] > 0, live_faults
     for undisturbed, disturbed in zip(calm, wild, strict=True):
         assert undisturbed.state.status.value == "succeeded"
         assert fingerprint(disturbed.state) == fingerprint(undisturbed.state)
