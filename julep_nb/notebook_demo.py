@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,37 +38,15 @@ def wants_headless(flag: bool = False, environ: dict[str, str] | None = None) ->
     return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
-def _client_class() -> Any:
-    from nbclient import NotebookClient
+def _kernel_manager(workdir: str) -> Any:
+    """A kernel on local sockets: no TCP port, and no "without encryption" warning."""
+    from jupyter_client.manager import KernelManager
 
-    class LiveNotebookClient(NotebookClient):
-        """Also applies display updates sent on behalf of earlier cells.
-
-        A watcher started in one cell updates its panel later, with that cell's parent
-        header; stock nbclient listens to the running cell only and drops them, so the
-        saved notebook would keep the first, non-final panel.
-        """
-
-        async def _async_poll_output_msg(
-            self, parent_msg_id: str, cell: Any, cell_index: int
-        ) -> None:
-            from nbclient.exceptions import CellExecutionComplete
-            from nbclient.util import ensure_async
-
-            assert self.kc is not None
-            while True:
-                msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
-                if msg["parent_header"].get("msg_id") == parent_msg_id:
-                    try:
-                        self.process_message(msg, cell, cell_index)
-                    except CellExecutionComplete:
-                        return
-                elif msg["msg_type"] == "update_display_data":
-                    display_id = msg["content"].get("transient", {}).get("display_id")
-                    if display_id:
-                        self._update_display_id(display_id, msg)
-
-    return LiveNotebookClient
+    manager = KernelManager(kernel_name="python3")
+    if os.name == "posix":
+        manager.transport = "ipc"
+        manager.ip = os.path.join(workdir, "kernel")
+    return manager
 
 
 def execute_notebook(
@@ -78,19 +57,21 @@ def execute_notebook(
     Cells tagged ``skip_tag`` are left unexecuted.
     """
     import nbformat
+    from nbclient import NotebookClient
 
     nb = nbformat.read(src, as_version=4)
     previous = os.environ.get("JULEP_NB_UNATTENDED")
     os.environ["JULEP_NB_UNATTENDED"] = "1"  # the notebooks answer their own forms
     try:
-        client = _client_class()(
-            nb,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(src.parent)}},
-            skip_cells_with_tag=skip_tag,
-        )
-        client.execute()
+        with tempfile.TemporaryDirectory(prefix="julep-nb-kernel-") as workdir:
+            client = NotebookClient(
+                nb,
+                km=_kernel_manager(workdir),
+                timeout=timeout,
+                resources={"metadata": {"path": str(src.parent)}},
+                skip_cells_with_tag=skip_tag,
+            )
+            client.execute()
     finally:
         if previous is None:
             os.environ.pop("JULEP_NB_UNATTENDED", None)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from julep_nb.api.models import ExecutionStatus, TransitionType
 from julep_nb.display._format import bounded_json
+from julep_nb.display.cell import follow_cells, in_running_cell
 from julep_nb.display.form import ResumeForm
 from julep_nb.display.html import (
     render_execution,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
 
-__all__ = ["MODES", "WIDGET_MIME", "ExecutionPanel", "show"]
+__all__ = ["MODES", "WIDGET_MIME", "ExecutionPanel", "TextPanel", "show"]
 
 MODES = ("auto", "widget", "html", "none")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -103,6 +104,7 @@ class ExecutionPanel:
         self._form_for: tuple[str, str | None] | None = None  # (info, wait transition id)
         self._cancelling = False
         self._finished = False
+        self._final_shown: asyncio.Future[None] | None = None  # see update()
         self._on_update: list[Hook] = []
         self._on_final: list[Hook] = []
         if widgets:
@@ -155,17 +157,27 @@ class ExecutionPanel:
 
     # ------------------------------------------------------------------ updates
 
-    def update(self, state: ExecutionState) -> None:
-        """Show ``state``: at once, or when the message budget allows (the newest wins)."""
+    def update(self, state: ExecutionState) -> asyncio.Future[None] | None:
+        """Show ``state``: at once, or when the message budget allows (the newest wins).
+
+        For a terminal state it returns a future that is done once the panel shows it:
+        the watcher makes ``await handle`` wait for it, so the code after the ``await``
+        (and a headless executor, which stops listening after the last cell) sees the
+        final panel.
+        """
         loop = self._loop
         if loop is not None and _running_loop() is not loop:
             loop.call_soon_threadsafe(self.update, state)
-            return
+            return None
         self._pending = state
         if loop is None:
             self._flush()
-        elif self._timer is None:  # else a trailing update is due; it takes the newest state
+            return None
+        if state.is_terminal and self._final_shown is None:
+            self._final_shown = loop.create_future()
+        if self._timer is None:  # else a trailing update is due; it takes the newest state
             self._schedule(loop)
+        return self._final_shown if state.is_terminal else None
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         delay = self._due() - loop.time()
@@ -214,7 +226,7 @@ class ExecutionPanel:
             return
         state, self._pending = self._pending, None
         before = self.messages
-        self._apply(state)
+        in_running_cell(self._apply, state)
         if loop is not None:
             self._pacer.applied(loop.time(), self.messages - before)
 
@@ -234,6 +246,8 @@ class ExecutionPanel:
             for hook in list(self._on_final):
                 hook(state)
             self.close()
+            if self._final_shown is not None and not self._final_shown.done():
+                self._final_shown.set_result(None)
 
     def _changed(self, part: str, key: Any) -> bool:
         if self._rendered.get(part, object()) == key:
@@ -282,7 +296,7 @@ class ExecutionPanel:
             if self._loop is None or self.updates == 0:  # nothing was shown yet
                 self._sync_cancel(state)
             else:
-                self._loop.call_later(self._pacer.period, self._sync_cancel, state)
+                self._loop.call_later(self._pacer.period, in_running_cell, self._sync_cancel, state)
         self._sync_watcher_error()
         self._sync_form(state)
 
@@ -405,6 +419,43 @@ def bundle_for(panel: ExecutionPanel, state: ExecutionState) -> dict[str, Any]:
     return bundle
 
 
+class TextPanel:
+    """The panel without a frontend: the state as text, now and once at the end."""
+
+    def __init__(self, handle: ExecutionHandle, *, write: Callable[[str], None], initial: bool):
+        self.handle = handle
+        self._write = write
+        self.final: ExecutionState | None = None  # the terminal state, once written
+        self._unsubscribe: Callable[[], None] | None = None
+        state = handle.state
+        if initial and state.created_at is not None and not state.is_terminal:
+            write(render_text(state))
+        self.update(state)
+        if self.final is None:
+            self._unsubscribe = handle.subscribe(self.update)
+            if self.final is not None:  # delivered at once: the watcher had ended
+                self.close()
+
+    def update(self, state: ExecutionState) -> None:
+        """Write the state once it is terminal (only the first terminal state)."""
+        if state.is_terminal and self.final is None:
+            self.final = state
+            self._write(render_text(state))
+            self.close()
+
+    def close(self) -> None:
+        """Stop following the handle."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _display_text(text: str) -> None:
+    from IPython.display import display
+
+    display({"text/plain": text}, raw=True)
+
+
 def _shell() -> Any:
     try:
         from IPython import get_ipython
@@ -429,30 +480,29 @@ def show(
     refresh_rate: float = 10.0,
     display_id: str | None = None,
     tick: float | None = 1.0,
-) -> ExecutionPanel | None:
+    initial: bool = True,
+) -> ExecutionPanel | TextPanel | None:
     """Display a live panel for ``handle``; returns it (None when nothing stays live).
 
     ``mode``: ``auto`` (widgets in a kernel with ipywidgets, else static HTML),
     ``widget``, ``html`` (static HTML re-rendered at ``refresh_rate``) or ``none``.
     ``tick``: seconds between re-renders of the elapsed time while nothing else changes
-    (None: never). Outside IPython it prints a text summary once.
+    (None: never). Without a frontend (a script, terminal IPython) it prints a line of
+    text now (unless ``initial`` is false or nothing is known yet) and one when the
+    execution ends, whichever cell or ``await`` is running then.
     """
     if mode not in MODES:
         raise ValueError(f"panel mode must be one of {', '.join(MODES)}; got {mode!r}")
     if mode == "none":
         return None
     shell = _shell()
-    if shell is None:
-        print(render_text(handle.state))
-        return None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        # Scripts and terminal IPython: no frontend to update, so a line of text now
+        # (when the state is known) and the final state when the execution ends.
+        return TextPanel(handle, write=print if shell is None else _display_text, initial=initial)
     from IPython.display import display, update_display
 
-    if getattr(shell, "kernel", None) is None:  # terminal IPython: no frontend to update
-        display(
-            {"text/plain": render_text(handle.state), "text/html": render_execution(handle.state)},
-            raw=True,
-        )
-        return None
+    follow_cells(shell)
     widgets = mode in ("auto", "widget") and _has_widgets()
     panel = ExecutionPanel(
         handle,

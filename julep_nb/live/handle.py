@@ -27,7 +27,7 @@ from julep_nb.api.models import Execution, ExecutionStatus, Transition
 from julep_nb.live.registry import start_watcher
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import ExecutionState, reduce
-from julep_nb.live.watcher import Watcher
+from julep_nb.live.watcher import Subscriber, Watcher
 
 if TYPE_CHECKING:
     from julep_nb.api.client import Client
@@ -69,7 +69,7 @@ class ExecutionHandle:
         self._max_rate = max_rate
         self._state = initial or ExecutionState(execution_id=execution_id)
         self._watcher: Watcher | None = None
-        self._callbacks: dict[int, Callable[[ExecutionState], None]] = {}
+        self._callbacks: dict[int, Subscriber] = {}
         self._unsubscribers: dict[int, Callable[[], None]] = {}
         self._next_token = 0
 
@@ -156,7 +156,7 @@ class ExecutionHandle:
             self._unsubscribers[token] = watcher.subscribe(callback)
         return watcher
 
-    def subscribe(self, callback: Callable[[ExecutionState], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(state)`` on changes (coalesced); returns an unsubscribe function.
 
         The subscription follows the handle across watcher restarts.

@@ -33,7 +33,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,7 @@ __all__ = [
     "POLLING",
     "STATUS_STREAM",
     "TRANSITIONS_STREAM",
+    "Subscriber",
     "Watcher",
 ]
 
@@ -72,6 +73,7 @@ MAX_QUIET_REOPENS = 3  # a stream that keeps closing without news is treated as 
 PULL_MARGIN = 8  # extra rows asked for in an incremental pull, for concurrent commits
 PULL_PAGE = 100  # the servers' largest page
 SLOW_SUBSCRIBER = 0.1  # seconds; a callback slower than this is logged
+SETTLE_TIMEOUT = 2.0  # seconds wait() gives views to show the final state
 
 # Errors after which a stream is abandoned for the next strategy (not the watcher):
 # besides StreamError, an unreachable server and any refusal but AuthError (a server
@@ -81,9 +83,13 @@ _STREAM_FAILURES = (StreamError, TransportError, APIError)
 _TRANSIENT = (TransportError, ServerError, RateLimitError)
 
 
+# A subscriber may return an awaitable for a terminal state: done once its view shows it.
+Subscriber = Callable[[ExecutionState], "Awaitable[object] | None"]
+
+
 @dataclass(slots=True)
 class _Subscriber:
-    callback: Callable[[ExecutionState], None]
+    callback: Subscriber
     delivered: ExecutionState | None = None
     failures: int = 0
     slow: bool = False  # already warned about
@@ -119,6 +125,7 @@ class Watcher:
         self._holding = False  # True while catching up: publish snapshot + transitions at once
         self._last_emit = float("-inf")
         self._complete = False  # the stream proved that no transition is missing
+        self._settling: list[asyncio.Future[Any]] = []  # views still to show the end
 
     def __repr__(self) -> str:
         return (
@@ -133,11 +140,13 @@ class Watcher:
         """The loop the watcher runs (or ran) on; None before :meth:`start`."""
         return self._loop
 
-    def subscribe(self, callback: Callable[[ExecutionState], None]) -> Callable[[], None]:
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(state)`` on changes, at most ``max_rate`` times a second.
 
         The final state is always delivered; a subscriber added after the watcher
-        stopped receives it at once. Returns a function that unsubscribes.
+        stopped receives it at once. A callback that shows the final state later (a
+        paced view) returns an awaitable for it, and :meth:`wait` waits for that too.
+        Returns a function that unsubscribes.
         """
         token = next(self._ids)
         subscriber = _Subscriber(callback)
@@ -176,6 +185,7 @@ class Watcher:
                 )
             # asyncio.wait: cancelling this waiter (a timeout) leaves the watcher running.
             await asyncio.wait({task})
+        await self._settle()
         if self.error is not None:
             raise self.error
         if self.state.is_terminal:
@@ -186,6 +196,13 @@ class Watcher:
             f"the watcher of execution {self.execution_id} was cancelled "
             f"while it was {self.state.status.value}"
         )
+
+    async def _settle(self) -> None:
+        """Give the views a moment to show the final state (see :meth:`subscribe`)."""
+        pending = [f for f in self._settling if not f.done()]
+        self._settling = pending
+        if pending and all(f.get_loop() is asyncio.get_running_loop() for f in pending):
+            await asyncio.wait(pending, timeout=SETTLE_TIMEOUT)
 
     async def updates(self) -> AsyncIterator[ExecutionState]:
         """The states subscribers get (coalesced), until the watcher stops."""
@@ -446,7 +463,9 @@ class Watcher:
         subscriber.delivered = state
         started = time.perf_counter()
         try:
-            subscriber.callback(state)
+            shown = subscriber.callback(state)
+            if shown is not None and state.is_terminal:
+                self._settling.append(asyncio.ensure_future(shown))
         except Exception:
             # A broken view must not stop the watcher; say so once with the traceback.
             subscriber.failures += 1

@@ -22,6 +22,7 @@ from IPython.core.error import UsageError
 from julep_nb.api.errors import InputError, NotFoundError, ValidationError
 from julep_nb.api.models import ExecutionStatus
 from julep_nb.magics import arguments, parsing
+from julep_nb.magics.expand import Expansion, expand_args
 from julep_nb.magics.results import ExecutionList, SettingsView, TransitionList
 
 if TYPE_CHECKING:
@@ -48,13 +49,13 @@ def exec_magic(m: JulepMagics, line: str, cell: str | None) -> Any:
     the input as the body, or ``%julep_exec TASK_ID`` with no input (IPython refuses
     a cell magic whose body is completely empty and suggests the single-% form).
     """
-    args = parsing.split_args(line)
+    args = _expanded(m, line)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
         return None
-    name, rest = args[0], args[1:]
+    name = args[0]
     if name in COMMANDS and (cell is None or name in ("run", "resume")):
-        return _dispatch(m, name, rest, cell)
+        return _dispatch(m, name, args, cell)
     if cell is not None and name in COMMANDS:
         raise InputError(
             f"%%julep_exec {name} is a line magic: write it with a single % "
@@ -66,12 +67,15 @@ def exec_magic(m: JulepMagics, line: str, cell: str | None) -> Any:
             f"Unknown subcommand {name!r}: did you mean {close[0]!r}? (To run a task named "
             f"{name!r}, write %julep_exec run {name}.)"
         )
-    return _dispatch(m, "run", args, cell)
+    return _dispatch(m, "run", Expansion(["run", *args], args.failures), cell)
 
 
 def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
     """``%%julep_task``: create the task, or update the agent's task of the same name."""
-    args = arguments.task_parser().parse(parsing.split_args(line))
+    expanded = _expanded(m, line)
+    args = arguments.task_parser().parse(expanded)
+    if args.agent is not None:
+        args.agent = expanded.check_ref(args.agent, what="--agent")
     spec = _task_spec(cell, args.name)
     client = m.client()
     agent_id = args.agent or m.agent_id or _default_agent(m, client)
@@ -88,12 +92,46 @@ def task_magic(m: JulepMagics, line: str, cell: str) -> Task:
     return task
 
 
-def _dispatch(m: JulepMagics, name: str, args: list[str], cell: str | None) -> Any:
+def _expanded(m: JulepMagics, line: str) -> Expansion:
+    """The magic line's arguments, ``{expr}``/``$name`` expanded (see ``expand.py``)."""
+    return expand_args(parsing.split_args(line), m.shell.user_ns if m.shell else None)
+
+
+def _dispatch(m: JulepMagics, name: str, args: Expansion, cell: str | None) -> Any:
     parser, command = COMMANDS[name]
-    namespace = parser().parse(args)
+    namespace = parser().parse(args[1:])
     if getattr(namespace, "execution_id", None):
-        namespace.execution_id = _execution_ref(m, namespace.execution_id)
+        ref = args.check_ref(namespace.execution_id, what="EXECUTION_ID")
+        namespace.execution_id = _execution_ref(m, ref)
+    if getattr(namespace, "task_id", None):
+        ref = args.check_ref(namespace.task_id, what="TASK_ID")
+        namespace.task_id = _task_ref(m, ref)
     return command(m, namespace, cell)
+
+
+def _task_ref(m: JulepMagics, value: str) -> str:
+    """A task id or session task name, or the one a notebook variable ``value`` holds.
+
+    Names defined with ``%%julep_task`` come first; then a Python name bound to a
+    ``Task``, a handle or state (its task), or a string.
+    """
+    if value in m.task_names or not value.isidentifier() or m.shell is None:
+        return value
+    if value not in m.shell.user_ns:
+        return value
+    bound = m.shell.user_ns[value]
+    if isinstance(bound, str):
+        return bound
+    found = getattr(bound, "task_id", None)  # a handle, a state, an Execution
+    if not isinstance(found, str) and type(bound).__name__ == "Task":
+        found = getattr(bound, "id", None)  # ours or the official SDK's
+    if isinstance(found, str) and found:
+        return found
+    raise InputError(
+        f"{value!r} in this notebook is not a task (it is of type {type(bound).__name__}): "
+        "pass a task id, a name defined with %%julep_task, or a variable holding a Task "
+        "(e.g. one saved with %%julep_task -o NAME)."
+    )
 
 
 def _execution_ref(m: JulepMagics, value: str) -> str:
@@ -275,7 +313,7 @@ def _input(m: JulepMagics, args: argparse.Namespace, body: str | None, *, what: 
     given = [
         name
         for name, present in (
-            ("the cell body", body is not None and body.strip() != ""),
+            ("the cell body", parsing.has_content(body)),
             ("--input", args.input is not None),
             ("--input-var", args.input_var is not None),
         )
@@ -315,11 +353,19 @@ def _attach(m: JulepMagics, client: Client, execution_id: str) -> ExecutionHandl
 def _present(m: JulepMagics, handle: ExecutionHandle, args: argparse.Namespace) -> Any:
     """Show the panel, store ``-o VAR``, wait if asked; return the handle."""
     mode = args.panel or m.panel
+    shown = False
     if mode != "none":
-        from julep_nb.display.panel import show
+        from julep_nb.display.panel import ExecutionPanel, show
 
-        show(handle, mode=mode, timeline_limit=m.timeline_limit, refresh_rate=m.refresh_rate)
-    m.adopt(handle, shown=mode != "none")
+        panel = show(
+            handle,
+            mode=mode,
+            timeline_limit=m.timeline_limit,
+            refresh_rate=m.refresh_rate,
+            initial=False,  # without a frontend, the result line shows the start
+        )
+        shown = isinstance(panel, ExecutionPanel)
+    m.adopt(handle, shown=shown)
     m.store(args.out, handle)
     if args.wait:
         _wait(m, handle)

@@ -17,6 +17,7 @@ from julep_nb.api.errors import InputError
 
 __all__ = [
     "MAX_BODY_CHARS",
+    "has_content",
     "parse_body",
     "parse_mapping_option",
     "split_args",
@@ -55,14 +56,22 @@ _BodyLoader.yaml_implicit_resolvers = {
 }
 
 
+def has_content(text: str | None) -> bool:
+    """Whether a cell body says anything: blank and ``#`` comment lines do not."""
+    return any(
+        line.strip() and not line.lstrip().startswith("#") for line in (text or "").splitlines()
+    )
+
+
 def parse_body(text: str | None, *, what: str = "cell body") -> dict[str, Any]:
     """A cell body as a dict: YAML, or JSON when it starts with ``{``; empty is ``{}``.
 
     Raises :class:`InputError` naming the line and column of a syntax error, or
     saying what came instead of a mapping.
     """
-    if text is None or not text.strip():
+    if not has_content(text):
         return {}
+    assert text is not None
     if len(text) > MAX_BODY_CHARS:
         raise InputError(
             f"The {what} is {len(text):,} characters; the limit is {MAX_BODY_CHARS:,}. "

@@ -162,7 +162,7 @@ def test_outside_ipython_show_prints_a_text_summary_once() -> None:
             src.commit("finish", {"answer": 42})
             handle = watch(src.execution_id, client=src)
             await handle
-            print("returned", show(handle))
+            print("returned", type(show(handle)).__name__)
 
         asyncio.run(main())
         """
@@ -173,4 +173,40 @@ def test_outside_ipython_show_prints_a_text_summary_once() -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("Julep execution exec-1 · task task-1 · succeeded")
-    assert lines[1] == '  output: {"answer":42}' and lines[2] == "returned None"
+    assert lines[1] == '  output: {"answer":42}' and lines[2] == "returned TextPanel"
+    assert len(lines) == 3  # printed once
+
+
+def test_outside_ipython_show_prints_the_start_then_the_final_state_once() -> None:
+    """A script: a line when shown, and the final state when an ``await`` sees the end."""
+    script = textwrap.dedent(
+        """
+        import asyncio
+        from tests.display.sources import MemoryJulep
+        from julep_nb.live.handle import watch
+        from julep_nb.display.panel import show
+
+        async def main():
+            src = MemoryJulep()
+            src.commit("init")
+            handle = watch(src.execution_id, client=src)
+            await asyncio.sleep(0.3)
+            show(handle)
+            print("shown")
+            src.commit("step", {"x": 1})
+            src.commit("finish", {"answer": 42})
+            await handle
+            print("awaited")
+
+        asyncio.run(main())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("Julep execution exec-1 · task task-1 · starting"), lines
+    assert lines[1] == "shown"
+    assert lines[2].startswith("Julep execution exec-1 · task task-1 · succeeded"), lines
+    assert lines[3:] == ['  output: {"answer":42}', "awaited"]
