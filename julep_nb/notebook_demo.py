@@ -64,14 +64,19 @@ def execute_notebook(
     os.environ["JULEP_NB_UNATTENDED"] = "1"  # the notebooks answer their own forms
     try:
         with tempfile.TemporaryDirectory(prefix="julep-nb-kernel-") as workdir:
+            manager = _kernel_manager(workdir)
             client = NotebookClient(
                 nb,
-                km=_kernel_manager(workdir),
+                km=manager,
                 timeout=timeout,
                 resources={"metadata": {"path": str(src.parent)}},
                 skip_cells_with_tag=skip_tag,
             )
-            client.execute()
+            try:
+                client.execute()
+            finally:  # a kernel manager passed in is ours to stop
+                if manager.has_kernel:
+                    manager.shutdown_kernel()
     finally:
         if previous is None:
             os.environ.pop("JULEP_NB_UNATTENDED", None)

@@ -28,6 +28,16 @@ main:
       done: $ True
 """
 
+TASK_ECHO = """\
+input_schema:
+  type: object
+  properties:
+    word: {type: string, default: default}
+main:
+  - evaluate:
+      said: $ steps[0].input.get("word", "default")
+"""
+
 
 @pytest.fixture(scope="module")
 def kernel() -> Iterator[BlockingKernelClient]:
@@ -171,3 +181,35 @@ def test_resume_and_errors_in_a_kernel(
     again = execute(kernel, f"%%julep_exec resume {execution_id}\nanswer: 43")
     assert again.reply["ename"] == "UsageError"
     assert "is succeeded, not awaiting_input" in again.reply["evalue"]
+
+
+def test_magic_lines_take_notebook_variables_in_a_kernel(
+    kernel: BlockingKernelClient, local_server: LocalServer
+) -> None:
+    """``{task.id}``, ``$tid``, a Task variable and ``--input-var`` with a blank body."""
+    ok(kernel, "%load_ext julep_nb")
+    ok(kernel, f"%config JulepMagics.base_url = {local_server.base_url!r}")
+    ok(kernel, "%config JulepMagics.panel = 'none'")
+    ok(kernel, f"%%julep_task -o task --name echo\n{TASK_ECHO}")
+    ok(kernel, "tid = task.id\nparams = {'word': 'from-a-variable'}")
+    ok(kernel, "%%julep_exec {task.id} -o a\nword: braces")
+    ok(kernel, '%%julep_exec $tid -o b --metadata {"via": "dollar"}\nword: dollar')
+    ok(kernel, "%%julep_exec task -o c\n# the input is all defaults\n")
+    ok(kernel, "%%julep_exec echo --input-var params -o d\n\n")
+    ok(kernel, 'e = %julep_exec run {tid} --input {"word": "json-intact"}')
+    text = ok(
+        kernel,
+        "finals = [await x for x in (a, b, c, d, e)]\n"
+        "print([(f.task_id == tid, f.status.value, f.output['said']) for f in finals])",
+    ).text()
+    words = ["braces", "dollar", "default", "from-a-variable", "json-intact"]
+    assert text.strip() == repr([(True, "succeeded", w) for w in words])
+
+    listed = ok(kernel, "rows = %julep_exec list $tid\nprint(len(rows))").text()
+    assert listed.strip() == "5"
+    resumed = execute(kernel, "%%julep_exec resume {h_undefined.id}\nanswer: 1")
+    assert resumed.reply["ename"] == "UsageError"
+    assert "{h_undefined.id}" in resumed.reply["evalue"]
+    assert "NameError" in resumed.reply["evalue"]
+    wrong = execute(kernel, "number = 3\n%julep_exec list number")
+    assert wrong.reply["ename"] == "UsageError" and "int" in wrong.reply["evalue"]
