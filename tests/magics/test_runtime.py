@@ -169,3 +169,29 @@ def test_in_a_running_loop_like_ipykernel(local_server: LocalServer) -> None:
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "kernel-like loop: ok" in out.stdout
+
+
+def test_without_a_frontend_the_final_state_is_printed_when_it_comes(
+    shell: Shell, local_server: LocalServer
+) -> None:
+    """Terminal IPython: the start as the result, the end printed by whichever cell runs."""
+    shell.run(f"%config JulepMagics.base_url = {local_server.base_url!r}")
+    shell.run(f"%%julep_task\n{TASK_HELLO}")
+    before = len(shell.published())
+    handle = shell.run("%%julep_exec hello -o h\nname: Tess\n")
+    shell.run("h")  # what Out[N] shows
+    shown = [b["text/plain"] for b in shell.published()[before:]]
+    assert shown and all("succeeded" not in text for text in shown)
+    assert repr(handle) in shown[0]
+
+    shell.run("import asyncio\nstate = await h")  # the end arrives during this cell
+    finals = [b["text/plain"] for b in shell.published()[before:] if "succeeded" in b["text/plain"]]
+    assert len(finals) == 1 and finals[0].startswith(f"Julep execution {handle.id}")
+    assert "Hello, Tess" in finals[0]
+
+    # watch --wait of a finished execution: its real final state, never a placeholder
+    before = len(shell.published())
+    shell.run(f"%julep_exec watch {handle.id} --wait")
+    texts = [b["text/plain"] for b in shell.published()[before:]]
+    assert any(t.startswith(f"Julep execution {handle.id}") and "succeeded" in t for t in texts)
+    assert not any("queued" in t or "task -" in t for t in texts), texts
