@@ -5,7 +5,7 @@ transitions, a ``: ping`` comment now and then), served in 16 KiB chunks from me
 through ``httpx.MockTransport`` so the network is out of the picture and all three
 readers see identical chunks:
 
-- julep_nb: :class:`julep_nb.api.sse.EventStream`, and the full
+- julep_nb: :class:`julep_nb.sources.julep.sse.EventStream`, and the full
   ``Client.stream_transitions`` path (typed transitions) feeding ``live.state.reduce``;
 - httpx-sse alone: ``aconnect_sse(...).aiter_sse()``;
 - the official SDK's decoder: ``julep._streaming.SSEDecoder().aiter_bytes``.
@@ -27,9 +27,9 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from benchmarks._util import row
-from julep_nb.api.client import Client
-from julep_nb.api.models import Transition
-from julep_nb.api.sse import EventStream
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.models import Transition
+from julep_nb.sources.julep.sse import EventStream
 
 CHUNK = 16 * 1024
 URL = "http://bench.invalid/executions/e/transitions.stream"

@@ -37,7 +37,7 @@ REFRESH_RATE = 10.0
 SETUP = """
 import json, os, tempfile, threading, time
 import httpx, julep_nb
-from julep_nb.api.models import TransitionTarget, TransitionType
+from julep_nb.sources.julep.models import TransitionTarget, TransitionType
 from julep_nb.display.panel import show
 from julep_nb.local import start as _start
 _srv = _start(port=0, db=os.path.join(tempfile.mkdtemp(), "bench.db"))

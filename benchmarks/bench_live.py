@@ -47,7 +47,7 @@ LAG_TICK = 0.01  # seconds the loop-lag probe sleeps; lag is how much longer it 
 
 def serve() -> None:
     """Child process: a local server plus a line protocol on stdin to commit transitions."""
-    from julep_nb.api.models import TransitionTarget, TransitionType
+    from julep_nb.sources.julep.models import TransitionTarget, TransitionType
     from julep_nb.local import start
 
     server = start(port=0, db=":memory:")
@@ -157,7 +157,7 @@ class Child:
 
 
 def _client(base_url: str) -> Any:
-    from julep_nb.api.client import Client
+    from julep_nb.sources.julep.client import Client
 
     # Every open stream holds a connection: lift httpx's default pool of 100 (idle
     # connections kept stay at its default of 20: httpcore scans them per request).

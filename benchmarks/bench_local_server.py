@@ -43,7 +43,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from benchmarks._util import percentile, row
-from julep_nb.api.models import TransitionTarget, TransitionType
+from julep_nb.sources.julep.models import TransitionTarget, TransitionType
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
 from julep_nb.local.store import Store

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 from julep_nb._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from julep_nb.api.client import Client  # noqa: F401
-    from julep_nb.api.config import Settings, resolve_settings  # noqa: F401
-    from julep_nb.api.errors import (  # noqa: F401
+    from julep_nb.sources.julep.client import Client  # noqa: F401
+    from julep_nb.sources.julep.config import Settings, resolve_settings  # noqa: F401
+    from julep_nb.sources.julep.errors import (  # noqa: F401
         APIError,
         AuthError,
         ConfigError,
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TransportError,
         ValidationError,
     )
-    from julep_nb.api.models import (  # noqa: F401
+    from julep_nb.sources.julep.models import (  # noqa: F401
         Execution,
         ExecutionStatus,
         Task,
@@ -57,27 +57,27 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
-    "APIError": "julep_nb.api.errors",
-    "AuthError": "julep_nb.api.errors",
-    "ConfigError": "julep_nb.api.errors",
-    "ConflictError": "julep_nb.api.errors",
-    "Execution": "julep_nb.api.models",
-    "Client": "julep_nb.api.client",
+    "APIError": "julep_nb.sources.julep.errors",
+    "AuthError": "julep_nb.sources.julep.errors",
+    "ConfigError": "julep_nb.sources.julep.errors",
+    "ConflictError": "julep_nb.sources.julep.errors",
+    "Execution": "julep_nb.sources.julep.models",
+    "Client": "julep_nb.sources.julep.client",
     "ExecutionHandle": "julep_nb.live.handle",
     "ExecutionState": "julep_nb.live.state",
-    "ExecutionStatus": "julep_nb.api.models",
-    "InputError": "julep_nb.api.errors",
-    "JulepError": "julep_nb.api.errors",
-    "NotFoundError": "julep_nb.api.errors",
-    "Settings": "julep_nb.api.config",
-    "StreamError": "julep_nb.api.errors",
-    "Task": "julep_nb.api.models",
-    "Transition": "julep_nb.api.models",
-    "TransitionType": "julep_nb.api.models",
-    "TransportError": "julep_nb.api.errors",
-    "ValidationError": "julep_nb.api.errors",
+    "ExecutionStatus": "julep_nb.sources.julep.models",
+    "InputError": "julep_nb.sources.julep.errors",
+    "JulepError": "julep_nb.sources.julep.errors",
+    "NotFoundError": "julep_nb.sources.julep.errors",
+    "Settings": "julep_nb.sources.julep.config",
+    "StreamError": "julep_nb.sources.julep.errors",
+    "Task": "julep_nb.sources.julep.models",
+    "Transition": "julep_nb.sources.julep.models",
+    "TransitionType": "julep_nb.sources.julep.models",
+    "TransportError": "julep_nb.sources.julep.errors",
+    "ValidationError": "julep_nb.sources.julep.errors",
     "reduce": "julep_nb.live.state",
-    "resolve_settings": "julep_nb.api.config",
+    "resolve_settings": "julep_nb.sources.julep.config",
     "run": "julep_nb.live.handle",
     "watch": "julep_nb.live.handle",
 }

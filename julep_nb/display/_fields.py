@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 
 __all__ = ["FieldSpec", "convert", "field_specs", "parse_mapping", "schema_problem"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from julep_nb.api.models import ExecutionStatus
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.display._format import esc
 
 S = ExecutionStatus

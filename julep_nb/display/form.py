@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 from julep_nb.display._fields import (
     FieldSpec,
     convert,

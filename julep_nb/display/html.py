@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from julep_nb.api.models import (
+from julep_nb.sources.julep.models import (
     Execution,
     ExecutionStatus,
     Task,

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from julep_nb.api.models import ExecutionStatus, TransitionType
+from julep_nb.sources.julep.models import ExecutionStatus, TransitionType
 from julep_nb.display._format import bounded_json
 from julep_nb.display.cell import follow_cells, in_running_cell
 from julep_nb.display.form import ResumeForm

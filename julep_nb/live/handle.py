@@ -22,15 +22,15 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from julep_nb.api.errors import ConflictError, InputError
-from julep_nb.api.models import Execution, ExecutionStatus, Transition
+from julep_nb.sources.julep.errors import ConflictError, InputError
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition
 from julep_nb.live.registry import start_watcher
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import ExecutionState, reduce
 from julep_nb.live.watcher import Subscriber, Watcher
 
 if TYPE_CHECKING:
-    from julep_nb.api.client import Client
+    from julep_nb.sources.julep.client import Client
 
 __all__ = ["ExecutionHandle", "default_client", "run", "watch"]
 
@@ -266,14 +266,14 @@ _default: Client | None = None
 
 
 def default_client() -> Client:
-    """The process-wide :class:`~julep_nb.api.client.Client` built from the environment.
+    """The process-wide :class:`~julep_nb.sources.julep.client.Client` built from the environment.
 
     With nothing configured it talks to the embedded local server.
     """
     global _default
     with _default_lock:
         if _default is None:
-            from julep_nb.api.client import Client
+            from julep_nb.sources.julep.client import Client
 
             _default = Client()
         return _default

@@ -3,7 +3,7 @@
 Successive :class:`~julep_nb.live.state.ExecutionState` objects share one
 :class:`TransitionLog`: a state sees the log's first ``n`` rows, so adding a
 transition is O(1) even at 100,000 transitions. Rows are kept as compact JSON and
-read back as :class:`~julep_nb.api.models.Transition` models on demand.
+read back as :class:`~julep_nb.sources.julep.models.Transition` models on demand.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import overload
 
-from julep_nb.api.models import Transition, status_for
+from julep_nb.sources.julep.models import Transition, status_for
 
 __all__ = ["RECENT", "TransitionLog", "TransitionsView", "sort_key", "step_label"]
 

@@ -1,14 +1,14 @@
 """What the live layer needs from an execution service.
 
 :class:`ExecutionSource` is the whole surface the watcher and handles use. The Julep
-client (:class:`julep_nb.api.client.Client`) satisfies it; another service of the same
+client (:class:`julep_nb.sources.julep.client.Client`) satisfies it; another service of the same
 shape (get, list transitions, stream status, cancel, resume) can be watched by
 implementing these six methods.
 
-Errors follow :mod:`julep_nb.api.errors`: a stream that cannot be used raises
-:class:`~julep_nb.api.errors.StreamError` (the watcher then falls back to a simpler
-strategy), a rejected key raises :class:`~julep_nb.api.errors.AuthError` (the watcher
-stops), an unreachable server raises :class:`~julep_nb.api.errors.TransportError`.
+Errors follow :mod:`julep_nb.sources.julep.errors`: a stream that cannot be used raises
+:class:`~julep_nb.sources.julep.errors.StreamError` (the watcher then falls back to a simpler
+strategy), a rejected key raises :class:`~julep_nb.sources.julep.errors.AuthError` (the watcher
+stops), an unreachable server raises :class:`~julep_nb.sources.julep.errors.TransportError`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol, runtime_checkable
 
-from julep_nb.api.models import Execution, ExecutionStatusEvent, Transition
+from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition
 
 __all__ = ["ExecutionSource"]
 

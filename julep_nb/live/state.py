@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, overload
 
-from julep_nb.api.models import (
+from julep_nb.sources.julep.models import (
     Execution,
     ExecutionStatus,
     ExecutionStatusEvent,

@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from julep_nb.api.errors import (
+from julep_nb.sources.julep.errors import (
     APIError,
     AuthError,
     RateLimitError,
@@ -47,7 +47,7 @@ from julep_nb.api.errors import (
     StreamError,
     TransportError,
 )
-from julep_nb.api.models import Transition
+from julep_nb.sources.julep.models import Transition
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import Event, ExecutionState, reduce
 

@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from julep_nb.api.errors import APIError, ExpressionError, JulepError, StepError
-from julep_nb.api.models import (
+from julep_nb.sources.julep.errors import APIError, ExpressionError, JulepError, StepError
+from julep_nb.sources.julep.models import (
     CreateAgentRequest,
     CreateExecutionRequest,
     CreateTaskRequest,

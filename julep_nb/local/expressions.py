@@ -11,7 +11,7 @@ The rule for a string value in a task (Julep v1's, see docs/local-server.md):
 
 Dicts and lists are evaluated recursively. Every evaluation runs under a
 :class:`~julep_nb.local.sandbox.Budget` (time and size limits), and every
-failure is an :class:`~julep_nb.api.errors.ExpressionError` naming the expression.
+failure is an :class:`~julep_nb.sources.julep.errors.ExpressionError` naming the expression.
 
 Usage::
 
@@ -31,7 +31,7 @@ from typing import Any, Final
 
 import simpleeval
 
-from julep_nb.api.errors import ExpressionError
+from julep_nb.sources.julep.errors import ExpressionError
 from julep_nb.local import helpers, sandbox, templates
 from julep_nb.local.sandbox import (
     MAX_DEPTH,

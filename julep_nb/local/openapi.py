@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from julep_nb._version import __version__
-from julep_nb.api.models import (
+from julep_nb.sources.julep.models import (
     Agent,
     CreateAgentRequest,
     CreateExecutionRequest,

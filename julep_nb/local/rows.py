@@ -11,8 +11,8 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
-from julep_nb.api.models import (
+from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import (
     Agent,
     Execution,
     Task,

@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from julep_nb.api.errors import ConflictError
-from julep_nb.api.models import TransitionType
+from julep_nb.sources.julep.errors import ConflictError
+from julep_nb.sources.julep.models import TransitionType
 from julep_nb.local.expressions import evaluate_value
 from julep_nb.local.frames import Frame, to_data
 from julep_nb.local.validate import step_kind

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Final
 
-from julep_nb.api.models import TransitionType
+from julep_nb.sources.julep.models import TransitionType
 from julep_nb.local import tools as tool_calls
 from julep_nb.local.expressions import evaluate
 from julep_nb.local.prompt import prompt_step

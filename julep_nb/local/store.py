@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
-from julep_nb.api.models import (
+from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import (
     Agent,
     Execution,
     ExecutionStatus,

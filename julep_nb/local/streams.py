@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from julep_nb.api.models import Execution, ExecutionStatus, Transition, TransitionType, status_for
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition, TransitionType, status_for
 from julep_nb.local.store import Store
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Each subcommand has a parser factory here; :mod:`julep_nb.magics.commands` maps
 subcommand names to (parser, function). Every problem is an
-:class:`~julep_nb.api.errors.InputError` naming the usage.
+:class:`~julep_nb.sources.julep.errors.InputError` naming the usage.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, Final, NoReturn
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 
 __all__ = [
     "PANEL_MODES",

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from julep_nb.api.errors import InputError, NotFoundError, ValidationError
-from julep_nb.api.models import ExecutionStatus
+from julep_nb.sources.julep.errors import InputError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.magics import arguments, parsing
 from julep_nb.magics.expand import Expansion, expand_args
 from julep_nb.magics.results import ExecutionList, SettingsView, TransitionList
 
 if TYPE_CHECKING:
-    from julep_nb.api.client import Client
-    from julep_nb.api.models import Task
+    from julep_nb.sources.julep.client import Client
+    from julep_nb.sources.julep.models import Task
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
     from julep_nb.magics.magics import JulepMagics

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 
 __all__ = ["JSON_OPTIONS", "Expansion", "expand_args", "looks_like_template"]
 

@@ -19,15 +19,15 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from julep_nb.api.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, redact
-from julep_nb.api.config import resolve_settings as _resolve
-from julep_nb.api.errors import ConfigError, JulepError
+from julep_nb.sources.julep.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, redact
+from julep_nb.sources.julep.config import resolve_settings as _resolve
+from julep_nb.sources.julep.errors import ConfigError, JulepError
 from julep_nb.magics import commands
 from julep_nb.magics.arguments import PANEL_MODES, HelpRequested
 from julep_nb.magics.loop import kernel_loop, run_sync
 
 if TYPE_CHECKING:
-    from julep_nb.api.client import Client
+    from julep_nb.sources.julep.client import Client
     from julep_nb.live.handle import ExecutionHandle
 
 __all__ = ["JulepMagics"]
@@ -129,7 +129,7 @@ class JulepMagics(Magics, Configurable):
 
     def client(self) -> Client:
         """The client for the current settings; rebuilt when traits or env vars change."""
-        from julep_nb.api.client import Client
+        from julep_nb.sources.julep.client import Client
 
         settings = self.settings()
         if self._client is not None and settings == self._client_settings:
@@ -152,7 +152,7 @@ class JulepMagics(Magics, Configurable):
                 f"{NO_SERVER_HELP}; or %config JulepMagics.auto_local = True for the "
                 "embedded local server."
             )
-        from julep_nb.api.client import shared_local_server
+        from julep_nb.sources.julep.client import shared_local_server
 
         server = shared_local_server()
         if not self._announced:

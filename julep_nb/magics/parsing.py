@@ -1,7 +1,7 @@
 """Pure parsing for the magics: cell bodies (YAML or JSON) and splitting magic lines.
 
 Nothing here talks to a server or to IPython: every function takes text and returns
-data or raises :class:`~julep_nb.api.errors.InputError` with a message that names
+data or raises :class:`~julep_nb.sources.julep.errors.InputError` with a message that names
 the line and column, so that a bad cell sends nothing.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import yaml
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 
 __all__ = [
     "MAX_BODY_CHARS",

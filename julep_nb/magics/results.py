@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from julep_nb.api.models import Execution, Transition
+    from julep_nb.sources.julep.models import Execution, Transition
 
 __all__ = ["ExecutionList", "SettingsView", "TransitionList", "register", "unregister"]
 
@@ -87,7 +87,7 @@ def _task_text(task: Any, p: Any, cycle: bool) -> None:
 
 def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
     """Install the formatters; ``already_shown(handle)`` says a panel is on screen."""
-    from julep_nb.api.models import Task
+    from julep_nb.sources.julep.models import Task
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
 
@@ -109,7 +109,7 @@ def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
 
 def unregister(shell: Any) -> None:
     """Remove what :func:`register` installed."""
-    from julep_nb.api.models import Task
+    from julep_nb.sources.julep.models import Task
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
 

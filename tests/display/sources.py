@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from typing import Any
 
-from julep_nb.api.errors import ConflictError, StreamError
-from julep_nb.api.models import (
+from julep_nb.sources.julep.errors import ConflictError, StreamError
+from julep_nb.sources.julep.models import (
     Execution,
     ExecutionStatusEvent,
     Transition,

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as w
 import pytest
 
-from julep_nb.api.errors import ConflictError
+from julep_nb.sources.julep.errors import ConflictError
 from julep_nb.display.form import ResumeForm
 
 

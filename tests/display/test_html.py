@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from julep_nb.api.models import Execution, ExecutionStatus, ExecutionStatusEvent, Task
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, ExecutionStatusEvent, Task
 from julep_nb.display import html as H
 from julep_nb.display.gantt import MAX_BARS
 from julep_nb.live.state import reduce, reduce_all

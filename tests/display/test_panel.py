@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import TransportError
-from julep_nb.api.models import ExecutionStatus
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import TransportError
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.display.panel import WIDGET_MIME, ExecutionPanel, bundle_for
 from julep_nb.live.handle import ExecutionHandle, watch
 from julep_nb.live.watcher import stop_all

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.models import ExecutionStatus
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.display.panel import ExecutionPanel, bundle_for
 from julep_nb.live.handle import run
 from julep_nb.live.watcher import stop_all

@@ -82,7 +82,7 @@ def test_the_widget_panel_is_one_bundle_and_ends_with_static_html(kernel: Any) -
     shown = run(
         kernel,
         """
-        from julep_nb.api.client import Client
+        from julep_nb.sources.julep.client import Client
         from julep_nb.live.handle import run
         from julep_nb.local import start
 

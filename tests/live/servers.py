@@ -17,8 +17,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from julep_nb.api.errors import StreamError, TransportError
-from julep_nb.api.models import Execution, ExecutionStatusEvent, Transition
+from julep_nb.sources.julep.errors import StreamError, TransportError
+from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition
 from tests.faults import (
     EXECUTION_ID,
     T0,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import ConflictError
-from julep_nb.api.models import TransitionType
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import ConflictError
+from julep_nb.sources.julep.models import TransitionType
 from julep_nb.live.handle import run, watch
 from julep_nb.local.server import LocalServer
 from tests.local.conftest import seed_execution, step
@@ -49,8 +49,8 @@ def test_wait_inside_a_running_loop_with_the_real_client_and_server():
     script = textwrap.dedent(
         """
         import asyncio, threading, time
-        from julep_nb.api.client import Client
-        from julep_nb.api.models import TransitionType as T
+        from julep_nb.sources.julep.client import Client
+        from julep_nb.sources.julep.models import TransitionType as T
         from julep_nb.live.handle import watch
         from julep_nb.local import start
         from tests.local.conftest import seed_execution, step

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from julep_nb.api.models import (
+from julep_nb.sources.julep.models import (
     Execution,
     ExecutionStatus,
     ExecutionStatusEvent,

@@ -15,7 +15,7 @@ import warnings
 
 import pytest
 
-from julep_nb.api.errors import StreamError
+from julep_nb.sources.julep.errors import StreamError
 from julep_nb.live import watcher as watcher_module
 from julep_nb.live.registry import active_watchers, start_watcher, stop_all
 from julep_nb.live.state import ExecutionState

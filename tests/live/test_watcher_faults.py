@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import AuthError, TransportError
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import AuthError, TransportError
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.watcher import POLLING, STATUS_STREAM, TRANSITIONS_STREAM, Watcher
 from tests.faults import FaultServer, closed_port_url, json_reply, python_repr_stream

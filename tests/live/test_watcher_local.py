@@ -11,9 +11,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import StreamError
-from julep_nb.api.models import Transition, TransitionType
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import StreamError
+from julep_nb.sources.julep.models import Transition, TransitionType
 from julep_nb.live.registry import active_watchers, start_watcher
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, Watcher

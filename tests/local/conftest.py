@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from julep_nb.api.models import Execution, TransitionTarget, TransitionType
+from julep_nb.sources.julep.models import Execution, TransitionTarget, TransitionType
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
 from julep_nb.local.store import Store

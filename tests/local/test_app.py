@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from julep_nb.api.models import Execution, Task, TransitionType
+from julep_nb.sources.julep.models import Execution, Task, TransitionType
 from julep_nb.local.app import MAX_BODY_BYTES
 from julep_nb.local.server import LocalServer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from julep_nb.api.models import ExecutionStatus, TransitionType, is_valid_transition
+from julep_nb.sources.julep.models import ExecutionStatus, TransitionType, is_valid_transition
 from tests.local.test_engine_kit import Kit
 
 S = ExecutionStatus

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
-from julep_nb.api.models import ExecutionStatus, TransitionType
+from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import ExecutionStatus, TransitionType
 from tests.local.test_engine_kit import Kit, http_server
 
 S = ExecutionStatus

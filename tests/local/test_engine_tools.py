@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.models import ExecutionStatus
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.local.model import OfflineModel, OpenAICompatibleModel, model_from_env
 from tests.local.test_engine_kit import Kit, http_server
 

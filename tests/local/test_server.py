@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from julep_nb.api.errors import ConfigError
+from julep_nb.sources.julep.errors import ConfigError
 from julep_nb.local import start
 from julep_nb.local.server import default_db_path, main
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from julep_nb.api.errors import ConflictError, NotFoundError, ValidationError
-from julep_nb.api.models import ExecutionStatus, Transition, TransitionType
+from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 from julep_nb.local.store import Store
 
 from .conftest import MAIN0, seed_execution, seed_task, step

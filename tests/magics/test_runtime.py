@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from julep_nb.api.models import ExecutionStatus
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.magics.loop import kernel_loop, run_sync
 from tests.magics.conftest import TASK_HELLO, TASK_SLOW, Shell
 

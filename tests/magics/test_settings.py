@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from julep_nb.api.config import ENVIRONMENTS
+from julep_nb.sources.julep.config import ENVIRONMENTS
 from julep_nb.magics.results import SettingsView
 from tests.faults import closed_port_url
 from tests.magics.conftest import TASK_HELLO, Shell, counting_proxy

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from julep_nb.api.client import Client
+from julep_nb.sources.julep.client import Client
 from julep_nb.live.state import ExecutionState
 
 # A few steps with short sleeps between them, so streams are open while it runs.

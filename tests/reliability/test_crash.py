@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from julep_nb.api.client import Client
+from julep_nb.sources.julep.client import Client
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.watcher import Watcher, start_watcher
 from tests.reliability.helpers import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.client import Client
+from julep_nb.sources.julep.client import Client
 from julep_nb.display import html
 from julep_nb.display.panel import ExecutionPanel, bundle_for
 from julep_nb.live.handle import run, watch

@@ -15,11 +15,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import JulepError
-from julep_nb.api.models import Execution, ExecutionStatusEvent, Transition, TransitionType
-from julep_nb.api.sse import SSEParser
-from julep_nb.api.streams import parse_status_event, parse_transition
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import JulepError
+from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition, TransitionType
+from julep_nb.sources.julep.sse import SSEParser
+from julep_nb.sources.julep.streams import parse_status_event, parse_transition
 from julep_nb.display.html import render_execution, render_text
 from julep_nb.live.state import ExecutionState, reduce
 from julep_nb.live.watcher import Watcher

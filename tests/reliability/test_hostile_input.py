@@ -14,9 +14,9 @@ import time
 import httpx
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import InputError, ValidationError
-from julep_nb.api.taskspec import MAX_TASK_DEPTH
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import InputError, ValidationError
+from julep_nb.sources.julep.taskspec import MAX_TASK_DEPTH
 from julep_nb.live.handle import run
 from julep_nb.local.sandbox import MAX_EVAL_SECONDS
 from julep_nb.local.server import LocalServer

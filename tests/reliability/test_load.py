@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.models import Execution
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.models import Execution
 from tests.reliability.helpers import new_task
 from tests.reliability.proxy import ChaosProxy
 from tests.reliability.serve import ServeProcess

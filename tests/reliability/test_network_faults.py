@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from julep_nb.api.client import Client
+from julep_nb.sources.julep.client import Client
 from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, start_watcher
 from julep_nb.local.server import LocalServer
 from tests.reliability.helpers import (

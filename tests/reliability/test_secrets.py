@@ -18,8 +18,8 @@ import nbformat
 import pytest
 from IPython.core.error import UsageError
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import AuthError, ConfigError, JulepError
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import AuthError, ConfigError, JulepError
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer, main
 from tests.magics.conftest import Shell

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from julep_nb.api.errors import ConfigError
+from julep_nb.sources.julep.errors import ConfigError
 
 __all__ = [
     "ENVIRONMENTS",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from julep_nb.api.config import ENVIRONMENTS, mask_key, redact, resolve_settings
-from julep_nb.api.errors import ConfigError
+from julep_nb.sources.julep.config import ENVIRONMENTS, mask_key, redact, resolve_settings
+from julep_nb.sources.julep.errors import ConfigError
 
 KEY = "sk-julep-SECRET-0123456789-wxyz"
 

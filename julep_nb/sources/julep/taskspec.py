@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import yaml
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 
 __all__ = ["MAX_TASK_CHARS", "MAX_TASK_DEPTH", "MAX_TASK_NODES", "encode_json", "parse_task"]
 

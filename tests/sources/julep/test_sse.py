@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from julep_nb.api.errors import AuthError, NotFoundError, StreamError, TransportError
-from julep_nb.api.sse import EventStream, ServerSentEvent
+from julep_nb.sources.julep.errors import AuthError, NotFoundError, StreamError, TransportError
+from julep_nb.sources.julep.sse import EventStream, ServerSentEvent
 from tests.faults import (
     FaultServer,
     Request,

@@ -8,8 +8,8 @@ import json
 import pydantic
 import pytest
 
-from julep_nb.api import models as m
-from julep_nb.api.models import (
+from julep_nb.sources.julep import models as m
+from julep_nb.sources.julep.models import (
     TERMINAL_STATUSES,
     Execution,
     ExecutionStatus,

@@ -19,7 +19,7 @@ Every error is a :class:`JulepError`, so one ``except`` catches them all::
 
 Messages say what happened, name the value involved and what to do next. They
 never contain an API key: everything that formats a URL or header goes through
-:func:`julep_nb.api.config.redact`.
+:func:`julep_nb.sources.julep.config.redact`.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from typing import Any, Final, Generic, TypeVar
 import httpx
 from httpx_sse import ServerSentEvent
 
-from julep_nb.api._http import (
+from julep_nb.sources.julep._http import (
     ERROR_BODY_BYTES,
     SNIPPET_CHARS,
     http_error,
@@ -43,8 +43,8 @@ from julep_nb.api._http import (
     retry_after,
     secret_from_headers,
 )
-from julep_nb.api.config import redact
-from julep_nb.api.errors import APIError, StreamError, TransportError
+from julep_nb.sources.julep.config import redact
+from julep_nb.sources.julep.errors import APIError, StreamError, TransportError
 
 __all__ = [
     "DEFAULT_BACKOFF",

@@ -10,9 +10,9 @@ from typing import Any, Final, TypeVar
 import httpx
 import pydantic
 
-from julep_nb.api.config import redact
-from julep_nb.api.errors import APIError, error_for_status
-from julep_nb.api.models import utcnow
+from julep_nb.sources.julep.config import redact
+from julep_nb.sources.julep.errors import APIError, error_for_status
+from julep_nb.sources.julep.models import utcnow
 
 __all__ = [
     "ERROR_BODY_BYTES",

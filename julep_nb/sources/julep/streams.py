@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pydantic
 
-from julep_nb.api._http import first_error
-from julep_nb.api.errors import StreamError
-from julep_nb.api.models import ExecutionStatusEvent, Transition, TransitionType
-from julep_nb.api.sse import (
+from julep_nb.sources.julep._http import first_error
+from julep_nb.sources.julep.errors import StreamError
+from julep_nb.sources.julep.models import ExecutionStatusEvent, Transition, TransitionType
+from julep_nb.sources.julep.sse import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_READ_TIMEOUT,
     BaseEventStream,
@@ -18,7 +18,7 @@ from julep_nb.api.sse import (
 )
 
 if TYPE_CHECKING:
-    from julep_nb.api.client import Client
+    from julep_nb.sources.julep.client import Client
 
 __all__ = ["FINAL_TRANSITIONS", "ModelStream", "parse_status_event", "parse_transition"]
 

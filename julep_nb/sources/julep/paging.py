@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final, TypeVar
 
-from julep_nb.api.errors import InputError
+from julep_nb.sources.julep.errors import InputError
 
 __all__ = ["MAX_PAGE_SIZE", "PageFetcher", "check_limit", "iter_pages", "paginate"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from julep_nb.api import errors as e
+from julep_nb.sources.julep import errors as e
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.client import Client
-from julep_nb.api.errors import (
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import (
     APIError,
     AuthError,
     ConflictError,
@@ -21,7 +21,7 @@ from julep_nb.api.errors import (
     TransportError,
     ValidationError,
 )
-from julep_nb.api.models import ExecutionStatus, TransitionType
+from julep_nb.sources.julep.models import ExecutionStatus, TransitionType
 from tests.faults import (
     EXECUTION_ID,
     FaultServer,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-import julep_nb.api.client as client_module
-from julep_nb.api.client import Client
-from julep_nb.api.errors import AuthError, ConflictError, NotFoundError, ValidationError
-from julep_nb.api.models import Execution, ExecutionStatus, TransitionType
+import julep_nb.sources.julep.client as client_module
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import AuthError, ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, TransitionType
 
 DOUBLE = """
 name: double

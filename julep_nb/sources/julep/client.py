@@ -9,9 +9,9 @@ Usage::
         async for event in client.stream_status(execution.id):
             print(event.status)
 
-Settings resolve as in the official SDK (:func:`~julep_nb.api.config.resolve_settings`);
+Settings resolve as in the official SDK (:func:`~julep_nb.sources.julep.config.resolve_settings`);
 with neither a base URL nor a key the client starts a process-wide local server on
-its first request. Failed calls raise the :mod:`~julep_nb.api.errors` tree with the
+its first request. Failed calls raise the :mod:`~julep_nb.sources.julep.errors` tree with the
 server's own message; idempotent calls are retried with backoff.
 """
 
@@ -32,7 +32,7 @@ import httpx
 import pydantic
 
 from julep_nb._version import __version__
-from julep_nb.api._http import (
+from julep_nb.sources.julep._http import (
     MAX_RETRY_AFTER,
     body_json,
     first_error,
@@ -40,9 +40,9 @@ from julep_nb.api._http import (
     parse_model,
     retry_after,
 )
-from julep_nb.api.config import NOT_GIVEN, Settings, _NotGiven, mask_key, redact, resolve_settings
-from julep_nb.api.errors import APIError, InputError, JulepError, TransportError
-from julep_nb.api.models import (
+from julep_nb.sources.julep.config import NOT_GIVEN, Settings, _NotGiven, mask_key, redact, resolve_settings
+from julep_nb.sources.julep.errors import APIError, InputError, JulepError, TransportError
+from julep_nb.sources.julep.models import (
     Agent,
     CreateAgentRequest,
     Execution,
@@ -53,10 +53,10 @@ from julep_nb.api.models import (
     TaskTokenResumeRequest,
     Transition,
 )
-from julep_nb.api.paging import check_limit, paginate
-from julep_nb.api.sse import DEFAULT_MAX_ATTEMPTS, DEFAULT_READ_TIMEOUT
-from julep_nb.api.streams import ModelStream, parse_status_event, parse_transition
-from julep_nb.api.taskspec import encode_json, parse_task
+from julep_nb.sources.julep.paging import check_limit, paginate
+from julep_nb.sources.julep.sse import DEFAULT_MAX_ATTEMPTS, DEFAULT_READ_TIMEOUT
+from julep_nb.sources.julep.streams import ModelStream, parse_status_event, parse_transition
+from julep_nb.sources.julep.taskspec import encode_json, parse_task
 
 if TYPE_CHECKING:
     from julep_nb.local.server import LocalServer

@@ -1,1 +1,0 @@
-"""HTTP client side: wire models, errors, configuration, client, SSE."""

@@ -1,0 +1,1 @@
+"""Julep v1 executions API: wire models, errors, configuration, HTTP client, SSE reader."""
