@@ -47,8 +47,8 @@ LAG_TICK = 0.01  # seconds the loop-lag probe sleeps; lag is how much longer it 
 
 def serve() -> None:
     """Child process: a local server plus a line protocol on stdin to commit transitions."""
-    from julep_nb.sources.julep.models import TransitionTarget, TransitionType
     from julep_nb.local import start
+    from julep_nb.sources.julep.models import TransitionTarget, TransitionType
 
     server = start(port=0, db=":memory:")
     store = server.store

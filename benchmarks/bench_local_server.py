@@ -43,11 +43,11 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from benchmarks._util import percentile, row
-from julep_nb.sources.julep.models import TransitionTarget, TransitionType
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
 from julep_nb.local.store import Store
 from julep_nb.local.streams import format_sse
+from julep_nb.sources.julep.models import TransitionTarget, TransitionType
 
 POLL_INTERVAL = 1.0  # hosted Julep's status.stream polls its database once a second
 CONCURRENCY = 16

@@ -28,7 +28,26 @@ from typing import TYPE_CHECKING, Any
 from julep_nb._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from julep_nb.sources.julep.client import Client  # noqa: F401
+    from julep_nb.connect import Client, run, watch  # noqa: F401
+    from julep_nb.live.errors import (  # noqa: F401
+        ActionRefused,
+        ActionUnsupported,
+        SourceError,
+        SourceNotFound,
+        SourceUnauthorized,
+        SourceUnreachable,
+        StreamBroken,
+        StreamUnavailable,
+    )
+    from julep_nb.live.events import (  # noqa: F401
+        Capability,
+        ExecutionStatus,
+        StatusReport,
+        TimelineEntry,
+    )
+    from julep_nb.live.handle import ExecutionHandle  # noqa: F401
+    from julep_nb.live.source import ExecutionSource  # noqa: F401
+    from julep_nb.live.state import ExecutionState, reduce  # noqa: F401
     from julep_nb.sources.julep.config import Settings, resolve_settings  # noqa: F401
     from julep_nb.sources.julep.errors import (  # noqa: F401
         APIError,
@@ -44,60 +63,83 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from julep_nb.sources.julep.models import (  # noqa: F401
         Execution,
-        ExecutionStatus,
         Task,
         Transition,
         TransitionType,
     )
-    from julep_nb.live.handle import ExecutionHandle, run, watch  # noqa: F401
-    from julep_nb.live.state import ExecutionState, reduce  # noqa: F401
 
 # A library logs; the application decides where that goes (nothing printed by default).
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+_JULEP_ERRORS = "julep_nb.sources.julep.errors"
+_LIVE_ERRORS = "julep_nb.live.errors"
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
-    "APIError": "julep_nb.sources.julep.errors",
-    "AuthError": "julep_nb.sources.julep.errors",
-    "ConfigError": "julep_nb.sources.julep.errors",
-    "ConflictError": "julep_nb.sources.julep.errors",
+    "APIError": _JULEP_ERRORS,
+    "ActionRefused": _LIVE_ERRORS,
+    "ActionUnsupported": _LIVE_ERRORS,
+    "AuthError": _JULEP_ERRORS,
+    "Capability": "julep_nb.live.events",
+    "Client": "julep_nb.connect",
+    "ConfigError": _JULEP_ERRORS,
+    "ConflictError": _JULEP_ERRORS,
     "Execution": "julep_nb.sources.julep.models",
-    "Client": "julep_nb.sources.julep.client",
     "ExecutionHandle": "julep_nb.live.handle",
+    "ExecutionSource": "julep_nb.live.source",
     "ExecutionState": "julep_nb.live.state",
-    "ExecutionStatus": "julep_nb.sources.julep.models",
-    "InputError": "julep_nb.sources.julep.errors",
-    "JulepError": "julep_nb.sources.julep.errors",
-    "NotFoundError": "julep_nb.sources.julep.errors",
+    "ExecutionStatus": "julep_nb.live.events",
+    "InputError": _JULEP_ERRORS,
+    "JulepError": _JULEP_ERRORS,
+    "NotFoundError": _JULEP_ERRORS,
     "Settings": "julep_nb.sources.julep.config",
-    "StreamError": "julep_nb.sources.julep.errors",
+    "SourceError": _LIVE_ERRORS,
+    "SourceNotFound": _LIVE_ERRORS,
+    "SourceUnauthorized": _LIVE_ERRORS,
+    "SourceUnreachable": _LIVE_ERRORS,
+    "StatusReport": "julep_nb.live.events",
+    "StreamBroken": _LIVE_ERRORS,
+    "StreamError": _JULEP_ERRORS,
+    "StreamUnavailable": _LIVE_ERRORS,
     "Task": "julep_nb.sources.julep.models",
+    "TimelineEntry": "julep_nb.live.events",
     "Transition": "julep_nb.sources.julep.models",
     "TransitionType": "julep_nb.sources.julep.models",
-    "TransportError": "julep_nb.sources.julep.errors",
-    "ValidationError": "julep_nb.sources.julep.errors",
+    "TransportError": _JULEP_ERRORS,
+    "ValidationError": _JULEP_ERRORS,
     "reduce": "julep_nb.live.state",
     "resolve_settings": "julep_nb.sources.julep.config",
-    "run": "julep_nb.live.handle",
-    "watch": "julep_nb.live.handle",
+    "run": "julep_nb.connect",
+    "watch": "julep_nb.connect",
 }
 
 __all__ = [
     "APIError",
+    "ActionRefused",
+    "ActionUnsupported",
     "AuthError",
+    "Capability",
     "Client",
     "ConfigError",
     "ConflictError",
     "Execution",
     "ExecutionHandle",
+    "ExecutionSource",
     "ExecutionState",
     "ExecutionStatus",
     "InputError",
     "JulepError",
     "NotFoundError",
     "Settings",
+    "SourceError",
+    "SourceNotFound",
+    "SourceUnauthorized",
+    "SourceUnreachable",
+    "StatusReport",
+    "StreamBroken",
     "StreamError",
+    "StreamUnavailable",
     "Task",
+    "TimelineEntry",
     "Transition",
     "TransitionType",
     "TransportError",
@@ -112,9 +154,17 @@ __all__ = [
 ]
 
 
+# Names whose objects display as cards: the display layer's renderer comes with them
+# (the live layer never imports the display layer; julep_nb.display.html lends its card).
+_WITH_CARDS = frozenset({"Client", "ExecutionHandle", "run", "watch"})
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        module = importlib.import_module(_LAZY[name])
+        if name in _WITH_CARDS:
+            importlib.import_module("julep_nb.display.html")
+        value = getattr(module, name)
         globals()[name] = value
         return value
     if name == "local":

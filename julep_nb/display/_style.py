@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.display._format import esc
+from julep_nb.live.events import ExecutionStatus
 
 S = ExecutionStatus
 
@@ -22,6 +22,9 @@ STATUS_COLORS: dict[ExecutionStatus, str] = {
     S.SUCCEEDED: "#2e7d32",
     S.FAILED: "#c62828",
     S.CANCELLED: "#616161",
+    S.TERMINATED: "#6a1b9a",
+    S.TIMED_OUT: "#e65100",
+    S.CONTINUED_AS_NEW: "#00838f",
 }
 
 

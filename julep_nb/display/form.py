@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from julep_nb.sources.julep.errors import InputError
 from julep_nb.display._fields import (
     FieldSpec,
     convert,
@@ -28,6 +27,8 @@ from julep_nb.display._fields import (
     parse_mapping,
     schema_problem,
 )
+from julep_nb.live.sync import running_loop
+from julep_nb.sources.julep.errors import InputError
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -41,13 +42,6 @@ ERROR_STYLE = (
 )
 NOTE_STYLE = "color:var(--jp-ui-font-color2,#616161);"
 TEXTAREA_HINT = "YAML or JSON object, e.g.\nanswer: 42"
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _field_widget(spec: FieldSpec) -> ipywidgets.Widget:
@@ -88,7 +82,7 @@ class ResumeForm:
         self.info = info
         self._on_submit = on_submit
         # Captured now, on the kernel's loop: clicks may arrive on another thread.
-        self._loop = loop or _running_loop()
+        self._loop = loop or running_loop()
         self.specs = field_specs(info)
         self.inputs: dict[str, ipywidgets.Widget] = {s.name: _field_widget(s) for s in self.specs}
         self.textarea: ipywidgets.Textarea | None = None
@@ -141,7 +135,7 @@ class ResumeForm:
 
     def _clicked(self, _button: Any = None) -> None:
         loop = self._loop
-        if loop is None or _running_loop() is loop:
+        if loop is None or running_loop() is loop:
             self._submit()
             return
         try:

@@ -15,17 +15,10 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from julep_nb.sources.julep.models import (
-    Execution,
-    ExecutionStatus,
-    Task,
-    Transition,
-    TransitionType,
-    status_for,
-)
 from julep_nb.display._format import (
     bounded_json,
     esc,
@@ -53,7 +46,10 @@ from julep_nb.display._style import (
     table,
 )
 from julep_nb.display.gantt import render_bars
-from julep_nb.live.state import ExecutionState, step_label
+from julep_nb.live.events import ExecutionStatus, TimelineEntry
+from julep_nb.live.handle import set_html_renderer
+from julep_nb.live.state import ExecutionState
+from julep_nb.sources.julep.models import Execution, Task, Transition, live_status
 
 __all__ = [
     "STATUS_COLORS",
@@ -111,20 +107,45 @@ def _describe(value: Any) -> str:
 # --------------------------------------------------------------------------- card parts
 
 
+@dataclass(frozen=True)
+class _Words:
+    """How a card names things of one source."""
+
+    noun: str = "execution"  # what runs
+    task: str = "Type"  # what it runs
+    entries: str = "events"  # its timeline rows
+
+
+_WORDS: dict[str | None, _Words] = {
+    "Julep": _Words("execution", "Task", "transitions"),
+    "Temporal": _Words("workflow", "Type", "events"),
+}
+
+
+def _words(state: ExecutionState) -> _Words:
+    return _WORDS.get(state.source, _Words())
+
+
+def _title(state: ExecutionState) -> str:
+    """ "Julep execution", "Temporal workflow"…: what the card is about."""
+    noun = _words(state).noun
+    return f"{state.source} {noun}" if state.source else noun.capitalize()
+
+
 def render_header(state: ExecutionState, *, now: datetime | None = None) -> str:
-    """Execution and task ids, the status badge, elapsed time, transitions, current step."""
+    """Execution and task ids, the status badge, elapsed time, entries, current step."""
     elapsed = state.elapsed(now or now_like(state.created_at))
     facts = [
-        f"Task {code(state.task_id or '—')}",
+        f"{esc(_words(state).task)} {code(state.task_id or state.name or '—')}",
         f"Elapsed <b>{esc(format_duration(elapsed))}</b>",
-        f"Transitions <b>{format_count(state.transition_count)}</b>",
+        f"{esc(_words(state).entries.capitalize())} <b>{format_count(state.entry_count)}</b>",
     ]
     if state.current_step_label and not state.is_terminal:
         facts.append(f"Step {code(state.current_step_label)}")
     spans = "".join(f"<span>{fact}</span>" for fact in facts)
     return (
         '<div style="display: flex; flex-wrap: wrap; align-items: center; gap: 4px 10px;">'
-        f'<span style="font-weight: 600;">Julep execution</span>{code(state.execution_id)}'
+        f'<span style="font-weight: 600;">{esc(_title(state))}</span>{code(state.execution_id)}'
         f"{badge(state.status)}</div>"
         f'<div style="display: flex; flex-wrap: wrap; gap: 2px 16px; margin-top: 2px; {MUTED}">'
         f"{spans}</div>"
@@ -152,12 +173,16 @@ def render_output(value: Any, *, max_chars: int = 20_000) -> str:
 
 def render_error(message: str | None, *, max_chars: int = 20_000) -> str:
     """The error of a failed execution, shown prominently."""
-    text = message or "The execution failed without an error message."
+    return _render_stopped("failed", message, max_chars=max_chars)
+
+
+def _render_stopped(how: str, message: str | None, *, max_chars: int = 20_000) -> str:
+    text = message or f"The execution {how} without an error message."
     cut = len(text) > max_chars
     body = f'<pre style="{PRE}">{esc(text[:max_chars])}</pre>'
     if cut:
         body += f'<div style="{MUTED} font-style: italic;">Error message truncated.</div>'
-    return box("Execution failed", body, ERROR_TINT, STATUS_COLORS[S.FAILED])
+    return box(f"Execution {how}", body, ERROR_TINT, STATUS_COLORS[S.FAILED])
 
 
 def render_waiting(info: Any, *, max_chars: int = 20_000) -> str:
@@ -171,8 +196,15 @@ def render_waiting(info: Any, *, max_chars: int = 20_000) -> str:
 def _render_cancelled(state: ExecutionState) -> str:
     output = state.output
     reason = output.get("reason") if isinstance(output, Mapping) else None
+    reason = reason or (state.error if state.status is not S.CANCELLED else None)
     body = f"<div>Reason: {esc(reason)}</div>" if reason else ""
-    return box("Execution cancelled", body, "", STATUS_COLORS[S.CANCELLED])
+    title = "cancelled" if state.status is S.CANCELLED else "terminated"
+    return box(f"Execution {title}", body, "", STATUS_COLORS[state.status])
+
+
+def _render_continued(state: ExecutionState) -> str:
+    body = f"<div>Next run: {code(state.next_run)}</div>" if state.next_run else ""
+    return box("Continued as new", body, "", STATUS_COLORS[S.CONTINUED_AS_NEW])
 
 
 def render_result(state: ExecutionState, *, max_chars: int = 20_000) -> str:
@@ -182,8 +214,12 @@ def render_result(state: ExecutionState, *, max_chars: int = 20_000) -> str:
         return render_output(state.output, max_chars=max_chars)
     if status is S.FAILED:
         return render_error(state.error, max_chars=max_chars)
-    if status is S.CANCELLED:
+    if status is S.TIMED_OUT:
+        return _render_stopped("timed out", state.error, max_chars=max_chars)
+    if status in (S.CANCELLED, S.TERMINATED):
         return _render_cancelled(state)
+    if status is S.CONTINUED_AS_NEW:
+        return _render_continued(state)
     if status is S.AWAITING_INPUT:
         return render_waiting(state.waiting_info, max_chars=max_chars)
     return ""
@@ -193,54 +229,50 @@ def render_result(state: ExecutionState, *, max_chars: int = 20_000) -> str:
 
 
 class _RowCache:
-    """Rendered timeline rows, so that a live panel renders each transition once.
+    """Rendered timeline rows, so that a live panel renders each entry once.
 
-    Keyed by the transition object, its position and its duration, which together fix
-    the row's HTML. Entries go with their transition (a weak reference's callback), so
-    the cache holds rows only for transitions still alive somewhere (a state log keeps
-    the newest few hundred per execution as objects) and never keeps an output alive.
+    Keyed by the entry object, its position and its duration, which together fix the
+    row's HTML. Rows go with their entry (a weak reference's callback), so the cache
+    holds rows only for entries still alive somewhere (a state log keeps the newest
+    few hundred per execution as objects) and never keeps an output alive.
     """
 
     def __init__(self, size: int = 20_000) -> None:
         self._size = size
-        self._rows: dict[tuple[int, int, float], tuple[weakref.ref[Transition], str]] = {}
+        self._rows: dict[tuple[int, int, float], tuple[weakref.ref[TimelineEntry], str]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def row(self, transition: Transition, position: int, duration: float) -> str:
-        key = (id(transition), position, duration)
+    def row(self, entry: TimelineEntry, position: int, duration: float) -> str:
+        key = (id(entry), position, duration)
         hit = self._rows.get(key)
-        if hit is not None and hit[0]() is transition:
+        if hit is not None and hit[0]() is entry:
             return hit[1]
-        html = _row(transition, position, duration)
+        html = _row(entry, position, duration)
         rows = self._rows
 
-        def forget(_ref: weakref.ref[Transition], key: tuple[int, int, float] = key) -> None:
+        def forget(_ref: weakref.ref[TimelineEntry], key: tuple[int, int, float] = key) -> None:
             rows.pop(key, None)  # runs before the id can be reused
 
         with self._lock:
             if len(rows) >= self._size:  # drop the oldest tenth in one go
                 for old in list(rows)[: self._size // 10]:
                     rows.pop(old, None)
-            rows[key] = (weakref.ref(transition, forget), html)
+            rows[key] = (weakref.ref(entry, forget), html)
         return html
 
 
 _ROWS = _RowCache()
 
 
-def _output_cell(transition: Transition) -> str:
-    output = transition.output
-    if output is None:
+def _output_cell(entry: TimelineEntry) -> str:
+    output = entry.output
+    if output is None and entry.error is None:
         return f'<span style="{MUTED}">—</span>'
-    if transition.type is TransitionType.ERROR:
-        message = output.get("error", output) if isinstance(output, Mapping) else output
-        preview = one_line(message, ROW_PREVIEW_CHARS)
-    else:
-        preview = one_line(output, ROW_PREVIEW_CHARS)
-    text, cut = bounded_json(output, ROW_OUTPUT_CHARS)
+    preview = one_line(entry.error if entry.error is not None else output, ROW_PREVIEW_CHARS)
+    text, cut = bounded_json(output if output is not None else entry.error, ROW_OUTPUT_CHARS)
     more = "\n…" if cut else ""
     return (
         f'<details><summary style="cursor:pointer;"><code>{esc(preview)}</code></summary>'
@@ -248,45 +280,52 @@ def _output_cell(transition: Transition) -> str:
     )
 
 
-def _row(transition: Transition, position: int, duration: float | None) -> str:
-    kind = transition.type
-    tint = ROW + (ERROR_TINT if kind is TransitionType.ERROR else "")
-    step_type = transition.step_type
-    kind_note = f' <span style="{MUTED}">{esc(step_type)}</span>' if step_type else ""
-    moment = transition.created_at
-    took = "" if duration is None else f'<td style="{NOWRAP}">{format_duration(duration)}</td>'
+def _row(entry: TimelineEntry, position: int, duration: float | None, *, timed: bool = True) -> str:
+    failed = entry.status in (S.FAILED, S.TIMED_OUT, S.TERMINATED)
+    tint = ROW + (ERROR_TINT if failed else "")
+    notes = [entry.note] if entry.note else []
+    if entry.attempt and entry.attempt > 1:
+        notes.append(f"attempt {entry.attempt}")
+    if entry.ended_at is None:
+        notes.append("running")
+    kind_note = "".join(f' <span style="{MUTED}">{esc(note)}</span>' for note in notes)
+    moment = entry.ended_at or entry.at
+    took = f'<td style="{NOWRAP}">{"…" if duration is None else format_duration(duration)}</td>'
+    took = took if timed else ""
+    color = STATUS_COLORS.get(entry.execution_status or entry.status or S.RUNNING, "#616161")
     return (
         f'<tr style="{tint}"><td style="{CELL}{MUTED}">{position}</td>'
-        f'<td style="{NOWRAP}"><span style="color:{STATUS_COLORS[status_for(kind)]};">●</span> '
-        f"{esc(kind.value)}</td>"
-        f'<td style="{CELL}"><code>{esc(step_label(transition))}</code>{kind_note}</td>'
+        f'<td style="{NOWRAP}"><span style="color:{color};">●</span> '
+        f"{esc(entry.kind)}</td>"
+        f'<td style="{CELL}"><code>{esc(entry.label)}</code>{kind_note}</td>'
         f'<td style="{NOWRAP}" title="{esc_attr(moment.isoformat())}">{format_time(moment)}</td>'
-        f'{took}<td style="{CELL}">{_output_cell(transition)}</td></tr>'
+        f'{took}<td style="{CELL}">{_output_cell(entry)}</td></tr>'
     )
 
 
 def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
     """One row per transition, newest ``limit`` only, with an "N earlier" summary row."""
     rows = state.timeline(limit=max(limit, 0))
-    if not rows and state.seen_count == 0:
-        known = state.transition_count
-        text = (
-            f"{format_count(known)} transitions, not loaded yet."
-            if known
-            else "No transitions yet."
-        )
+    noun = _words(state).entries
+    if not rows and state.seen_count == 0 and not state.running:
+        known = state.entry_count
+        text = f"{format_count(known)} {noun}, not loaded yet." if known else f"No {noun} yet."
         return f'<div style="{MUTED} margin: 4px 0;">{text}</div>'
     hidden = state.seen_count - len(rows)
     body = ""
     if hidden:
-        noun = "transition" if hidden == 1 else "transitions"
+        noun = noun[:-1] if hidden == 1 and noun.endswith("s") else noun
         body = (
             f'<tr style="{ROW}"><td colspan="6" style="{CELL}{MUTED}font-style:italic;">'
             f"⋯ {format_count(hidden)} earlier {noun} not shown</td></tr>"
         )
     body += "".join(
-        _ROWS.row(row.transition, hidden + i + 1, row.duration) for i, row in enumerate(rows)
+        _ROWS.row(row.entry, hidden + i + 1, row.duration) for i, row in enumerate(rows)
     )
+    running = "".join(
+        _row(entry, state.seen_count + i + 1, None) for i, entry in enumerate(state.running)
+    )
+    body += running  # entries in progress: no duration yet
     return table(("#", "type", "step", "time", "duration", "output"), body)
 
 
@@ -318,16 +357,16 @@ def render_text(state: ExecutionState) -> str:
     """A text/plain summary of the execution."""
     elapsed = state.elapsed(now_like(state.created_at))
     parts = [
-        f"Julep execution {state.execution_id}",
-        f"task {state.task_id or '-'}",
+        f"{_title(state)} {state.execution_id}",
+        f"{_words(state).task.lower()} {state.task_id or state.name or '-'}",
         state.status.value,
-        f"{format_count(state.transition_count)} transitions",
+        f"{format_count(state.entry_count)} {_words(state).entries}",
         f"elapsed {format_duration(elapsed)}",
     ]
     if state.current_step_label and not state.is_terminal:
         parts.append(f"step {state.current_step_label}")
     lines = [" · ".join(parts)]
-    if state.status is S.FAILED:
+    if state.status in (S.FAILED, S.TIMED_OUT, S.TERMINATED):
         lines.append(f"  error: {one_line(state.error or '', 200)}")
     elif state.status is S.AWAITING_INPUT:
         lines.append(f"  waiting for input: {one_line(state.waiting_info, 200)}")
@@ -390,7 +429,7 @@ def render_executions(executions: list[Execution]) -> str:
         return card(f'<div style="{MUTED}">No executions.</div>')
     body = "".join(
         f'<tr style="{ROW}"><td style="{CELL}">{code(e.id)}</td>'
-        f'<td style="{CELL}">{badge(e.status)}</td>'
+        f'<td style="{CELL}">{badge(live_status(e.status))}</td>'
         f'<td style="{CELL}">{_stamp(e.created_at)}</td>'
         f'<td style="{CELL}">{_stamp(e.updated_at)}</td></tr>'
         for e in executions
@@ -402,7 +441,9 @@ def render_transitions(transitions: list[Transition]) -> str:
     """A table of transitions (as listed by the server, without durations)."""
     if not transitions:
         return card(f'<div style="{MUTED}">No transitions.</div>')
-    body = "".join(_row(t, i + 1, None) for i, t in enumerate(transitions))
+    body = "".join(
+        _row(t.as_live_event(), i + 1, None, timed=False) for i, t in enumerate(transitions)
+    )
     return card(table(("#", "type", "step", "time", "output"), body))
 
 
@@ -414,3 +455,7 @@ def render_settings(settings: Mapping[str, Any]) -> str:
         for key, value in settings.items()
     )
     return card(table(("setting", "value"), body))
+
+
+# Handles render as this card (the live layer does not import the display layer).
+set_html_renderer(render_execution)

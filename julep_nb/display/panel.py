@@ -29,7 +29,6 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from julep_nb.sources.julep.models import ExecutionStatus, TransitionType
 from julep_nb.display._format import bounded_json
 from julep_nb.display.cell import follow_cells, in_running_cell
 from julep_nb.display.form import ResumeForm
@@ -42,6 +41,8 @@ from julep_nb.display.html import (
     render_timeline,
 )
 from julep_nb.display.pacing import MessagePacer
+from julep_nb.live.events import ExecutionStatus
+from julep_nb.live.sync import running_loop
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -55,13 +56,6 @@ MODES = ("auto", "widget", "html", "none")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 ERROR_STYLE = "color:#c62828;white-space:pre-wrap;"
 Hook = Callable[["ExecutionState"], None]
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _error_html(text: str) -> str:
@@ -88,7 +82,7 @@ class ExecutionPanel:
         self.tick = tick
         self._ticker: asyncio.TimerHandle | None = None
         # Captured now, on the kernel's loop: button clicks may come from another thread.
-        self._loop = _running_loop()
+        self._loop = running_loop()
         self.state: ExecutionState = handle.state  # what the panel shows
         self.updates = 0  # updates applied, each one batch of widget messages
         self.cancel_requests = 0
@@ -113,7 +107,6 @@ class ExecutionPanel:
         self._apply(self.state)
         if not self._finished:
             self._unsubscribe = handle.subscribe(self.update)
-            self._follow_watcher_end()
             self._schedule_tick()
 
     # ------------------------------------------------------------------ widgets
@@ -166,7 +159,7 @@ class ExecutionPanel:
         final panel.
         """
         loop = self._loop
-        if loop is not None and _running_loop() is not loop:
+        if loop is not None and running_loop() is not loop:
             loop.call_soon_threadsafe(self.update, state)
             return None
         self._pending = state
@@ -205,8 +198,7 @@ class ExecutionPanel:
     def _on_tick(self) -> None:
         """Show the same state again if nothing was shown for a tick: the clock moved."""
         self._ticker = None
-        watcher = self.handle.watcher
-        if self._finished or self.tick is None or (watcher is not None and watcher.done):
+        if self._finished or self.tick is None or self.handle.watch_error is not None:
             return  # a stopped watcher: its error is shown, the clock would mislead
         assert self._loop is not None
         quiet = self._loop.time() - self._pacer.last_apply >= 0.9 * self.tick
@@ -268,10 +260,12 @@ class ExecutionPanel:
         )
 
     def _apply_widgets(self, state: ExecutionState) -> None:
-        latest = state.latest_transition
+        latest = state.latest_entry
         latest_id = latest.id if latest is not None else None
         html = self._html
-        if self._changed("timeline", (state.seen_count, latest_id, self.timeline_limit)):
+        if self._changed(
+            "timeline", (state.seen_count, latest_id, state.running, self.timeline_limit)
+        ):
             html["timeline"] = render_gantt(state) + render_timeline(
                 state, limit=self.timeline_limit
             )
@@ -310,8 +304,7 @@ class ExecutionPanel:
                 )
 
     def _sync_watcher_error(self) -> None:
-        watcher = self.handle.watcher
-        error = watcher.error if watcher is not None else None
+        error = self.handle.watch_error
         if error is not None:
             self.message.value = _error_html(f"Stopped watching: {type(error).__name__}: {error}")
 
@@ -324,8 +317,9 @@ class ExecutionPanel:
                 self.form_box.children = ()
             return
         info = state.waiting_info
-        latest = state.latest_transition
-        wait_id = latest.id if latest is not None and latest.type is TransitionType.WAIT else None
+        latest = state.latest_entry
+        waits = latest is not None and latest.status is ExecutionStatus.AWAITING_INPUT
+        wait_id = latest.id if waits and latest is not None else None
         question = bounded_json(info, 10_000)[0]
         if self.form is not None and self._form_for is not None:
             same_question = self._form_for[0] == question
@@ -336,18 +330,11 @@ class ExecutionPanel:
         self.form = ResumeForm(info, self.handle.resume, loop=self._loop)
         self.form_box.children = (self.form.widget,)
 
-    def _follow_watcher_end(self) -> None:
-        """Hear about a watcher that stops on an error without a new state."""
-        watcher = self.handle.watcher
-        if watcher is None or watcher.loop is None or watcher.loop is not self._loop:
-            return
-        watcher.start().add_done_callback(lambda _task: self.update(self.handle.state))
-
     # ------------------------------------------------------------------ cancel
 
     def _cancel_clicked(self, _button: Any = None) -> None:
         loop = self._loop
-        if loop is None or _running_loop() is loop:
+        if loop is None or running_loop() is loop:
             self._start_cancel()
             return
         with contextlib.suppress(RuntimeError):  # a closed loop: nothing left to cancel

@@ -1,4 +1,4 @@
-"""ExecutionHandle: one execution, live, from Python.
+"""ExecutionHandle: one execution, live, from Python, whatever service runs it.
 
 Usage::
 
@@ -6,67 +6,57 @@ Usage::
     handle.status                      # updates while the cell is idle
     state = await handle               # the final ExecutionState
     handle.output                      # the result, as a Python value
+    await handle.cancel(reason="enough")   # or terminate / signal / query / resume,
+    handle.capabilities                    # where the source offers them
 
-    handle = julep_nb.watch(execution_id)   # attach to one that already runs
-    handle.wait(timeout=60)                 # synchronous code (scripts, --wait)
+    handle.wait(timeout=60)                # synchronous code (scripts, --wait)
 
 The handle owns no I/O of its own: a :class:`~julep_nb.live.watcher.Watcher` on the
-running loop keeps :attr:`ExecutionHandle.state` current.
+running loop keeps :attr:`ExecutionHandle.state` current, and the actions go to the
+handle's :class:`~julep_nb.live.source.ExecutionSource`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
+from typing import Any
 
-from julep_nb.sources.julep.errors import ConflictError, InputError
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition
+from julep_nb.live.errors import ActionUnsupported
+from julep_nb.live.events import Capability, ExecutionStatus
 from julep_nb.live.registry import start_watcher
 from julep_nb.live.source import ExecutionSource
-from julep_nb.live.state import ExecutionState, reduce
+from julep_nb.live.state import ExecutionState, TimelineRow
+from julep_nb.live.sync import run_sync
 from julep_nb.live.watcher import Subscriber, Watcher
 
-if TYPE_CHECKING:
-    from julep_nb.sources.julep.client import Client
+__all__ = ["ExecutionHandle", "set_html_renderer"]
 
-__all__ = ["ExecutionHandle", "default_client", "run", "watch"]
-
-T = TypeVar("T")
+HtmlRenderer = Callable[[ExecutionState], str]
+_html_renderer: HtmlRenderer | None = None
 
 
-class ExecutionStarter(ExecutionSource, Protocol):
-    """An :class:`ExecutionSource` that can also start executions (what :func:`run` needs)."""
-
-    async def create_execution(
-        self,
-        task_id: str,
-        input: Mapping[str, Any],
-        *,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> Execution:
-        """Start an execution of ``task_id``."""
-        ...
+def set_html_renderer(renderer: HtmlRenderer | None) -> None:
+    """How handles render as HTML (the package installs the display layer's card)."""
+    global _html_renderer
+    _html_renderer = renderer
 
 
 class ExecutionHandle:
-    """A live execution: its state, its result, and cancel / resume."""
+    """A live execution: its state, its result, and the actions its source offers."""
 
     def __init__(
         self,
         execution_id: str,
         *,
-        client: ExecutionSource,
+        source: ExecutionSource,
         key: str | None = None,
-        max_rate: float = 10.0,
         initial: ExecutionState | None = None,
     ) -> None:
         self.id = execution_id
-        self.client = client
+        self.source = source
         self._key = key
-        self._max_rate = max_rate
         self._state = initial or ExecutionState(execution_id=execution_id)
         self._watcher: Watcher | None = None
         self._callbacks: dict[int, Subscriber] = {}
@@ -85,9 +75,14 @@ class ExecutionHandle:
 
     @property
     def state(self) -> ExecutionState:
-        """The newest known state (not rate-limited)."""
+        """The newest known state."""
         watcher = self.watcher
         return watcher.state if watcher is not None else self._state
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The actions this execution's source offers."""
+        return frozenset(self.source.capabilities)
 
     @property
     def task_id(self) -> str | None:
@@ -107,24 +102,39 @@ class ExecutionHandle:
         return self.state.error
 
     @property
-    def transitions(self) -> Sequence[Transition]:
+    def timeline(self) -> list[TimelineRow]:
+        """Every timeline row so far, with durations."""
+        return self.state.timeline()
+
+    @property
+    def transitions(self) -> Sequence[Any]:
+        """The source's own records of the timeline (Julep ``Transition``s)."""
         return self.state.transitions
+
+    @property
+    def watching(self) -> bool:
+        """A watcher is following the execution now."""
+        watcher = self.watcher
+        return watcher is not None and not watcher.done
+
+    @property
+    def watch_error(self) -> BaseException | None:
+        """What stopped the watcher before the end (refused key, unknown id…), if anything."""
+        watcher = self.watcher
+        return watcher.error if watcher is not None else None
 
     def __repr__(self) -> str:
         state = self.state
         return (
-            f"<ExecutionHandle id={self.id!r} task={state.task_id!r} "
-            f"status={state.status.value!r} transitions={state.transition_count}>"
+            f"<ExecutionHandle id={self.id!r} source={self.source.name!r} "
+            f"task={state.task_id!r} status={state.status.value!r} "
+            f"entries={state.entry_count}>"
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """``text/plain`` and a static, escaped ``text/html`` card of the current state."""
-        try:
-            from julep_nb.display.html import render_execution
-        except ImportError:  # the display layer is optional for the live layer
-            rich = f"<pre>{html.escape(repr(self))}</pre>"
-        else:
-            rich = render_execution(self.state)
+        renderer = _html_renderer
+        rich = renderer(self.state) if renderer else f"<pre>{html.escape(repr(self))}</pre>"
         bundle = {"text/plain": repr(self), "text/html": rich}
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
@@ -134,7 +144,7 @@ class ExecutionHandle:
 
     # ------------------------------------------------------------------ watching
 
-    def _ensure_watcher(self) -> Watcher:
+    def start(self) -> Watcher:
         """The watcher on the running loop, starting (or restarting) one when needed.
 
         A watcher that stopped short of a terminal status (a failure, a cancel, a
@@ -148,18 +158,23 @@ class ExecutionHandle:
             if usable:
                 return current
             self._state = current.state
-        watcher = start_watcher(
-            self.client, self.id, key=self._key, max_rate=self._max_rate, initial=self._state
-        )
+        watcher = start_watcher(self.source, self.id, key=self._key, initial=self._state)
         self._watcher = watcher
         for token, callback in self._callbacks.items():
             self._unsubscribers[token] = watcher.subscribe(callback)
         return watcher
 
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback(state)`` on changes (coalesced); returns an unsubscribe function.
+    def stop(self) -> None:
+        """Stop watching (the execution itself goes on)."""
+        watcher = self.watcher
+        if watcher is not None:
+            watcher.cancel()
 
-        The subscription follows the handle across watcher restarts.
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(state)`` on each change; returns an unsubscribe function.
+
+        The subscription follows the handle across watcher restarts; a callback also
+        hears when the watcher stops on an error (see :attr:`watch_error`).
         """
         token = self._next_token
         self._next_token += 1
@@ -177,8 +192,8 @@ class ExecutionHandle:
         return unsubscribe
 
     async def updates(self) -> AsyncIterator[ExecutionState]:
-        """The current state, then each (coalesced) change until the execution ends."""
-        watcher: Watcher | None = self._ensure_watcher()
+        """The current state, then each change until the execution ends."""
+        watcher: Watcher | None = self.start()
         last = self.state
         yield last
         while watcher is not None:
@@ -191,7 +206,7 @@ class ExecutionHandle:
             watcher = None if last.is_terminal else watcher.replaced_by
 
     async def _wait(self, timeout: float | None) -> ExecutionState:
-        watcher = self._ensure_watcher()
+        watcher = self.start()
         if timeout is None:
             return await watcher.wait()
         try:
@@ -207,110 +222,48 @@ class ExecutionHandle:
         return self._wait(None).__await__()
 
     def wait(self, timeout: float | None = None) -> ExecutionState:
-        """Block until the execution ends; for synchronous code.
+        """Block until the execution ends; for synchronous code (see ``live/sync.py``).
 
-        With no event loop running this runs a private one (like ``asyncio.run``).
-        Inside a running loop (a Jupyter cell) it re-enters that loop with
-        ``nest_asyncio2``, so the watcher keeps running; ``await handle`` is better there.
+        Inside a running loop (a Jupyter cell) this re-enters that loop, so the watcher
+        keeps running; ``await handle`` is better there.
         """
-        return _run_sync(self._wait(timeout))
+        return run_sync(self._wait(timeout))
 
-    # ------------------------------------------------------------------ steering
+    # ------------------------------------------------------------------ actions
 
-    async def cancel(self, reason: str | None = None) -> None:
-        """Ask the server to cancel the execution; the watcher shows the result."""
-        await self.client.cancel(self.id, reason)
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.source.capabilities:
+            offered = ", ".join(sorted(c.value for c in self.source.capabilities)) or "none"
+            raise ActionUnsupported(
+                f"{self.source.name} executions cannot {capability.value} (execution "
+                f"{self.id}): {self.source.name} offers {offered}."
+            )
 
-    async def resume(self, input: dict[str, Any]) -> None:
-        """Answer an ``awaiting_input`` execution (ConflictError when it is not waiting)."""
+    async def cancel(self, *, reason: str | None = None) -> None:
+        """Ask the service to stop the execution (it may clean up first)."""
+        self._require(Capability.CANCEL)
+        await self.source.cancel(self.id, reason=reason)
+
+    async def terminate(self, *, reason: str | None = None) -> None:
+        """Stop the execution at once, recording ``reason``."""
+        self._require(Capability.TERMINATE)
+        await self.source.terminate(self.id, reason=reason)
+
+    async def signal(self, name: str, payload: Any = None) -> None:
+        """Send the execution the signal ``name`` with ``payload``."""
+        self._require(Capability.SIGNAL)
+        await self.source.signal(self.id, name, payload)
+
+    async def query(self, name: str, *args: Any) -> Any:
+        """Ask the execution the query ``name``; its answer."""
+        self._require(Capability.QUERY)
+        return await self.source.query(self.id, name, *args)
+
+    async def resume(self, input: Mapping[str, Any]) -> None:
+        """Answer an execution that awaits input (refused, nothing sent, otherwise)."""
+        self._require(Capability.RESUME)
         if not isinstance(input, Mapping):
-            raise InputError(
+            raise TypeError(
                 f"Resume input must be a dict (a JSON object), got {type(input).__name__}."
             )
-        status = self.state.status
-        if status is not ExecutionStatus.AWAITING_INPUT:
-            # Our view may be behind the server (no watcher yet): ask before refusing.
-            status = reduce(self.state, await self.client.get_execution(self.id)).status
-        if status is not ExecutionStatus.AWAITING_INPUT:
-            raise ConflictError(
-                f"Execution {self.id} is {status.value}, not awaiting_input: there is nothing "
-                "to resume. Resume it once handle.status is 'awaiting_input'.",
-                status=409,
-                code="not_awaiting_input",
-            )
-        await self.client.resume(self.id, dict(input))
-
-
-# ---------------------------------------------------------------------- sync bridge
-
-
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if loop is None:
-        # A private loop, closed afterwards; the watcher and the client's connection
-        # pool belong to it and are rebuilt on the next wait().
-        return asyncio.run(coro)
-    import nest_asyncio2  # only now: it patches asyncio for the whole process
-
-    nest_asyncio2.apply(loop)
-    return loop.run_until_complete(coro)
-
-
-# ---------------------------------------------------------------------- entry points
-
-_default_lock = threading.Lock()
-_default: Client | None = None
-
-
-def default_client() -> Client:
-    """The process-wide :class:`~julep_nb.sources.julep.client.Client` built from the environment.
-
-    With nothing configured it talks to the embedded local server.
-    """
-    global _default
-    with _default_lock:
-        if _default is None:
-            from julep_nb.sources.julep.client import Client
-
-            _default = Client()
-        return _default
-
-
-async def run(
-    task_id: str,
-    input: dict[str, Any] | None = None,
-    *,
-    client: ExecutionStarter | None = None,
-    metadata: dict[str, Any] | None = None,
-    key: str | None = None,
-    max_rate: float = 10.0,
-) -> ExecutionHandle:
-    """Start an execution of ``task_id`` and watch it; ``await`` the handle for the result."""
-    source: ExecutionStarter = client if client is not None else default_client()
-    execution = await source.create_execution(task_id, input or {}, metadata=metadata)
-    handle = ExecutionHandle(
-        execution.id, client=source, key=key, max_rate=max_rate, initial=reduce(None, execution)
-    )
-    handle._ensure_watcher()
-    return handle
-
-
-def watch(
-    execution_id: str,
-    *,
-    client: ExecutionSource | None = None,
-    key: str | None = None,
-    max_rate: float = 10.0,
-) -> ExecutionHandle:
-    """A handle on an existing execution; watching starts now if a loop runs, else on wait."""
-    source: ExecutionSource = client if client is not None else default_client()
-    handle = ExecutionHandle(execution_id, client=source, key=key, max_rate=max_rate)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return handle
-    handle._ensure_watcher()
-    return handle
+        await self.source.resume(self.id, dict(input))

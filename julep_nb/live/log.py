@@ -1,47 +1,51 @@
-"""Append-only, compact storage of one execution's transitions, shared by its states.
+"""Append-only, compact storage of one execution's timeline, shared by its states.
 
 Successive :class:`~julep_nb.live.state.ExecutionState` objects share one
-:class:`TransitionLog`: a state sees the log's first ``n`` rows, so adding a
-transition is O(1) even at 100,000 transitions. Rows are kept as compact JSON and
-read back as :class:`~julep_nb.sources.julep.models.Transition` models on demand.
+:class:`EntryLog`: a state sees the log's first ``n`` rows, so adding an entry is O(1)
+even at 100,000 entries. Rows are kept in their compact form
+(:meth:`~julep_nb.live.events.TimelineEntry.to_bytes`: a Julep transition's JSON)
+and read back as :class:`~julep_nb.live.events.TimelineEntry` objects on demand.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import overload
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, overload
 
-from julep_nb.sources.julep.models import Transition, status_for
+from julep_nb.live.events import TimelineEntry
 
-__all__ = ["RECENT", "TransitionLog", "TransitionsView", "sort_key", "step_label"]
+__all__ = ["RECENT", "EntryLog", "LogView", "identity", "sort_key"]
 
-RECENT = 256  # newest transitions a log keeps as models (≥ a panel's timeline_limit)
+RECENT = 256  # newest entries a log keeps as objects (≥ a panel's timeline_limit)
 
-
-def sort_key(transition: Transition) -> tuple[datetime, bool, str]:
-    """Where a transition sorts in its execution's timeline."""
-    # On equal timestamps a final transition sorts last: nothing follows it on a server,
-    # and ids (uuid4) would otherwise let an earlier step win and undo the terminal status.
-    final = status_for(transition.type).is_terminal
-    return (transition.created_at, final, transition.id)
+T = TypeVar("T")
 
 
-class TransitionLog:
+def sort_key(entry: TimelineEntry) -> tuple[datetime, bool, str]:
+    """Where an entry sorts in its execution's timeline."""
+    # On equal timestamps a final entry sorts last: nothing follows it, and ids (uuid4)
+    # would otherwise let an earlier step win and undo the terminal status.
+    return (entry.at, entry.is_final, entry.id)
+
+
+class EntryLog:
     """Append-only storage shared by successive states (never mutated below a state's n).
 
-    A transition is kept as its compact JSON (``bytes``), not as a model: 100,000
-    pydantic ``Transition`` objects take ~250 MB, their JSON ~40 MB. The newest
-    :data:`RECENT` are also kept as models, so the latest transition and a timeline
-    of the newest rows decode nothing; older ones are decoded when read.
+    An entry is kept in its compact form (``bytes``), not as an object: 100,000
+    pydantic Julep transitions take ~250 MB, their JSON ~40 MB. The newest
+    :data:`RECENT` are also kept as objects, so the latest entry and a timeline of the
+    newest rows decode nothing; older ones are decoded when read.
     """
 
     __slots__ = (
         "_blobs",
+        "_kinds",
         "_labels",
         "_names",
         "_recent",
+        "_types",
         "durations",
         "index",
         "label_totals",
@@ -50,91 +54,107 @@ class TransitionLog:
 
     def __init__(self) -> None:
         self._blobs: list[bytes] = []
-        self._recent: dict[int, Transition] = {}  # the newest RECENT rows, as models
-        self._labels: list[str] = []  # step label of each row...
+        self._types: list[type[TimelineEntry]] = []  # entry classes seen (usually one)
+        self._kinds = array("B")  # index into _types, per row
+        self._recent: dict[int, TimelineEntry] = {}  # the newest RECENT rows, as objects
+        self._labels: list[str] = []  # label of each row...
         self._names: dict[str, str] = {}  # ...one shared str per distinct label
-        self.durations = array("d")  # seconds since the previous transition in scope
+        self.durations = array("d")  # seconds each row took
         self.index: dict[str, int] = {}
         self.last_at_scope: dict[str | None, datetime] = {}
         # label -> [first index, total seconds]: step_durations() of the newest state is
-        # O(steps), not O(transitions), so a live Gantt chart stays cheap at 100,000 rows.
+        # O(steps), not O(entries), so a live Gantt chart stays cheap at 100,000 rows.
         self.label_totals: dict[str, list[float]] = {}
 
     @classmethod
-    def build(cls, transitions: Iterable[Transition]) -> TransitionLog:
+    def build(cls, entries: Iterable[TimelineEntry]) -> EntryLog:
         log = cls()
-        for transition in sorted(transitions, key=sort_key):
-            log.append(transition)
+        for entry in sorted(entries, key=sort_key):
+            log.append(entry)
         return log
 
     def __len__(self) -> int:
         return len(self._blobs)
 
-    def __getitem__(self, i: int) -> Transition:
+    def __getitem__(self, i: int) -> TimelineEntry:
         found = self._recent.get(i)
         if found is not None:
             return found
         if not 0 <= i < len(self._blobs):
-            raise IndexError(f"transition {i} is not in a log of {len(self._blobs)}")
-        return Transition.model_validate_json(self._blobs[i])
+            raise IndexError(f"entry {i} is not in a log of {len(self._blobs)}")
+        return self._types[self._kinds[i]].from_bytes(self._blobs[i])
 
     def label(self, i: int) -> str:
         return self._labels[i]
 
-    def append(self, transition: Transition) -> None:
+    def started_at(self, i: int) -> datetime:
+        """When row ``i`` began: its own start, else where its scope's previous row ended."""
+        entry = self[i]
+        return entry.started_at or _minus(entry.ended_at or entry.at, self.durations[i])
+
+    def append(self, entry: TimelineEntry) -> None:
         position = len(self._blobs)
-        scope = transition.current.scope_id
-        previous = self.last_at_scope.get(scope)
-        if previous is None and position:
-            previous = self[position - 1].created_at
-        delta = (transition.created_at - previous).total_seconds() if previous else 0.0
-        delta = max(delta, 0.0)
-        name = step_label(transition)
-        label = self._names.setdefault(name, name)
+        end = entry.ended_at or entry.at
+        start = entry.started_at or self.last_at_scope.get(entry.scope)
+        if start is None and position:
+            previous = self[position - 1]
+            start = previous.ended_at or previous.at
+        delta = max((end - start).total_seconds(), 0.0) if start is not None else 0.0
+        label = self._names.setdefault(entry.label, entry.label)
         self.label_totals.setdefault(label, [position, 0.0])[1] += delta
-        self.index[transition.id] = position
-        self._blobs.append(
-            transition.__pydantic_serializer__.to_json(transition, exclude_unset=True)
-        )
+        self.index[entry.id] = position
+        kind = type(entry)
+        if kind not in self._types:
+            self._types.append(kind)
+        self._kinds.append(self._types.index(kind))
+        self._blobs.append(entry.to_bytes())
         self._labels.append(label)
         self.durations.append(delta)
-        self.last_at_scope[scope] = transition.created_at
-        self._recent[position] = transition
+        self.last_at_scope[entry.scope] = end
+        self._recent[position] = entry
         self._recent.pop(position - RECENT, None)
 
-    def has(self, transition_id: str, n: int) -> bool:
-        position = self.index.get(transition_id)
+    def has(self, entry_id: str, n: int) -> bool:
+        position = self.index.get(entry_id)
         return position is not None and position < n
 
 
-class TransitionsView(Sequence[Transition]):
-    """The first ``n`` transitions of a log, read-only; older rows are decoded on read."""
+class LogView(Sequence[T]):
+    """The first ``n`` rows of a log, read-only, each read through ``read``.
 
-    __slots__ = ("_log", "_n")
+    Older rows are decoded on read; ``read`` picks what a row shows (the entry
+    itself, or its source's own record).
+    """
 
-    def __init__(self, log: TransitionLog, n: int) -> None:
+    __slots__ = ("_log", "_n", "_read", "_what")
+
+    def __init__(
+        self, log: EntryLog, n: int, read: Callable[[TimelineEntry], T], what: str = "entries"
+    ) -> None:
         self._log = log
         self._n = n
+        self._read = read
+        self._what = what
 
     def __len__(self) -> int:
         return self._n
 
     @overload
-    def __getitem__(self, i: int) -> Transition: ...
+    def __getitem__(self, i: int) -> T: ...
     @overload
-    def __getitem__(self, i: slice) -> list[Transition]: ...
-    def __getitem__(self, i: int | slice) -> Transition | list[Transition]:
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
-            return [self._log[j] for j in range(*i.indices(self._n))]
+            return [self._read(self._log[j]) for j in range(*i.indices(self._n))]
         if i < 0:
             i += self._n
         if not 0 <= i < self._n:
-            raise IndexError(f"transition index {i} out of range for {self._n} transitions")
-        return self._log[i]
+            raise IndexError(f"index {i} out of range for {self._n} {self._what}")
+        return self._read(self._log[i])
 
-    def __iter__(self) -> Iterator[Transition]:
-        log = self._log
-        return (log[i] for i in range(self._n))
+    def __iter__(self) -> Iterator[T]:
+        log, read = self._log, self._read
+        return (read(log[i]) for i in range(self._n))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):
@@ -144,9 +164,13 @@ class TransitionsView(Sequence[Transition]):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"<{self._n} transitions>"
+        return f"<{self._n} {self._what}>"
 
 
-def step_label(transition: Transition) -> str:
-    """``step_label`` when the server gave one, else ``workflow[step]``."""
-    return transition.step_label or str(transition.current)
+def _minus(moment: datetime, seconds: float) -> datetime:
+    return moment - timedelta(seconds=seconds)
+
+
+def identity(entry: Any) -> Any:
+    """A view's ``read`` that shows the entries themselves."""
+    return entry

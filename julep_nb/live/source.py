@@ -1,59 +1,107 @@
-"""What the live layer needs from an execution service.
+"""What the live layer needs from an execution service: the ``ExecutionSource`` protocol.
 
-:class:`ExecutionSource` is the whole surface the watcher and handles use. The Julep
-client (:class:`julep_nb.sources.julep.client.Client`) satisfies it; another service of the same
-shape (get, list transitions, stream status, cancel, resume) can be watched by
-implementing these six methods.
+A source turns its service's wire format into the neutral events of
+:mod:`julep_nb.live.events` and its failures into :mod:`julep_nb.live.errors`. The
+watcher uses exactly this surface:
 
-Errors follow :mod:`julep_nb.sources.julep.errors`: a stream that cannot be used raises
-:class:`~julep_nb.sources.julep.errors.StreamError` (the watcher then falls back to a simpler
-strategy), a rejected key raises :class:`~julep_nb.sources.julep.errors.AuthError` (the watcher
-stops), an unreachable server raises :class:`~julep_nb.sources.julep.errors.TransportError`.
+- :meth:`~ExecutionSource.snapshot`: the execution now, as events, with a cursor;
+- :meth:`~ExecutionSource.follow`: a live :class:`EventStream` from a cursor, which
+  may raise :class:`~julep_nb.live.errors.StreamUnavailable` (the watcher then polls)
+  and ends when the service closes it (the watcher reopens it from its cursor);
+- :meth:`~ExecutionSource.poll`: the events since a cursor, one request's worth;
+- the actions it declares in :attr:`~ExecutionSource.capabilities`; the others raise
+  :class:`~julep_nb.live.errors.ActionUnsupported` (:class:`SourceBase` does that).
+
+Cursors are the source's own, opaque to the watcher: an SSE id, a history event id.
+Events may repeat across a reconnect; the reducer drops what it has already seen.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition
+from julep_nb.live.errors import ActionUnsupported
+from julep_nb.live.events import Capability, Event
 
-__all__ = ["ExecutionSource"]
+__all__ = ["EventStream", "ExecutionSource", "Snapshot", "SourceBase"]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Events that bring a state up to date, and where to go on from."""
+
+    events: tuple[Event, ...]
+    cursor: Any = None
+
+
+@runtime_checkable
+class EventStream(Protocol):
+    """A live stream of one execution's events; close it with :meth:`aclose`."""
+
+    name: str  # what the watcher reports as its strategy, e.g. "transitions-stream"
+    cursor: Any  # where a new stream resumes, after the last event yielded
+    complete: bool  # the stream proved that every entry up to a final one was sent
+
+    def __aiter__(self) -> AsyncIterator[Event]: ...
+
+    async def aclose(self) -> None: ...
 
 
 @runtime_checkable
 class ExecutionSource(Protocol):
     """An execution service the watcher can follow and a handle can steer."""
 
-    async def get_execution(self, execution_id: str) -> Execution:
-        """The execution now (404 → NotFoundError)."""
+    name: str  # names the service in messages: "Julep", "Temporal"
+    capabilities: frozenset[Capability]
+
+    async def snapshot(self, execution_id: str, *, cursor: Any = None) -> Snapshot:
+        """The execution now. With a cursor, what is already known may be skipped."""
         ...
 
-    async def list_transitions(
-        self,
-        execution_id: str,
-        *,
-        limit: int | None = None,
-        direction: str = "asc",
-        scope_id: str | None = None,
-    ) -> list[Transition]:
-        """Transitions ordered by ``created_at`` (``limit=None``: all of them)."""
+    def follow(self, execution_id: str, *, cursor: Any = None) -> EventStream:
+        """Events as they happen, after ``cursor``."""
         ...
 
-    def stream_status(self, execution_id: str) -> AsyncIterator[ExecutionStatusEvent]:
-        """Status events as they happen; may end (or not) after a terminal status."""
+    async def poll(self, execution_id: str, *, cursor: Any = None) -> Snapshot:
+        """What changed since ``cursor`` (may repeat events)."""
         ...
 
-    def stream_transitions(
-        self, execution_id: str, *, last_event_id: str | None = None
-    ) -> AsyncIterator[Transition]:
-        """Transitions after ``last_event_id`` as they are committed."""
-        ...
+    async def cancel(self, execution_id: str, *, reason: str | None = None) -> None: ...
 
-    async def cancel(self, execution_id: str, reason: str | None = None) -> None:
-        """Ask the service to cancel the execution."""
-        ...
+    async def terminate(self, execution_id: str, *, reason: str | None = None) -> None: ...
 
-    async def resume(self, execution_id: str, input: dict[str, Any]) -> None:
-        """Answer a waiting execution; ``input`` becomes the waiting step's output."""
-        ...
+    async def signal(self, execution_id: str, name: str, payload: Any = None) -> None: ...
+
+    async def query(self, execution_id: str, name: str, *args: Any) -> Any: ...
+
+    async def resume(self, execution_id: str, input: Mapping[str, Any]) -> None: ...
+
+
+class SourceBase:
+    """Actions a source does not declare raise a clear :class:`ActionUnsupported`."""
+
+    name = "this source"
+    capabilities: frozenset[Capability] = frozenset()
+
+    def _unsupported(self, action: Capability) -> ActionUnsupported:
+        offered = ", ".join(sorted(c.value for c in self.capabilities)) or "none"
+        return ActionUnsupported(
+            f"{self.name} executions cannot {action.value}: {self.name} offers {offered}."
+        )
+
+    async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
+        raise self._unsupported(Capability.CANCEL)
+
+    async def terminate(self, execution_id: str, *, reason: str | None = None) -> None:
+        raise self._unsupported(Capability.TERMINATE)
+
+    async def signal(self, execution_id: str, name: str, payload: Any = None) -> None:
+        raise self._unsupported(Capability.SIGNAL)
+
+    async def query(self, execution_id: str, name: str, *args: Any) -> Any:
+        raise self._unsupported(Capability.QUERY)
+
+    async def resume(self, execution_id: str, input: Mapping[str, Any]) -> None:
+        raise self._unsupported(Capability.RESUME)

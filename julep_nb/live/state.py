@@ -1,64 +1,63 @@
 """What is known about one execution, and the pure function that updates it.
 
 :class:`ExecutionState` is frozen; :func:`reduce` takes a state and one event (a
-status-stream event, a transition, or an execution snapshot) and returns the next
-state. Events may arrive in any order and more than once: transitions are
-deduplicated by id and kept ordered by ``(created_at, id)``, a stale snapshot never
-moves the status backwards, and a terminal status is final.
+:class:`~julep_nb.live.events.StatusReport` or a
+:class:`~julep_nb.live.events.TimelineEntry`, or a source's wire object that converts
+itself) and returns the next state. Events may arrive in any order and more than
+once: entries are deduplicated by id and kept ordered by ``(at, final, id)``, a stale
+report never moves the status backwards, and a terminal status is final.
 
-Transitions live in a shared append-only :class:`~julep_nb.live.log.TransitionLog`
-so that adding one is O(1) even for executions with 100,000 transitions: each state
-sees the first ``n`` entries of the log, and entries past a state's ``n`` are
-invisible to it.
+Entries live in a shared append-only :class:`~julep_nb.live.log.EntryLog` so that
+adding one is O(1) even for executions with 100,000 of them: each state sees the
+first ``n`` rows of the log, and rows past a state's ``n`` are invisible to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, overload
 
-from julep_nb.sources.julep.models import (
-    Execution,
+from julep_nb.live.events import (
+    Event,
     ExecutionStatus,
-    ExecutionStatusEvent,
-    Transition,
-    TransitionTarget,
-    TransitionType,
-    status_for,
+    HasLiveEvent,
+    StatusReport,
+    TimelineEntry,
+    as_event,
 )
-from julep_nb.live.log import TransitionLog, TransitionsView, sort_key, step_label
+from julep_nb.live.log import EntryLog, LogView, identity, sort_key
 
-__all__ = [
-    "Event",
-    "ExecutionState",
-    "StepTiming",
-    "TransitionLog",
-    "TransitionsView",
-    "reduce",
-    "reduce_all",
-    "step_label",
-]
+__all__ = ["ExecutionState", "TimelineRow", "reduce", "reduce_all"]
 
-Event = ExecutionStatusEvent | Transition | Execution
+S = ExecutionStatus
 
 
 @dataclass(frozen=True, slots=True)
-class StepTiming:
-    """One row of the timeline: a transition and how long the step before it took."""
+class TimelineRow:
+    """One row of the timeline as a view shows it: the entry and how long it took."""
 
-    transition: Transition
+    entry: TimelineEntry
     label: str
     started_at: datetime
     duration: float
 
     @property
     def ended_at(self) -> datetime:
-        return self.transition.created_at
+        return self.entry.ended_at or self.entry.at
+
+    @property
+    def transition(self) -> Any:
+        """The source's own record of the row (a Julep ``Transition``)."""
+        return self.entry.detail
 
 
-_EMPTY_LOG = TransitionLog()
+_EMPTY_LOG = EntryLog()
+
+
+def _detail(entry: TimelineEntry) -> Any:
+    return entry.detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,62 +65,71 @@ class ExecutionState:
     """Everything known about one execution at one moment."""
 
     execution_id: str
+    source: str | None = None  # the service's name, e.g. "Julep"
     task_id: str | None = None
-    reported_status: ExecutionStatus = ExecutionStatus.QUEUED
+    name: str | None = None
+    reported_status: ExecutionStatus = S.QUEUED
     reported_at: datetime | None = None
     input: Any = None
     reported_output: Any = None
     reported_error: str | None = None
-    reported_transition_count: int = 0
+    reported_entry_count: int = 0
     created_at: datetime | None = None
     metadata: dict[str, Any] | None = None
-    _log: TransitionLog = field(default=_EMPTY_LOG, repr=False, compare=False)
+    running: tuple[TimelineEntry, ...] = ()  # entries in progress, from the latest report
+    next_run: str | None = None  # continued as new: the run that follows
+    _log: EntryLog = field(default=_EMPTY_LOG, repr=False, compare=False)
     _n: int = 0
 
-    # ------------------------------------------------------------------ transitions
+    # ------------------------------------------------------------------ timeline
 
     @property
-    def transitions(self) -> Sequence[Transition]:
-        """Transitions seen so far, deduplicated, ordered by ``(created_at, id)``.
-
-        A read-only view: indexing and iterating decode older rows on demand.
-        """
-        return TransitionsView(self._log, self._n)
+    def entries(self) -> Sequence[TimelineEntry]:
+        """Timeline entries seen so far, deduplicated, in timeline order (read-only)."""
+        return LogView(self._log, self._n, identity)
 
     @property
-    def latest_transition(self) -> Transition | None:
+    def transitions(self) -> Sequence[Any]:
+        """The source's own records of the entries: a Julep execution's ``Transition``s."""
+        return LogView(self._log, self._n, _detail, "transitions")
+
+    @property
+    def latest_entry(self) -> TimelineEntry | None:
         return self._log[self._n - 1] if self._n else None
 
-    def has_transition(self, transition_id: str) -> bool:
-        return self._log.has(transition_id, self._n)
+    @property
+    def latest_transition(self) -> Any:
+        """The newest entry's own record (a Julep ``Transition``), or None."""
+        latest = self.latest_entry
+        return latest.detail if latest is not None else None
 
-    def timeline(self, limit: int | None = None) -> list[StepTiming]:
-        """Timeline rows (newest ``limit`` when given), with step durations in seconds."""
+    def has_entry(self, entry_id: str) -> bool:
+        return self._log.has(entry_id, self._n)
+
+    has_transition = has_entry
+
+    def timeline(self, limit: int | None = None) -> list[TimelineRow]:
+        """Timeline rows (newest ``limit`` when given), with durations in seconds."""
         start = 0 if limit is None else max(self._n - limit, 0)
         log = self._log
-        rows = []
-        for i in range(start, self._n):
-            transition = log[i]
-            rows.append(
-                StepTiming(
-                    transition=transition,
-                    label=log.label(i),
-                    started_at=_minus(transition.created_at, log.durations[i]),
-                    duration=log.durations[i],
-                )
+        return [
+            TimelineRow(
+                entry=log[i], label=log.label(i), started_at=log.started_at(i),
+                duration=log.durations[i],
             )
-        return rows
+            for i in range(start, self._n)
+        ]  # fmt: skip
 
     @property
     def seen_count(self) -> int:
-        """How many transitions this state holds (``len(transitions)`` without a copy)."""
+        """How many entries this state holds (``len(entries)`` without a copy)."""
         return self._n
 
     def step_durations(self) -> dict[str, float]:
-        """Total seconds per step label, in first-seen order (for a Gantt chart).
+        """Total seconds per label, in first-seen order (for a Gantt chart).
 
-        O(steps) for the newest state of a log; an older state pays for the shorter of
-        its prefix and the log's tail past it.
+        O(labels) for the newest state of a log; an older state pays for the shorter
+        of its prefix and the log's tail past it.
         """
         log = self._log
         size = len(log)
@@ -142,14 +150,14 @@ class ExecutionState:
 
     @property
     def status(self) -> ExecutionStatus:
-        """The newer of the reported status and the one the latest transition implies."""
-        latest = self.latest_transition
-        if latest is None:
+        """The newer of the reported status and the one the latest entry implies."""
+        latest = self.latest_entry
+        derived = latest.execution_status if latest is not None else None
+        if latest is None or derived is None:
             return self.reported_status
-        derived = status_for(latest.type)
         if derived.is_terminal or self.reported_status.is_terminal:
             return derived if derived.is_terminal else self.reported_status
-        if self.reported_at is not None and self.reported_at > latest.created_at:
+        if self.reported_at is not None and self.reported_at > latest.at:
             return self.reported_status
         return derived
 
@@ -158,23 +166,32 @@ class ExecutionState:
         return self.status.is_terminal
 
     @property
-    def transition_count(self) -> int:
-        return max(self.reported_transition_count, self._n)
+    def entry_count(self) -> int:
+        """Entries the service reported, or seen here if more."""
+        return max(self.reported_entry_count, self._n)
+
+    transition_count = entry_count
+
+    @property
+    def reported_transition_count(self) -> int:
+        return self.reported_entry_count
 
     @property
     def output(self) -> Any:
-        """The latest output: the final result once succeeded, the ``info`` while waiting."""
-        latest = self.latest_transition
-        if latest is not None and (
-            self.reported_at is None or latest.created_at >= self.reported_at
+        """The latest output: the final result once done, the question while waiting."""
+        latest = self.latest_entry
+        if (
+            latest is not None
+            and latest.execution_status is not None
+            and (self.reported_at is None or latest.at >= self.reported_at)
         ):
             return latest.output
         return self.reported_output
 
     @property
     def waiting_info(self) -> Any:
-        """What a waiting step asks for (its ``info``), or None when not waiting."""
-        if self.status is not ExecutionStatus.AWAITING_INPUT:
+        """What the execution asks for (its ``info``), or None when not waiting."""
+        if self.status is not S.AWAITING_INPUT:
             return None
         output = self.output
         if isinstance(output, dict) and set(output) == {"info"}:
@@ -183,38 +200,26 @@ class ExecutionState:
 
     @property
     def error(self) -> str | None:
-        """The error message of a failed execution."""
+        """The error message of a failed (or timed out, terminated) execution."""
         if self.reported_error:
             return self.reported_error
-        latest = self.latest_transition
-        if latest is not None and latest.type is TransitionType.ERROR:
-            out = latest.output
-            if isinstance(out, dict) and "error" in out:
-                return str(out["error"])
-            return out if isinstance(out, str) else (None if out is None else str(out))
-        return None
-
-    @property
-    def current_step(self) -> TransitionTarget | None:
-        """Where the execution is now: the latest transition's ``next`` (or ``current``)."""
-        latest = self.latest_transition
-        if latest is None:
-            return None
-        return latest.next or latest.current
+        latest = self.latest_entry
+        return latest.error if latest is not None and latest.is_final else None
 
     @property
     def current_step_label(self) -> str | None:
-        latest = self.latest_transition
+        """What runs now: an entry in progress, else the latest entry's label."""
+        if self.running:
+            return self.running[-1].label
+        latest = self.latest_entry
         if latest is None:
             return None
-        if latest.next is None:
-            return step_label(latest)
-        return str(latest.next)
+        return latest.next_label or latest.label
 
     @property
     def updated_at(self) -> datetime | None:
-        latest = self.latest_transition
-        times = [t for t in (self.reported_at, latest.created_at if latest else None) if t]
+        latest = self.latest_entry
+        times = [t for t in (self.reported_at, latest.at if latest else None) if t]
         return max(times) if times else None
 
     def elapsed(self, now: datetime | None = None) -> float | None:
@@ -228,84 +233,73 @@ class ExecutionState:
 
     # ------------------------------------------------------------------ updates
 
-    def with_transition(self, transition: Transition) -> ExecutionState:
-        if self.has_transition(transition.id):
+    def with_entry(self, entry: TimelineEntry) -> ExecutionState:
+        if self.has_entry(entry.id):
             return self
         log = self._log
-        in_order = self._n == 0 or sort_key(transition) >= sort_key(log[self._n - 1])
+        in_order = self._n == 0 or sort_key(entry) >= sort_key(log[self._n - 1])
         if log is not _EMPTY_LOG and self._n == len(log) and in_order:
-            log.append(transition)
+            log.append(entry)
         else:
-            log = TransitionLog.build([*self.transitions, transition])
-        return replace(self, _log=log, _n=self._n + 1)
-
-
-def _minus(moment: datetime, seconds: float) -> datetime:
-    return moment - timedelta(seconds=seconds)
+            log = EntryLog.build([*self.entries, entry])
+        running = tuple(r for r in self.running if r.id != entry.id) if self.running else ()
+        return replace(self, _log=log, _n=self._n + 1, running=running)
 
 
 def _newer(state: ExecutionState, at: datetime | None) -> bool:
     return state.reported_at is None or at is None or at >= state.reported_at
 
 
-def _with_report(
-    state: ExecutionState, status: ExecutionStatus, at: datetime | None, **fields: Any
-) -> ExecutionState:
+def _with_report(state: ExecutionState, report: StatusReport) -> ExecutionState:
+    fields: dict[str, Any] = {
+        "reported_entry_count": max(report.entry_count or 0, state.reported_entry_count),
+        "reported_error": report.error,
+    }
+    for name in (
+        "source",
+        "task_id",
+        "name",
+        "input",
+        "created_at",
+        "metadata",
+        "running",
+        "next_run",
+    ):
+        value = getattr(report, name)
+        if value is not None:
+            fields[name] = value
+    if report.has_output:
+        fields["reported_output"] = report.output
+    status = report.status
     if state.reported_status.is_terminal and not status.is_terminal:
         return replace(state, **{k: v for k, v in fields.items() if v is not None})
-    if not _newer(state, at) and not status.is_terminal:
+    if not _newer(state, report.at) and not status.is_terminal:
         return state
-    return replace(state, reported_status=status, reported_at=at or state.reported_at, **fields)
-
-
-@overload
-def reduce(state: ExecutionState, event: Event) -> ExecutionState: ...
-@overload
-def reduce(state: None, event: Event) -> ExecutionState: ...
-def reduce(state: ExecutionState | None, event: Event) -> ExecutionState:
-    """The state after ``event``; ``state=None`` starts from the event's execution."""
-    if state is None:
-        execution_id = (
-            event.id if isinstance(event, Execution) else getattr(event, "execution_id", "")
-        )
-        state = ExecutionState(execution_id=execution_id)
-    if isinstance(event, Transition):
-        return state.with_transition(event)
-    if isinstance(event, Execution):
-        return _with_report(
-            state,
-            event.status,
-            event.updated_at or event.created_at,
-            task_id=event.task_id,
-            input=event.input,
-            reported_output=event.output,
-            reported_error=event.error,
-            reported_transition_count=max(
-                event.transition_count or 0, state.reported_transition_count
-            ),
-            created_at=event.created_at,
-            metadata=event.metadata,
-        )
-    if isinstance(event, ExecutionStatusEvent):
-        extra = event.model_extra or {}
-        fields: dict[str, Any] = {
-            "reported_error": event.error,
-            "reported_transition_count": max(
-                event.transition_count or 0, state.reported_transition_count
-            ),
-        }
-        if "output" in extra:
-            fields["reported_output"] = extra["output"]
-        if isinstance(extra.get("task_id"), str):
-            fields["task_id"] = extra["task_id"]
-        return _with_report(state, event.status, event.updated_at, **fields)
-    raise TypeError(
-        f"reduce() cannot apply {type(event).__name__}: expected a Transition, "
-        "an Execution or an ExecutionStatusEvent"
+    if status.is_terminal:
+        fields["running"] = ()
+    return replace(
+        state, reported_status=status, reported_at=report.at or state.reported_at, **fields
     )
 
 
-def reduce_all(state: ExecutionState | None, events: Iterable[Event]) -> ExecutionState:
+@overload
+def reduce(state: ExecutionState, event: Event | HasLiveEvent) -> ExecutionState: ...
+@overload
+def reduce(state: None, event: Event | HasLiveEvent) -> ExecutionState: ...
+def reduce(state: ExecutionState | None, event: Event | HasLiveEvent) -> ExecutionState:
+    """The state after ``event``; ``state=None`` starts from the event's execution."""
+    live = as_event(event)
+    if state is None:
+        execution_id = live.execution_id if isinstance(live, StatusReport) else ""
+        state = ExecutionState(execution_id=execution_id)
+    if isinstance(live, TimelineEntry):
+        return state.with_entry(live)
+    return _with_report(state, live)
+
+
+def reduce_all(
+    state: ExecutionState | None, events: Iterable[Event | HasLiveEvent]
+) -> ExecutionState:
     """Apply many events in order (e.g. a page of transitions)."""
     for event in events:
         state = reduce(state, event)

@@ -3,28 +3,25 @@
 It is the one stateful, asynchronous part of the live layer. It runs as a task on
 the running event loop (the kernel's, in Jupyter), so cells stay free while it works::
 
-    watcher = start_watcher(client, execution_id)        # julep_nb.live.registry
+    watcher = start_watcher(source, execution_id)        # julep_nb.live.registry
     watcher.subscribe(lambda state: print(state.status))
     final = await watcher.wait()
 
-It first takes a snapshot (``get_execution``, then ``list_transitions`` when there
-are any), so an execution that finished before anyone watched is complete at once.
-Then it follows the first strategy that works, falling down the list when a stream
-turns out unusable (:class:`StreamError`, a refused or unreachable endpoint):
+It knows executions only through :class:`~julep_nb.live.source.ExecutionSource` and
+its errors only through :mod:`julep_nb.live.errors`:
 
-1. ``transitions-stream``: JSON transitions as they are committed; a reopened
-   stream resumes from the last SSE id it reached;
-2. ``status-stream``: status events, each change followed by a pull of the new
-   transitions (the real server's transitions stream sends Python reprs and misses
-   child-workflow transitions, so this is what drives against hosted Julep);
-3. ``polling``: snapshot + pull, fast while things change, backing off to a cap.
+1. a snapshot, so that an execution that ended before anyone watched is complete at
+   once (subscribers see the snapshot and its timeline together);
+2. the source's live stream, reopened from its cursor when it ends early, until the
+   execution is terminal; when the source has no usable stream
+   (:class:`StreamUnavailable`, or one that keeps closing with nothing to say, or
+   an unreachable service), polling, fast while things change, backing off to a cap;
+3. on a terminal status, one last snapshot from the cursor, unless the stream
+   proved that nothing is missing.
 
-Transitions are deduplicated by id (:func:`~julep_nb.live.state.reduce`), so replays
-and overlapping pulls never duplicate one. On a terminal status it takes one last
-snapshot and, if transitions are still missing, one full pull — unless the stream's
-numbered ids already proved the timeline complete — then stops. A rejected key
-(:class:`AuthError`) or an unknown execution stops it at once, with
-:attr:`Watcher.error` set and re-raised by :meth:`Watcher.wait`.
+Refused credentials or an unknown execution stop it at once, with :attr:`Watcher.error`
+set and re-raised by :meth:`Watcher.wait`. Subscribers get every change (a view paces
+itself); equal-looking states are not delivered twice.
 """
 
 from __future__ import annotations
@@ -37,51 +34,33 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
-from julep_nb.sources.julep.errors import (
-    APIError,
-    AuthError,
-    RateLimitError,
-    ServerError,
-    StreamError,
-    TransportError,
+from julep_nb.live.errors import (
+    SourceNotFound,
+    SourceUnauthorized,
+    SourceUnreachable,
+    StreamBroken,
+    StreamUnavailable,
 )
-from julep_nb.sources.julep.models import Transition
-from julep_nb.live.source import ExecutionSource
-from julep_nb.live.state import Event, ExecutionState, reduce
+from julep_nb.live.events import Event, HasLiveEvent
+from julep_nb.live.source import ExecutionSource, Snapshot
+from julep_nb.live.state import ExecutionState, reduce
 
-__all__ = [
-    "POLLING",
-    "STATUS_STREAM",
-    "TRANSITIONS_STREAM",
-    "Subscriber",
-    "Watcher",
-]
+__all__ = ["POLLING", "Subscriber", "Watcher"]
 
 logger = logging.getLogger(__name__)
 
-TRANSITIONS_STREAM = "transitions-stream"
-STATUS_STREAM = "status-stream"
 POLLING = "polling"
 
 POLL_MIN_INTERVAL = 0.1  # seconds between polls while the execution is changing
 POLL_MAX_INTERVAL = 2.0  # cap of the back-off while nothing changes
 POLL_BACKOFF = 1.5
-MAX_POLL_FAILURES = 5  # consecutive unreachable/5xx polls before the watcher gives up
-MAX_QUIET_REOPENS = 3  # a stream that keeps closing without news is treated as unusable
-PULL_MARGIN = 8  # extra rows asked for in an incremental pull, for concurrent commits
-PULL_PAGE = 100  # the servers' largest page
+MAX_POLL_FAILURES = 5  # consecutive failed polls before the watcher gives up
+MAX_QUIET_REOPENS = 3  # a stream that keeps closing without news is not usable
 SLOW_SUBSCRIBER = 0.1  # seconds; a callback slower than this is logged
 SETTLE_TIMEOUT = 2.0  # seconds wait() gives views to show the final state
 
-# Errors after which a stream is abandoned for the next strategy (not the watcher):
-# besides StreamError, an unreachable server and any refusal but AuthError (a server
-# without the endpoint answers 404 or 405 for a stream of an execution it just served).
-_STREAM_FAILURES = (StreamError, TransportError, APIError)
-# Errors a poll survives (a few times in a row).
-_TRANSIENT = (TransportError, ServerError, RateLimitError)
-
+# Errors after which nothing can be watched: the next strategy would fail the same way.
+_FATAL = (SourceUnauthorized, SourceNotFound)
 
 # A subscriber may return an awaitable for a terminal state: done once its view shows it.
 Subscriber = Callable[[ExecutionState], "Awaitable[object] | None"]
@@ -103,28 +82,23 @@ class Watcher:
         source: ExecutionSource,
         execution_id: str,
         *,
-        max_rate: float = 10.0,
         initial: ExecutionState | None = None,
     ) -> None:
-        if max_rate <= 0:
-            raise ValueError(f"max_rate must be positive (updates per second), not {max_rate!r}")
         self.source = source
         self.execution_id = execution_id
-        self.max_rate = max_rate
         self.state: ExecutionState = initial or ExecutionState(execution_id=execution_id)
-        self.strategy: str | None = None
+        self.strategy: str | None = None  # the stream's name, or "polling"
         self.done = False
         self.error: BaseException | None = None
         self.replaced_by: Watcher | None = None  # set when the registry replaced this one
+        self._cursor: Any = None
+        self._complete = False  # the stream proved that no entry is missing
         self._cancelled = False
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: dict[int, _Subscriber] = {}
         self._ids = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
-        self._holding = False  # True while catching up: publish snapshot + transitions at once
-        self._last_emit = float("-inf")
-        self._complete = False  # the stream proved that no transition is missing
+        self._holding = False  # True while catching up: publish snapshot + entries at once
         self._settling: list[asyncio.Future[Any]] = []  # views still to show the end
 
     def __repr__(self) -> str:
@@ -141,12 +115,13 @@ class Watcher:
         return self._loop
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback(state)`` on changes, at most ``max_rate`` times a second.
+        """Call ``callback(state)`` on each change.
 
         The final state is always delivered; a subscriber added after the watcher
-        stopped receives it at once. A callback that shows the final state later (a
-        paced view) returns an awaitable for it, and :meth:`wait` waits for that too.
-        Returns a function that unsubscribes.
+        stopped receives it at once, and one also hears when the watcher stops on an
+        error. A callback that shows the final state later (a paced view) returns an
+        awaitable for it, and :meth:`wait` waits for that too. Returns a function that
+        unsubscribes.
         """
         token = next(self._ids)
         subscriber = _Subscriber(callback)
@@ -197,15 +172,8 @@ class Watcher:
             f"while it was {self.state.status.value}"
         )
 
-    async def _settle(self) -> None:
-        """Give the views a moment to show the final state (see :meth:`subscribe`)."""
-        pending = [f for f in self._settling if not f.done()]
-        self._settling = pending
-        if pending and all(f.get_loop() is asyncio.get_running_loop() for f in pending):
-            await asyncio.wait(pending, timeout=SETTLE_TIMEOUT)
-
     async def updates(self) -> AsyncIterator[ExecutionState]:
-        """The states subscribers get (coalesced), until the watcher stops."""
+        """The states subscribers get (the newest when several came), until it stops."""
         changed = asyncio.Event()
         latest: list[ExecutionState] = []
 
@@ -255,113 +223,74 @@ class Watcher:
             logger.info("stopped watching execution %s: %s", self.execution_id, exc)
         finally:
             self.done = True
-            self._flush()
+            self._emit(force=self.error is not None)  # a stop on an error is news too
 
     async def _catch_up(self) -> None:
-        # Subscribers see the snapshot and its transitions together: publishing the
-        # snapshot alone would show e.g. "awaiting_input" with an empty timeline.
+        # Subscribers see the snapshot and its entries together: publishing the report
+        # alone would show e.g. "awaiting_input" with an empty timeline.
         self._holding = True
         try:
-            execution = await self.source.get_execution(self.execution_id)
-            self._apply(execution)
-            if execution.transition_count != 0:  # None: the server did not say
-                await self._pull()
+            self._take(await self.source.snapshot(self.execution_id))
         finally:
             self._holding = False
-        self._publish()
+        self._emit()
 
     async def _follow(self) -> None:
-        strategies = (
-            (TRANSITIONS_STREAM, self._follow_transitions),
-            (STATUS_STREAM, self._follow_status),
-            (POLLING, self._poll),
-        )
-        for name, follow in strategies:
-            self.strategy = name
+        quiet, last = 0, None  # streams of the same kind in a row that said nothing
+        while not self.state.is_terminal:
             try:
-                await follow()
-                return
-            except AuthError:
-                raise  # the next strategy would be refused too
-            except _STREAM_FAILURES as exc:
-                if name == POLLING:
-                    raise
+                news = await self._stream_once()
+            except _FATAL:
+                raise
+            except (StreamUnavailable, SourceUnreachable) as exc:
+                logger.info("execution %s: no live stream (%s); polling", self.execution_id, exc)
+                return await self._poll()
+            except StreamBroken as exc:
+                logger.info("execution %s: stream broke (%s); reopening", self.execution_id, exc)
+                news = False
+            if news:
+                quiet = 0
+            else:
+                quiet = quiet + 1 if self.strategy == last else 1
+            last = self.strategy
+            if quiet >= MAX_QUIET_REOPENS:
                 logger.info(
-                    "execution %s: %s unusable (%s); falling back", self.execution_id, name, exc
+                    "execution %s: the %s closed %d times without news; polling",
+                    self.execution_id,
+                    self.strategy,
+                    quiet,
                 )
-            # Whatever the broken stream missed, before the next strategy starts.
-            await self._pull()
-            if self.state.is_terminal:
-                return
+                return await self._poll()
 
-    async def _follow_transitions(self) -> None:
-        quiet = 0
-        # SSE ids are the server's own cursor (the local server numbers transitions),
-        # so the first connection replays from the start (dedup by id makes that exact)
-        # and a reopened one resumes from the id the last connection reached.
-        resume_from: str | None = None
-        while True:
-            stream = self.source.stream_transitions(self.execution_id, last_event_id=resume_from)
-            news = False
-            try:
-                async for item in stream:
-                    news = True
-                    self._apply(self._as_transition(item))
-                    if self.state.is_terminal:
-                        self._complete = _numbered_up_to(stream, self.state.seen_count)
-                        return
-            finally:
-                resume_from = getattr(stream, "last_event_id", None) or resume_from
-                await _aclose(stream)
-            quiet = self._after_close(quiet, news, TRANSITIONS_STREAM)
-            await self._pull()
-            if self.state.is_terminal:
-                return
-
-    async def _follow_status(self) -> None:
-        quiet = 0
-        while True:
-            stream = self.source.stream_status(self.execution_id)
-            news = False
-            try:
-                async for event in stream:
-                    news = True
-                    before = self.state
-                    self._apply(event)
-                    count = event.transition_count
-                    known = self.state.seen_count
-                    if count is None or count > known or event.status != before.status:
-                        await self._pull()
-                    # Terminal: stop even if the server never closes the stream.
-                    if self.state.is_terminal:
-                        return
-            finally:
-                await _aclose(stream)
-            quiet = self._after_close(quiet, news, STATUS_STREAM)
-            await self._pull()
-            if self.state.is_terminal:
-                return
-
-    def _after_close(self, quiet: int, news: bool, name: str) -> int:
-        """Count streams that closed with nothing to say; too many means unusable."""
-        quiet = 0 if news else quiet + 1
-        if quiet >= MAX_QUIET_REOPENS:
-            raise StreamError(
-                f"the {name} of execution {self.execution_id} closed {quiet} times in a row "
-                "without an event before the execution ended"
-            )
-        return quiet
+    async def _stream_once(self) -> bool:
+        """Read one stream until it ends or the execution is terminal; True if it spoke."""
+        stream = self.source.follow(self.execution_id, cursor=self._cursor)
+        news = False
+        try:
+            self.strategy = stream.name
+            async for event in stream:
+                news = True
+                self.strategy = stream.name  # a source may change how it streams
+                self._apply(event)
+                self._cursor = stream.cursor
+                if self.state.is_terminal:
+                    self._complete = stream.complete
+                    break
+        finally:
+            self._cursor = stream.cursor
+            await stream.aclose()
+        return news
 
     async def _poll(self) -> None:
+        self.strategy = POLLING
         interval = POLL_MIN_INTERVAL
         failures = 0
         while True:
             before = _fingerprint(self.state)
             try:
-                self._apply(await self.source.get_execution(self.execution_id))
-                await self._pull()
+                self._take(await self.source.poll(self.execution_id, cursor=self._cursor))
                 failures = 0
-            except _TRANSIENT as exc:
+            except SourceUnreachable as exc:
                 failures += 1
                 if failures >= MAX_POLL_FAILURES:
                     raise
@@ -375,89 +304,48 @@ class Watcher:
             await asyncio.sleep(interval)
 
     async def _finish(self) -> None:
-        """One last snapshot, and a full pull if transitions are still missing."""
+        """One last snapshot from the cursor, unless the stream proved it complete."""
         if self._complete:
             return
         try:
-            state = self.state
-            known = state.seen_count
-            if not (state.reported_status.is_terminal and state.reported_transition_count):
-                self._apply(await self.source.get_execution(self.execution_id))
-            reported = self.state.reported_transition_count
-            if reported == 0 or reported > known:
-                self._apply_all(await self.source.list_transitions(self.execution_id))
-        except _STREAM_FAILURES as exc:
+            self._take(await self.source.snapshot(self.execution_id, cursor=self._cursor))
+        except (StreamBroken, SourceUnreachable) as exc:
             # The state is already terminal; a failed refinement is not worth an error.
-            logger.info("final pull of execution %s failed: %s", self.execution_id, exc)
-
-    async def _pull(self) -> None:
-        """Fetch transitions not seen yet: newest first, everything when the gap is large."""
-        state = self.state
-        known = state.seen_count
-        if known == 0:
-            self._apply_all(await self.source.list_transitions(self.execution_id))
-            return
-        expected = max(state.reported_transition_count - known, 0)
-        limit = min(expected + PULL_MARGIN, PULL_PAGE)
-        newest = await self.source.list_transitions(
-            self.execution_id, limit=limit, direction="desc"
-        )
-        seen_one = any(state.has_transition(t.id) for t in newest)
-        if len(newest) >= limit and not seen_one:
-            # More are new than one page holds: walk them all (dedup drops the known).
-            self._apply_all(await self.source.list_transitions(self.execution_id))
-        else:
-            self._apply_all(reversed(newest))
-
-    def _as_transition(self, item: Any) -> Transition:
-        if isinstance(item, Transition):
-            return item
-        try:
-            return Transition.model_validate(item)
-        except PydanticValidationError as exc:
-            raise StreamError(
-                f"the transitions stream of execution {self.execution_id} sent "
-                f"{type(item).__name__} {str(item)[:80]!r}, not a transition"
-            ) from exc
+            logger.info("final snapshot of execution %s failed: %s", self.execution_id, exc)
 
     # ------------------------------------------------------------------ state + subscribers
 
-    def _apply(self, event: Event) -> None:
+    def _take(self, snapshot: Snapshot) -> None:
+        self._apply_all(snapshot.events)
+        self._cursor = snapshot.cursor
+
+    def _apply(self, event: Event | HasLiveEvent) -> None:
         self._apply_all((event,))
 
-    def _apply_all(self, events: Iterable[Event]) -> None:
+    def _apply_all(self, events: Iterable[Event | HasLiveEvent]) -> None:
         before = self.state
         state = before
         for event in events:
             state = reduce(state, event)
         self.state = state
         if state is not before and _fingerprint(state) != _fingerprint(before):
-            self._publish()
-
-    def _publish(self) -> None:
-        """Leading edge now, then at most one trailing delivery per period."""
-        if self._holding or not self._subscribers or self._timer is not None or self._loop is None:
-            return
-        delay = self._last_emit + 1.0 / self.max_rate - self._loop.time()
-        if delay <= 0:
             self._emit()
-        else:
-            self._timer = self._loop.call_later(delay, self._emit)
 
-    def _emit(self) -> None:
-        self._timer = None
-        if self._loop is not None:
-            self._last_emit = self._loop.time()
+    def _emit(self, *, force: bool = False) -> None:
+        """Deliver the state to subscribers that have not seen it (``force``: all)."""
+        if self._holding:
+            return
         state = self.state
         for subscriber in list(self._subscribers.values()):
-            if subscriber.delivered is not state:
+            if force or subscriber.delivered is not state:
                 self._deliver(subscriber, state)
 
-    def _flush(self) -> None:
-        """Deliver the final state now, whatever the rate limit says."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._emit()
+    async def _settle(self) -> None:
+        """Give the views a moment to show the final state (see :meth:`subscribe`)."""
+        pending = [f for f in self._settling if not f.done()]
+        self._settling = pending
+        if pending and all(f.get_loop() is asyncio.get_running_loop() for f in pending):
+            await asyncio.wait(pending, timeout=SETTLE_TIMEOUT)
 
     def _deliver(self, subscriber: _Subscriber, state: ExecutionState) -> None:
         subscriber.delivered = state
@@ -488,43 +376,12 @@ class Watcher:
 
 def _fingerprint(state: ExecutionState) -> tuple[Any, ...]:
     """What a view shows changing; equal fingerprints are not worth a re-render."""
-    latest = state.latest_transition
+    latest = state.latest_entry
     return (
         state.status,
         latest.id if latest else None,
-        state.transition_count,
+        state.entry_count,
         state.reported_error,
         state.updated_at,
+        state.running,
     )
-
-
-def _numbered_up_to(stream: Any, count: int) -> bool:
-    """Whether the stream's SSE ids number its events 1..``count`` (the local server's).
-
-    Then the ``count`` distinct transitions held are all there are, and the final
-    snapshot can be skipped (with hundreds of watchers ending at once, it is most of
-    their closing cost).
-    """
-    last_id = getattr(stream, "last_event_id", None)
-    return isinstance(last_id, str) and last_id.isdigit() and int(last_id) == count
-
-
-async def _aclose(stream: AsyncIterator[Any]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
-
-
-# ---------------------------------------------------------------------- registry
-
-_REGISTRY_NAMES = frozenset({"active_watchers", "start_watcher", "stop_all"})
-
-
-def __getattr__(name: str) -> Any:
-    # The registry lives in julep_nb.live.registry (it imports Watcher from here);
-    # its functions are also reachable here, where the watcher contract names them.
-    if name in _REGISTRY_NAMES:
-        from julep_nb.live import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,21 +25,20 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from julep_nb.sources.julep.errors import APIError, ExpressionError, JulepError, StepError
-from julep_nb.sources.julep.models import (
-    CreateAgentRequest,
-    CreateExecutionRequest,
-    CreateTaskRequest,
-    ExecutionStatus,
-    ResumeExecutionRequest,
-    StopExecutionRequest,
-    Task,
-    TaskTokenResumeRequest,
-)
 from julep_nb.local.auth import APIKeyMiddleware, error_body
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
+from julep_nb.sources.julep.errors import APIError, ExpressionError, JulepError, StepError
+from julep_nb.sources.julep.models import ExecutionStatus, Task
+from julep_nb.sources.julep.requests import (
+    CreateAgentRequest,
+    CreateExecutionRequest,
+    CreateTaskRequest,
+    ResumeExecutionRequest,
+    StopExecutionRequest,
+    TaskTokenResumeRequest,
+)
 
 __all__ = ["MAX_BODY_BYTES", "EngineLike", "create_app"]
 

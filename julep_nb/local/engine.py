@@ -27,14 +27,14 @@ import json
 import logging
 from typing import Any, Final
 
-from julep_nb.sources.julep.errors import ConflictError, ValidationError
-from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 from julep_nb.local.model import ChatModel, model_from_env
 from julep_nb.local.runtime import START, Frame, Position, Run, Services, StepFailed, to_data
 from julep_nb.local.sandbox import MAX_RESULT_SIZE, deep_size
 from julep_nb.local.steps import run_frame
 from julep_nb.local.store import Store
 from julep_nb.local.validate import validate_task
+from julep_nb.sources.julep.errors import ConflictError, ValidationError
+from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
 __all__ = ["RESUME_READY_SECONDS", "Engine"]
 

@@ -31,7 +31,6 @@ from typing import Any, Final
 
 import simpleeval
 
-from julep_nb.sources.julep.errors import ExpressionError
 from julep_nb.local import helpers, sandbox, templates
 from julep_nb.local.sandbox import (
     MAX_DEPTH,
@@ -42,6 +41,7 @@ from julep_nb.local.sandbox import (
     Budget,
     LimitExceeded,
 )
+from julep_nb.sources.julep.errors import ExpressionError
 
 __all__ = [
     "EXPRESSION_PREFIX",

@@ -10,18 +10,15 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from julep_nb._version import __version__
-from julep_nb.sources.julep.models import (
-    Agent,
+from julep_nb.sources.julep.models import Agent, Execution, Task, Transition
+from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
     CreateExecutionRequest,
     CreateTaskRequest,
     ErrorBody,
-    Execution,
     ResumeExecutionRequest,
     StopExecutionRequest,
-    Task,
     TaskTokenResumeRequest,
-    Transition,
 )
 
 __all__ = ["MAX_PAGE", "openapi_document"]

@@ -15,11 +15,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from julep_nb.sources.julep.errors import ConflictError
-from julep_nb.sources.julep.models import TransitionType
 from julep_nb.local.expressions import evaluate_value
 from julep_nb.local.frames import Frame, to_data
 from julep_nb.local.validate import step_kind
+from julep_nb.sources.julep.errors import ConflictError
+from julep_nb.sources.julep.models import TransitionType
 
 if TYPE_CHECKING:
     from julep_nb.local.model import ChatModel

@@ -31,10 +31,10 @@ from typing import Any, Final
 
 import uvicorn
 
-from julep_nb.sources.julep.errors import ConfigError
 from julep_nb.local.app import EngineLike, create_app
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub
+from julep_nb.sources.julep.errors import ConfigError
 
 __all__ = ["DEFAULT_PORT", "LocalServer", "default_db_path", "is_loopback", "main", "start"]
 

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Final
 
-from julep_nb.sources.julep.models import TransitionType
 from julep_nb.local import tools as tool_calls
 from julep_nb.local.expressions import evaluate
 from julep_nb.local.prompt import prompt_step
@@ -33,6 +32,7 @@ from julep_nb.local.runtime import (
     to_data,
 )
 from julep_nb.local.validate import sleep_seconds, step_kind
+from julep_nb.sources.julep.models import TransitionType
 
 __all__ = ["HANDLERS", "MAX_ITEMS", "run_frame"]
 

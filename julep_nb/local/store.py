@@ -24,17 +24,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
-from julep_nb.sources.julep.models import (
-    Agent,
-    Execution,
-    ExecutionStatus,
-    Task,
-    Transition,
-    TransitionTarget,
-    TransitionType,
-    status_for,
-)
 from julep_nb.local.rows import (
     EXECUTION_COLUMNS,
     INSERT_TRANSITION,
@@ -57,6 +46,17 @@ from julep_nb.local.rows import (
     task_from_row,
     to_dt,
     transition_from_row,
+)
+from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.models import (
+    Agent,
+    Execution,
+    ExecutionStatus,
+    Task,
+    Transition,
+    TransitionTarget,
+    TransitionType,
+    status_for,
 )
 
 __all__ = ["Listener", "Store"]

@@ -14,8 +14,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition, TransitionType, status_for
 from julep_nb.local.store import Store
+from julep_nb.sources.julep.models import (
+    Execution,
+    ExecutionStatus,
+    Transition,
+    TransitionType,
+    status_for,
+)
 
 __all__ = [
     "PING_INTERVAL",

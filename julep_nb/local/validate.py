@@ -29,8 +29,8 @@ import copy
 from collections.abc import Iterator
 from typing import Any, Final
 
-from julep_nb.sources.julep.errors import ExpressionError, StepError
 from julep_nb.local.expressions import compile_check
+from julep_nb.sources.julep.errors import ExpressionError, StepError
 
 __all__ = [
     "KINDS",

@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from julep_nb.sources.julep.errors import InputError, NotFoundError, ValidationError
-from julep_nb.sources.julep.models import ExecutionStatus
+from julep_nb.live.errors import ActionRefused
 from julep_nb.magics import arguments, parsing
 from julep_nb.magics.expand import Expansion, expand_args
 from julep_nb.magics.results import ExecutionList, SettingsView, TransitionList
+from julep_nb.sources.julep.errors import APIError, InputError, NotFoundError, ValidationError
 
 if TYPE_CHECKING:
-    from julep_nb.sources.julep.client import Client
-    from julep_nb.sources.julep.models import Task
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
     from julep_nb.magics.magics import JulepMagics
+    from julep_nb.sources.julep.client import Client
+    from julep_nb.sources.julep.models import Task
 
 __all__ = ["COMMANDS", "exec_magic", "task_magic"]
 
@@ -177,16 +177,9 @@ def run(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Execution
     task_id = m.task_names.get(args.task_id, args.task_id)
 
     async def start() -> ExecutionHandle:
-        from julep_nb.live.handle import run as run_task
+        from julep_nb.connect import run as run_task
 
-        return await run_task(
-            task_id,
-            payload,
-            client=client,
-            metadata=metadata,
-            key=m.cell_key,
-            max_rate=m.refresh_rate,
-        )
+        return await run_task(task_id, payload, client=client, metadata=metadata, key=m.cell_key)
 
     with (  # _unknown inside: a 400 for a task *name* means "unknown task"
         _refused(f"the input of task {args.task_id!r}", "no execution was started"),
@@ -199,18 +192,21 @@ def run(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Execution
 def resume(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
     """Answer an execution that is awaiting input, then show it live."""
     payload = _input(m, args, body, what="resume input")
-    client = m.client()
-    with _unknown("execution", args.execution_id):
-        execution = m.run(client.get_execution(args.execution_id))
-    if execution.status is not ExecutionStatus.AWAITING_INPUT:
-        raise UsageError(
-            f"Execution {args.execution_id} is {execution.status.value}, not awaiting_input: "
-            "there is nothing to resume. Check it with %julep_exec status "
-            f"{args.execution_id}."
-        )
-    with _refused(f"the resume input of execution {args.execution_id}", "it is still waiting"):
-        m.run(client.resume(args.execution_id, payload))
-    return _present(m, _attach(m, client, args.execution_id), args)
+    handle = _attach(m, m.client(), args.execution_id, start=False)
+    with (
+        _unknown("execution", args.execution_id),
+        _refused(f"the resume input of execution {args.execution_id}", "it is still waiting"),
+    ):
+        try:
+            m.run(handle.resume(payload))
+        except ActionRefused as exc:
+            if isinstance(exc, APIError):
+                raise
+            raise UsageError(
+                f"{exc} Check it with %julep_exec status {args.execution_id}."
+            ) from None
+    m.run(_started(handle))
+    return _present(m, handle, args)
 
 
 def watch(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
@@ -222,18 +218,13 @@ def watch(m: JulepMagics, args: argparse.Namespace, body: str | None) -> Executi
 
 
 def status(m: JulepMagics, args: argparse.Namespace, body: str | None) -> ExecutionState:
-    """The execution's state now: the execution and its newest transitions."""
-    from julep_nb.live.state import reduce, reduce_all
+    """The execution's state now: one snapshot, as a watcher starts from."""
+    from julep_nb.connect import source_for
+    from julep_nb.live.state import reduce_all
 
-    client = m.client()
     with _unknown("execution", args.execution_id):
-        execution = m.run(client.get_execution(args.execution_id))
-        newest = m.run(
-            client.list_transitions(
-                args.execution_id, limit=min(m.timeline_limit, 100), direction="desc"
-            )
-        )
-    return reduce_all(reduce(None, execution), reversed(newest))
+        snapshot = m.run(source_for(m.client()).snapshot(args.execution_id))
+    return reduce_all(None, snapshot.events)
 
 
 def cancel(m: JulepMagics, args: argparse.Namespace, body: str | None) -> None:
@@ -246,7 +237,7 @@ def cancel(m: JulepMagics, args: argparse.Namespace, body: str | None) -> None:
             f"Execution {args.execution_id} already ended ({execution.status.value}): "
             "there is nothing to cancel."
         )
-    m.run(client.cancel(args.execution_id, args.reason))
+    m.run(client.cancel(args.execution_id, reason=args.reason))
     print(f"Cancelled execution {args.execution_id} (it was {execution.status.value}).")
 
 
@@ -341,13 +332,20 @@ def _input_from_namespace(m: JulepMagics, name: str, what: str) -> dict:
     return dict(value)
 
 
-def _attach(m: JulepMagics, client: Client, execution_id: str) -> ExecutionHandle:
-    async def attach() -> ExecutionHandle:
-        from julep_nb.live.handle import watch as watch_execution
+def _attach(
+    m: JulepMagics, client: Client, execution_id: str, *, start: bool = True
+) -> ExecutionHandle:
+    from julep_nb.connect import source_for
+    from julep_nb.live.handle import ExecutionHandle
 
-        return watch_execution(execution_id, client=client, key=m.cell_key, max_rate=m.refresh_rate)
+    handle = ExecutionHandle(execution_id, source=source_for(client), key=m.cell_key)
+    if start:
+        m.run(_started(handle))
+    return handle
 
-    return m.run(attach())
+
+async def _started(handle: ExecutionHandle) -> None:
+    handle.start()  # on the kernel loop, where it keeps running between cells
 
 
 def _present(m: JulepMagics, handle: ExecutionHandle, args: argparse.Namespace) -> Any:

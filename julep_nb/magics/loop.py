@@ -27,11 +27,11 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from julep_nb.live import sync as live_sync
+
 __all__ = ["kernel_loop", "run_sync"]
 
 T = TypeVar("T")
-
-_nested: set[int] = set()  # id()s of loops nest_asyncio2 has patched
 
 
 def kernel_loop() -> asyncio.AbstractEventLoop:
@@ -42,28 +42,10 @@ def kernel_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
-def _allow_reentry(loop: asyncio.AbstractEventLoop) -> None:
-    if id(loop) in _nested:
-        return
-    import nest_asyncio2
-
-    nest_asyncio2.apply(loop)
-    _nested.add(id(loop))
-
-
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion on the kernel loop and return its result.
 
     An interrupt (Ctrl-C, "Interrupt kernel") cancels ``coro`` and re-raises, so
     nothing is left half-done in the background.
     """
-    loop = kernel_loop()
-    if loop.is_running():
-        _allow_reentry(loop)
-    task = loop.create_task(coro)
-    try:
-        return loop.run_until_complete(task)
-    except BaseException:
-        if not task.done():
-            task.cancel()
-        raise
+    return live_sync.run_sync(coro, loop=kernel_loop())

@@ -19,15 +19,15 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from julep_nb.sources.julep.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, redact
-from julep_nb.sources.julep.config import resolve_settings as _resolve
-from julep_nb.sources.julep.errors import ConfigError, JulepError
 from julep_nb.magics import commands
 from julep_nb.magics.arguments import PANEL_MODES, HelpRequested
 from julep_nb.magics.loop import kernel_loop, run_sync
+from julep_nb.sources.julep.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, redact
+from julep_nb.sources.julep.config import resolve_settings as _resolve
+from julep_nb.sources.julep.errors import ConfigError, JulepError
 
 if TYPE_CHECKING:
-    from julep_nb.sources.julep.client import Client
+    from julep_nb.connect import Client
     from julep_nb.live.handle import ExecutionHandle
 
 __all__ = ["JulepMagics"]
@@ -129,7 +129,7 @@ class JulepMagics(Magics, Configurable):
 
     def client(self) -> Client:
         """The client for the current settings; rebuilt when traits or env vars change."""
-        from julep_nb.sources.julep.client import Client
+        from julep_nb.connect import Client
 
         settings = self.settings()
         if self._client is not None and settings == self._client_settings:
@@ -152,7 +152,7 @@ class JulepMagics(Magics, Configurable):
                 f"{NO_SERVER_HELP}; or %config JulepMagics.auto_local = True for the "
                 "embedded local server."
             )
-        from julep_nb.sources.julep.client import shared_local_server
+        from julep_nb.connect import shared_local_server
 
         server = shared_local_server()
         if not self._announced:
@@ -185,15 +185,13 @@ class JulepMagics(Magics, Configurable):
         )
         self._shown.clear()
         for handle in self._cell_handles.pop(self.cell_key, []):
-            watcher = handle.watcher
-            if watcher is not None and not watcher.done:
-                watcher.cancel()
+            handle.stop()
 
     def adopt(self, handle: ExecutionHandle, *, shown: bool) -> None:
         """Remember that the current cell started ``handle`` (and displayed its panel)."""
         for key, handles in list(self._cell_handles.items()):
             # Forget finished ones, so a long session does not keep every state alive.
-            handles[:] = [h for h in handles if h.watcher is not None and not h.watcher.done]
+            handles[:] = [h for h in handles if h.watching]
             if not handles:
                 del self._cell_handles[key]
         if self.cell_key is not None:
@@ -224,12 +222,11 @@ class JulepMagics(Magics, Configurable):
 
     def close(self) -> None:
         """Stop the kernel's watchers and close this session's clients."""
-        from julep_nb.live.watcher import stop_all
+        from julep_nb.live.registry import stop_all
 
         for handles in self._cell_handles.values():
             for handle in handles:
-                if handle.watcher is not None:
-                    handle.watcher.cancel()
+                handle.stop()
         self._cell_handles.clear()
         stop_all(kernel_loop())  # also those restarted by `await h`
         clients = [*self._retired, *([self._client] if self._client else [])]

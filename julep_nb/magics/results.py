@@ -87,9 +87,9 @@ def _task_text(task: Any, p: Any, cycle: bool) -> None:
 
 def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
     """Install the formatters; ``already_shown(handle)`` says a panel is on screen."""
-    from julep_nb.sources.julep.models import Task
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
+    from julep_nb.sources.julep.models import Task
 
     formatters = shell.display_formatter.formatters
     formatters["text/html"].for_type(ExecutionState, _state_html)
@@ -109,9 +109,9 @@ def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
 
 def unregister(shell: Any) -> None:
     """Remove what :func:`register` installed."""
-    from julep_nb.sources.julep.models import Task
     from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.state import ExecutionState
+    from julep_nb.sources.julep.models import Task
 
     formatters = shell.display_formatter.formatters
     for mime in ("text/html", "text/plain"):

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from typing import Any
 
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition
 from julep_nb.live.state import ExecutionState, reduce, reduce_all
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition
 
 T0 = datetime(2025, 4, 16, 10, 0, 0, tzinfo=timezone.utc)
 TERMINAL_TYPES = ("finish", "error", "cancelled")

@@ -9,8 +9,8 @@ from typing import Any
 import ipywidgets as w
 import pytest
 
-from julep_nb.sources.julep.errors import ConflictError
 from julep_nb.display.form import ResumeForm
+from julep_nb.sources.julep.errors import ConflictError
 
 
 class Server:

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, ExecutionStatusEvent, Task
 from julep_nb.display import html as H
 from julep_nb.display.gantt import MAX_BARS
 from julep_nb.live.state import reduce, reduce_all
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, ExecutionStatusEvent, Task
 
 from .factories import T0, Structure, created, state_in, tr
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import TransportError
-from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.display.panel import WIDGET_MIME, ExecutionPanel, bundle_for
 from julep_nb.live.handle import ExecutionHandle, watch
 from julep_nb.live.watcher import stop_all
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import TransportError
+from julep_nb.sources.julep.models import ExecutionStatus
 from tests.faults import FaultServer
 from tests.live.servers import FakeJulep, unauthorized
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.display.panel import ExecutionPanel, bundle_for
 from julep_nb.live.handle import run
 from julep_nb.live.watcher import stop_all
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.models import ExecutionStatus
 
 S = ExecutionStatus
 KEY = "sk-julep-LOCAL-PANEL-0123456789abcdef"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import julep_nb.live.handle as handle_module
-from julep_nb.sources.julep.errors import ConflictError, InputError, TransportError
 from julep_nb.live.handle import ExecutionHandle, default_client, run, watch
 from julep_nb.live.state import ExecutionState
+from julep_nb.sources.julep.errors import ConflictError, InputError, TransportError
 from tests.faults import EXECUTION_ID
 from tests.live.servers import ScriptedSource
 

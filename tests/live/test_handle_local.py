@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from julep_nb.live.handle import run, watch
+from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
 from julep_nb.sources.julep.errors import ConflictError
 from julep_nb.sources.julep.models import TransitionType
-from julep_nb.live.handle import run, watch
-from julep_nb.local.server import LocalServer
 from tests.local.conftest import seed_execution, step
 
 T = TransitionType

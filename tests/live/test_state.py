@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from julep_nb.live.state import reduce, reduce_all
 from julep_nb.sources.julep.models import (
     Execution,
     ExecutionStatus,
     ExecutionStatusEvent,
     Transition,
 )
-from julep_nb.live.state import reduce, reduce_all
 
 T0 = datetime(2025, 4, 16, 10, 0, 0, tzinfo=timezone.utc)
 S = ExecutionStatus

@@ -15,11 +15,11 @@ import warnings
 
 import pytest
 
-from julep_nb.sources.julep.errors import StreamError
 from julep_nb.live import watcher as watcher_module
 from julep_nb.live.registry import active_watchers, start_watcher, stop_all
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.watcher import POLLING, Watcher
+from julep_nb.sources.julep.errors import StreamError
 from tests.faults import EXECUTION_ID
 from tests.live.servers import ScriptedSource
 

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import AuthError, TransportError
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.watcher import POLLING, STATUS_STREAM, TRANSITIONS_STREAM, Watcher
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import AuthError, TransportError
 from tests.faults import FaultServer, closed_port_url, json_reply, python_repr_stream
 from tests.live.servers import FakeJulep, html_page, unauthorized
 

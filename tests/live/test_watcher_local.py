@@ -11,13 +11,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import StreamError
-from julep_nb.sources.julep.models import Transition, TransitionType
 from julep_nb.live.registry import active_watchers, start_watcher
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, Watcher
 from julep_nb.local.server import LocalServer
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import StreamError
+from julep_nb.sources.julep.models import Transition, TransitionType
 from tests.local.conftest import seed_execution, seed_task, step
 
 T = TransitionType

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from julep_nb.sources.julep.models import Execution, TransitionTarget, TransitionType
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
 from julep_nb.local.store import Store
+from julep_nb.sources.julep.models import Execution, TransitionTarget, TransitionType
 
 API_KEY = "sk-test-0123456789abcdef"
 MAIN0 = TransitionTarget(workflow="main", step=0)

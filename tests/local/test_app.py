@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from julep_nb.sources.julep.models import Execution, Task, TransitionType
 from julep_nb.local.app import MAX_BODY_BYTES
 from julep_nb.local.server import LocalServer
+from julep_nb.sources.julep.models import Execution, Task, TransitionType
 
 from .conftest import seed_execution, step
 

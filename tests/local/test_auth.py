@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from julep_nb.sources.julep.errors import ConfigError
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer, is_loopback
+from julep_nb.sources.julep.errors import ConfigError
 
 from .conftest import API_KEY
 

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition
 from julep_nb.local.engine import Engine
 from julep_nb.local.model import ChatModel
 from julep_nb.local.store import Store
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition
 
 S = ExecutionStatus
 TERMINAL = (S.SUCCEEDED, S.FAILED, S.CANCELLED)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.local.model import OfflineModel, OpenAICompatibleModel, model_from_env
+from julep_nb.sources.julep.models import ExecutionStatus
 from tests.local.test_engine_kit import Kit, http_server
 
 S = ExecutionStatus

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.errors import StepError
 from julep_nb.local.engine import Engine
 from julep_nb.local.store import Store
+from julep_nb.sources.julep.errors import StepError
 
 
 @pytest.fixture

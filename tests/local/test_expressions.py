@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.errors import ExpressionError
 from julep_nb.local.expressions import (
     compile_check,
     evaluate,
@@ -15,6 +14,7 @@ from julep_nb.local.expressions import (
     is_template,
     render,
 )
+from julep_nb.sources.julep.errors import ExpressionError
 
 NAMES: dict[str, Any] = {
     "_": {"topic": "AI", "xs": [3, 1, 2], "text": "a,b,c"},

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.errors import ExpressionError
 from julep_nb.local.expressions import compile_check, evaluate, evaluate_value, render
 from julep_nb.local.sandbox import MAX_EVAL_SECONDS
+from julep_nb.sources.julep.errors import ExpressionError
 
 # Generous slack for a loaded CI machine; a real hang would take minutes.
 WITHIN = MAX_EVAL_SECONDS + 1.5

@@ -15,9 +15,9 @@ import httpx
 import psutil
 import pytest
 
-from julep_nb.sources.julep.errors import ConfigError
 from julep_nb.local import start
 from julep_nb.local.server import default_db_path, main
+from julep_nb.sources.julep.errors import ConfigError
 
 from .conftest import API_KEY, seed_execution
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from julep_nb.local.store import Store
 from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
-from julep_nb.local.store import Store
 
 from .conftest import MAIN0, seed_execution, seed_task, step
 

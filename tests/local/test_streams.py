@@ -10,10 +10,10 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from julep_nb.sources.julep.models import Transition, TransitionType
 from julep_nb.local.server import LocalServer
 from julep_nb.local.store import Store
 from julep_nb.local.streams import Hub
+from julep_nb.sources.julep.models import Transition, TransitionType
 
 from .conftest import seed_execution, step
 

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from julep_nb.sources.julep.models import ExecutionStatus, Task
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.state import ExecutionState
+from julep_nb.sources.julep.models import ExecutionStatus, Task
 from tests.magics.conftest import TASK_HELLO, TASK_SLOW, TASK_WAITER, Shell
 
 if TYPE_CHECKING:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from julep_nb.sources.julep.errors import InputError
 from julep_nb.magics import arguments, parsing
 from julep_nb.magics.arguments import HelpRequested
 from julep_nb.magics.parsing import parse_body, split_args
+from julep_nb.sources.julep.errors import InputError
 
 # ---------------------------------------------------------------------- bodies
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.magics.loop import kernel_loop, run_sync
+from julep_nb.sources.julep.models import ExecutionStatus
 from tests.magics.conftest import TASK_HELLO, TASK_SLOW, Shell
 
 if TYPE_CHECKING:

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from julep_nb.sources.julep.config import ENVIRONMENTS
 from julep_nb.magics.results import SettingsView
+from julep_nb.sources.julep.config import ENVIRONMENTS
 from tests.faults import closed_port_url
 from tests.magics.conftest import TASK_HELLO, Shell, counting_proxy
 

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from julep_nb.sources.julep.client import Client
 from julep_nb.live.state import ExecutionState
+from julep_nb.sources.julep.client import Client
 
 # A few steps with short sleeps between them, so streams are open while it runs.
 STEPS_TASK: dict[str, Any] = {

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from julep_nb.sources.julep.client import Client
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.watcher import Watcher, start_watcher
+from julep_nb.sources.julep.client import Client
 from tests.reliability.helpers import (
     SLOW_TASK,
     WAIT_TASK,

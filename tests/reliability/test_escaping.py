@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.client import Client
 from julep_nb.display import html
 from julep_nb.display.panel import ExecutionPanel, bundle_for
 from julep_nb.live.handle import run, watch
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.watcher import stop_all
 from julep_nb.local.server import LocalServer
+from julep_nb.sources.julep.client import Client
 from tests.faults import FaultServer, json_reply, routes, transition_dicts
 from tests.magics.conftest import Shell
 

@@ -15,14 +15,19 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import JulepError
-from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition, TransitionType
-from julep_nb.sources.julep.sse import SSEParser
-from julep_nb.sources.julep.streams import parse_status_event, parse_transition
 from julep_nb.display.html import render_execution, render_text
 from julep_nb.live.state import ExecutionState, reduce
 from julep_nb.live.watcher import Watcher
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import JulepError
+from julep_nb.sources.julep.models import (
+    Execution,
+    ExecutionStatusEvent,
+    Transition,
+    TransitionType,
+)
+from julep_nb.sources.julep.sse import SSEParser
+from julep_nb.sources.julep.streams import parse_status_event, parse_transition
 from tests.faults import FaultServer, Request, Responder, routes
 
 EXECUTION_ID = "00000000-0000-4000-8000-0000000000f2"

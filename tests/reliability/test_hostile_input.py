@@ -14,12 +14,12 @@ import time
 import httpx
 import pytest
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import InputError, ValidationError
-from julep_nb.sources.julep.taskspec import MAX_TASK_DEPTH
 from julep_nb.live.handle import run
 from julep_nb.local.sandbox import MAX_EVAL_SECONDS
 from julep_nb.local.server import LocalServer
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import InputError, ValidationError
+from julep_nb.sources.julep.taskspec import MAX_TASK_DEPTH
 from tests.reliability.helpers import STEPS_TASK, new_task
 
 # Slack for a loaded 2-core CI machine; a real hang would take minutes.

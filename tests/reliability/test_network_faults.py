@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from julep_nb.sources.julep.client import Client
 from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, start_watcher
 from julep_nb.local.server import LocalServer
+from julep_nb.sources.julep.client import Client
 from tests.reliability.helpers import (
     GATED_STEPS_TASK,
     assert_no_duplicates,

@@ -18,10 +18,10 @@ import nbformat
 import pytest
 from IPython.core.error import UsageError
 
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import AuthError, ConfigError, JulepError
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer, main
+from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.errors import AuthError, ConfigError, JulepError
 from tests.magics.conftest import Shell
 
 KEY = "sk-RELIABILITY-SECRET-7f3a9c2e5b1d4e6f"

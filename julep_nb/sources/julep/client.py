@@ -2,36 +2,37 @@
 
 Usage::
 
-    async with Client() as client:      # nothing configured: the embedded local server
+    async with Client(base_url="http://127.0.0.1:8080") as client:
         agent = await client.create_agent(name="nb")
         task = await client.create_task(agent.id, TASK_YAML)
         execution = await client.create_execution(task.id, {"x": 1})
         async for event in client.stream_status(execution.id):
             print(event.status)
 
-Settings resolve as in the official SDK (:func:`~julep_nb.sources.julep.config.resolve_settings`);
-with neither a base URL nor a key the client starts a process-wide local server on
-its first request. Failed calls raise the :mod:`~julep_nb.sources.julep.errors` tree with the
-server's own message; idempotent calls are retried with backoff.
+Settings resolve as in the official SDK
+(:func:`~julep_nb.sources.julep.config.resolve_settings`). This client talks to the
+configured server only: choosing the embedded local server when nothing is
+configured is :mod:`julep_nb.connect`'s job (``julep_nb.Client``). Failed calls
+raise the :mod:`~julep_nb.sources.julep.errors` tree with the server's own message;
+idempotent calls are retried with backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import json
 import random
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
 import pydantic
 
 from julep_nb._version import __version__
+from julep_nb.live.sync import running_loop
 from julep_nb.sources.julep._http import (
     MAX_RETRY_AFTER,
     body_json,
@@ -40,28 +41,28 @@ from julep_nb.sources.julep._http import (
     parse_model,
     retry_after,
 )
-from julep_nb.sources.julep.config import NOT_GIVEN, Settings, _NotGiven, mask_key, redact, resolve_settings
-from julep_nb.sources.julep.errors import APIError, InputError, JulepError, TransportError
-from julep_nb.sources.julep.models import (
-    Agent,
+from julep_nb.sources.julep.config import (
+    NOT_GIVEN,
+    Settings,
+    _NotGiven,
+    mask_key,
+    redact,
+    resolve_settings,
+)
+from julep_nb.sources.julep.errors import APIError, ConfigError, InputError, TransportError
+from julep_nb.sources.julep.models import Agent, Execution, ExecutionStatusEvent, Task, Transition
+from julep_nb.sources.julep.paging import check_limit, paginate
+from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
-    Execution,
-    ExecutionStatusEvent,
     ResumeExecutionRequest,
     StopExecutionRequest,
-    Task,
     TaskTokenResumeRequest,
-    Transition,
 )
-from julep_nb.sources.julep.paging import check_limit, paginate
 from julep_nb.sources.julep.sse import DEFAULT_MAX_ATTEMPTS, DEFAULT_READ_TIMEOUT
 from julep_nb.sources.julep.streams import ModelStream, parse_status_event, parse_transition
 from julep_nb.sources.julep.taskspec import encode_json, parse_task
 
-if TYPE_CHECKING:
-    from julep_nb.local.server import LocalServer
-
-__all__ = ["Client", "ModelStream", "shared_local_server"]
+__all__ = ["Client", "ModelStream"]
 
 MAX_BACKOFF: Final = 8.0
 
@@ -128,27 +129,20 @@ class Client:
 
     async def aclose(self) -> None:
         """Close the connection pool (the shared local server keeps running)."""
-        loop = _running_loop()
+        loop = running_loop()
         http = self._pools.pop(loop, None) if loop is not None else None
         self._pools.clear()  # pools of other loops cannot be closed from this one
         if http is not None:
             await http.aclose()
 
     async def ensure_base_url(self) -> str:
-        """The base URL, starting the embedded local server when nothing is configured."""
+        """The base URL; a client with none configured refuses to guess."""
         if self.settings.base_url is None:
-            try:
-                server = await asyncio.to_thread(shared_local_server)
-            except JulepError:
-                raise
-            except Exception as exc:
-                raise TransportError(
-                    f"Could not start the embedded local server ({type(exc).__name__}: {exc}). "
-                    "Set JULEP_BASE_URL (and JULEP_API_KEY) to use a Julep server instead."
-                ) from exc
-            self.settings = self.settings.with_base_url(server.base_url, server.api_key)
-            self._pools.clear()
-        assert self.settings.base_url is not None
+            raise ConfigError(
+                "No Julep server is configured: set JULEP_BASE_URL (and JULEP_API_KEY), "
+                "or pass base_url=... . julep_nb.Client() starts the embedded local "
+                "server when nothing is configured."
+            )
         return self.settings.base_url
 
     # ------------------------------------------------------------ agents, tasks
@@ -233,7 +227,7 @@ class Client:
         params = {"sort_by": "created_at", "direction": _direction(direction)}
         return await self._list(Execution, f"/tasks/{_q(task_id)}/executions", limit, params)
 
-    async def cancel(self, execution_id: str, reason: str | None = None) -> None:
+    async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
         """Cancel the execution (``PUT /executions/{id}`` with status ``cancelled``)."""
         body = StopExecutionRequest(reason=reason).to_wire()
         await self._json("PUT", f"/executions/{_q(execution_id)}", json=body)
@@ -427,29 +421,6 @@ class Client:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-_local_lock = threading.Lock()
-_local_server: LocalServer | None = None
-
-
-def shared_local_server() -> LocalServer:
-    """The process-wide embedded local server, started on first use (blocking)."""
-    global _local_server
-    with _local_lock:
-        if _local_server is None:
-            from julep_nb.local.server import start
-
-            _local_server = start()
-            atexit.register(_local_server.stop)
-        return _local_server
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _q(segment: str) -> str:

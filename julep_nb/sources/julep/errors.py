@@ -17,6 +17,12 @@ Every error is a :class:`JulepError`, so one ``except`` catches them all::
     ├── ExpressionError          (local engine) a ``$ `` expression or template failed
     └── StepError                (local engine) a step is invalid or failed while running
 
+The classes a watcher acts on are also the live layer's neutral ones
+(:mod:`julep_nb.live.errors`): ``AuthError`` is a ``SourceUnauthorized``,
+``NotFoundError`` a ``SourceNotFound``, ``ConflictError`` an ``ActionRefused``,
+``TransportError``, ``ServerError`` and ``RateLimitError`` are ``SourceUnreachable``,
+``StreamError`` a ``StreamBroken``.
+
 Messages say what happened, name the value involved and what to do next. They
 never contain an API key: everything that formats a URL or header goes through
 :func:`julep_nb.sources.julep.config.redact`.
@@ -25,6 +31,14 @@ never contain an API key: everything that formats a URL or header goes through
 from __future__ import annotations
 
 from typing import Any
+
+from julep_nb.live.errors import (
+    ActionRefused,
+    SourceNotFound,
+    SourceUnauthorized,
+    SourceUnreachable,
+    StreamBroken,
+)
 
 __all__ = [
     "APIError",
@@ -46,7 +60,7 @@ __all__ = [
 
 
 class JulepError(Exception):
-    """Base class of every julep_nb error."""
+    """Base class of every error of the Julep client and the magics."""
 
 
 class APIError(JulepError):
@@ -73,15 +87,15 @@ class APIError(JulepError):
         return f"{self.status}: {self.message}{where}"
 
 
-class AuthError(APIError):
+class AuthError(APIError, SourceUnauthorized):
     """401 or 403: the API key is missing, wrong, or not allowed here."""
 
 
-class NotFoundError(APIError):
+class NotFoundError(APIError, SourceNotFound):
     """404: the object does not exist (or is not visible with this key)."""
 
 
-class ConflictError(APIError):
+class ConflictError(APIError, ActionRefused):
     """409: the request does not fit the object's current state."""
 
 
@@ -89,19 +103,19 @@ class ValidationError(APIError):
     """400 or 422: the request body or parameters are invalid."""
 
 
-class RateLimitError(APIError):
+class RateLimitError(APIError, SourceUnreachable):
     """429: too many requests."""
 
 
-class ServerError(APIError):
+class ServerError(APIError, SourceUnreachable):
     """5xx: the server failed."""
 
 
-class TransportError(JulepError):
+class TransportError(JulepError, SourceUnreachable):
     """The server could not be reached, or the connection broke."""
 
 
-class StreamError(JulepError):
+class StreamError(JulepError, StreamBroken):
     """An event stream could not be opened, read, or resumed."""
 
 

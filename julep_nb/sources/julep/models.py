@@ -8,34 +8,33 @@ ISO-8601 timestamps with or without a zone).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from julep_nb.live.events import ExecutionStatus as LiveStatus
+from julep_nb.live.events import StatusReport, TimelineEntry
 
 __all__ = [
     "TERMINAL_STATUSES",
     "Agent",
-    "CreateAgentRequest",
-    "CreateExecutionRequest",
-    "CreateTaskRequest",
-    "ErrorBody",
-    "ErrorDetail",
     "Execution",
     "ExecutionStatus",
     "ExecutionStatusEvent",
-    "Page",
-    "ResumeExecutionRequest",
-    "StopExecutionRequest",
     "Task",
-    "TaskTokenResumeRequest",
     "Transition",
+    "TransitionEntry",
     "TransitionTarget",
     "TransitionType",
     "WireModel",
+    "error_text",
     "is_valid_transition",
+    "live_status",
     "status_for",
+    "step_label",
     "utcnow",
 ]
 
@@ -166,31 +165,6 @@ class Agent(WireModel):
     updated_at: datetime | None = None
 
 
-class CreateAgentRequest(WireModel):
-    """Body of ``POST /agents``."""
-
-    name: str
-    about: str | None = ""
-    model: str | None = ""
-    instructions: str | list[str] | None = None
-    metadata: dict[str, Any] | None = None
-    default_settings: dict[str, Any] | None = None
-    canonical_name: str | None = None
-
-
-class CreateTaskRequest(WireModel):
-    """Body of ``POST /agents/{agent_id}/tasks``; named subworkflows are extra keys."""
-
-    name: str
-    description: str | None = ""
-    main: list[Any]
-    input_schema: dict[str, Any] | None = None
-    tools: list[dict[str, Any]] = Field(default_factory=list)
-    inherit_tools: bool | None = False
-    metadata: dict[str, Any] | None = None
-    canonical_name: str | None = None
-
-
 class Task(WireModel):
     """A task definition; named subworkflows arrive as extra keys, like ``main``."""
 
@@ -232,6 +206,10 @@ class Execution(WireModel):
     def _null_input(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    def as_live_event(self) -> StatusReport:
+        """This snapshot as a live status report."""
+        return _execution_report(self)
+
 
 class TransitionTarget(WireModel):
     """A cursor into a workflow: ``current`` and ``next`` of a transition."""
@@ -264,6 +242,10 @@ class Transition(WireModel):
         value = (self.metadata or {}).get("step_type")
         return value if isinstance(value, str) else None
 
+    def as_live_event(self) -> TransitionEntry:
+        """This transition as a timeline row."""
+        return _transition_entry(self)
+
 
 class ExecutionStatusEvent(WireModel):
     """Payload of one ``status.stream`` event.
@@ -279,68 +261,110 @@ class ExecutionStatusEvent(WireModel):
     transition_count: int | None = None
     metadata: dict[str, Any] | None = None
 
-
-class CreateExecutionRequest(WireModel):
-    """Body of ``POST /tasks/{task_id}/executions``."""
-
-    input: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] | None = None
+    def as_live_event(self) -> StatusReport:
+        """This event as a live status report."""
+        return _status_event_report(self)
 
 
-class ResumeExecutionRequest(WireModel):
-    """Body of ``PUT /executions/{id}`` that resumes a waiting execution."""
+# --------------------------------------------------------------------------- live events
+# How Julep's wire objects map onto the live layer's neutral vocabulary.
 
-    status: ExecutionStatus = ExecutionStatus.RUNNING
-    input: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("status")
+SOURCE_NAME = "Julep"
+
+
+def live_status(status: ExecutionStatus) -> LiveStatus:
+    """Julep's status in the live vocabulary (the seven are the same words)."""
+    return LiveStatus(status.value)
+
+
+def error_text(output: Any) -> str | None:
+    """The error message an ``error`` transition carries in its output."""
+    if output is None:
+        return None
+    if isinstance(output, dict) and "error" in output:
+        return str(output["error"])
+    return output if isinstance(output, str) else str(output)
+
+
+def step_label(transition: Transition) -> str:
+    """``step_label`` when the server gave one, else ``workflow[step]``."""
+    return transition.step_label or str(transition.current)
+
+
+_ROW_STATUS: dict[TransitionType, LiveStatus] = {
+    TransitionType.WAIT: LiveStatus.AWAITING_INPUT,
+    TransitionType.ERROR: LiveStatus.FAILED,
+    TransitionType.CANCELLED: LiveStatus.CANCELLED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionEntry(TimelineEntry):
+    """A Julep transition as a timeline row; ``detail`` is the :class:`Transition`."""
+
+    def to_bytes(self) -> bytes:
+        transition: Transition = self.detail
+        return transition.__pydantic_serializer__.to_json(transition, exclude_unset=True)
+
     @classmethod
-    def _must_be_running(cls, value: ExecutionStatus) -> ExecutionStatus:
-        if value is not ExecutionStatus.RUNNING:
-            raise ValueError(f"a resume request has status 'running', not {value.value!r}")
-        return value
+    def from_bytes(cls, data: bytes) -> TimelineEntry:
+        return Transition.model_validate_json(data).as_live_event()
+
+    @property
+    def transition(self) -> Transition:
+        """The Julep transition this row shows."""
+        transition: Transition = self.detail
+        return transition
 
 
-class StopExecutionRequest(WireModel):
-    """Body of ``PUT /executions/{id}`` that cancels an execution."""
-
-    status: ExecutionStatus = ExecutionStatus.CANCELLED
-    reason: str | None = None
-
-    @field_validator("status")
-    @classmethod
-    def _must_be_cancelled(cls, value: ExecutionStatus) -> ExecutionStatus:
-        if value is not ExecutionStatus.CANCELLED:
-            raise ValueError(f"a stop request has status 'cancelled', not {value.value!r}")
-        return value
-
-
-class TaskTokenResumeRequest(WireModel):
-    """Body of ``POST /executions/resume``."""
-
-    task_token: str
-    input: dict[str, Any] = Field(default_factory=dict)
+def _transition_entry(transition: Transition) -> TransitionEntry:
+    kind = transition.type
+    return TransitionEntry(
+        id=transition.id,
+        kind=kind.value,
+        label=step_label(transition),
+        at=transition.created_at,
+        ended_at=transition.created_at,
+        status=_ROW_STATUS.get(kind, LiveStatus.SUCCEEDED),
+        execution_status=live_status(status_for(kind)),
+        output=transition.output,
+        error=error_text(transition.output) if kind is TransitionType.ERROR else None,
+        scope=transition.current.scope_id,
+        note=transition.step_type,
+        next_label=str(transition.next) if transition.next is not None else None,
+        detail=transition,
+    )
 
 
-ItemT = TypeVar("ItemT")
+def _execution_report(execution: Execution) -> StatusReport:
+    return StatusReport(
+        execution_id=execution.id,
+        status=live_status(execution.status),
+        at=execution.updated_at or execution.created_at,
+        source=SOURCE_NAME,
+        task_id=execution.task_id,
+        input=execution.input,
+        output=execution.output,
+        has_output=True,
+        error=execution.error,
+        entry_count=execution.transition_count,
+        created_at=execution.created_at,
+        metadata=execution.metadata,
+    )
 
 
-class Page(WireModel, Generic[ItemT]):
-    """A list response: ``{"items": [...]}``."""
-
-    items: list[ItemT] = Field(default_factory=list)
-
-
-class ErrorDetail(WireModel):
-    """The ``error`` member of an error response."""
-
-    message: str = ""
-    code: str | None = None
-    type: str | None = None
-    details: Any = None
-
-
-class ErrorBody(WireModel):
-    """An error response: ``{"error": {"message", "code", "type"}}``."""
-
-    error: ErrorDetail
+def _status_event_report(event: ExecutionStatusEvent) -> StatusReport:
+    extra = event.model_extra or {}
+    task_id = extra.get("task_id")
+    return StatusReport(
+        execution_id=event.execution_id,
+        status=live_status(event.status),
+        at=event.updated_at,
+        source=SOURCE_NAME,
+        task_id=task_id if isinstance(task_id, str) else None,
+        output=extra.get("output"),
+        has_output="output" in extra,
+        error=event.error,
+        entry_count=event.transition_count,
+    )
