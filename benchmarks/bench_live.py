@@ -192,11 +192,12 @@ async def _poll(client: Any, execution_id: str, interval: float, seen: Seen, tot
 async def latency(child: Child, quick: bool) -> list[dict[str, Any]]:
     """Commit → client state, for the watcher and for 1 s / 5 s polling loops."""
     from julep_nb.live.watcher import Watcher
+    from julep_nb.sources.julep.source import JulepSource
 
     steps = 40 if quick else 300
     (execution_id,) = await child.ask("seed 1")
     client = _client(child.base_url)
-    watcher = Watcher(client, execution_id, max_rate=1e9)  # no coalescing: see every change
+    watcher = Watcher(JulepSource(client), execution_id)  # no coalescing: see every change
     live = Seen()
     watcher.subscribe(lambda state: live.saw(state.seen_count))
     watcher.start()
@@ -254,6 +255,7 @@ async def status_changes(child: Child, quick: bool) -> list[dict[str, Any]]:
     from julep import AsyncJulep
 
     from julep_nb.live.watcher import Watcher
+    from julep_nb.sources.julep.source import JulepSource
 
     n = 4 if quick else 40
     ids = await child.ask(f"seed {n}")
@@ -265,7 +267,7 @@ async def status_changes(child: Child, quick: bool) -> list[dict[str, Any]]:
     }
     watchers = []
     for execution_id in ids:
-        watcher = Watcher(client, execution_id, max_rate=1e9)
+        watcher = Watcher(JulepSource(client), execution_id)
         seen = observers["julep_nb"][execution_id]
         watcher.subscribe(
             lambda state, seen=seen: seen.setdefault(state.status.value, time.monotonic())
@@ -390,6 +392,7 @@ def _rss() -> int:
 async def concurrency(child: Child, quick: bool) -> list[dict[str, Any]]:
     """Loop lag and memory with N watchers, beside N one-second polling loops."""
     from julep_nb.live.registry import start_watcher, stop_all
+    from julep_nb.sources.julep.source import JulepSource
 
     n = 200 if quick else 500
     rounds = 1 if quick else 5
@@ -426,7 +429,7 @@ async def concurrency(child: Child, quick: bool) -> list[dict[str, Any]]:
     # julep_nb: N watchers on one loop, through the same changes and to the end.
     client = _client(child.base_url)
     before = _rss()
-    watchers = [start_watcher(client, i, max_rate=10) for i in ids]
+    watchers = [start_watcher(JulepSource(client), i) for i in ids]
     deadline = time.monotonic() + 120
     while any(w.strategy is None and not w.done for w in watchers):
         if time.monotonic() > deadline:

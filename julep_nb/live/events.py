@@ -82,7 +82,7 @@ class Capability(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: views cache rows by weak reference (3.10 has no weakref_slot)
 class TimelineEntry:
     """One row of an execution's timeline.
 

@@ -57,7 +57,7 @@ class ExecutionHandle:
         self.id = execution_id
         self.source = source
         self._key = key
-        self._state = initial or ExecutionState(execution_id=execution_id)
+        self._state = initial or ExecutionState(execution_id=execution_id, source=source.name)
         self._watcher: Watcher | None = None
         self._callbacks: dict[int, Subscriber] = {}
         self._unsubscribers: dict[int, Callable[[], None]] = {}

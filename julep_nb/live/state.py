@@ -290,8 +290,9 @@ def reduce(state: ExecutionState | None, event: Event | HasLiveEvent) -> Executi
     """The state after ``event``; ``state=None`` starts from the event's execution."""
     live = as_event(event)
     if state is None:
-        execution_id = live.execution_id if isinstance(live, StatusReport) else ""
-        state = ExecutionState(execution_id=execution_id)
+        found = live.execution_id if isinstance(live, StatusReport) else None
+        execution_id = found or getattr(event, "execution_id", "")  # a wire object's
+        state = ExecutionState(execution_id=str(execution_id))
     if isinstance(live, TimelineEntry):
         return state.with_entry(live)
     return _with_report(state, live)

@@ -86,7 +86,9 @@ class Watcher:
     ) -> None:
         self.source = source
         self.execution_id = execution_id
-        self.state: ExecutionState = initial or ExecutionState(execution_id=execution_id)
+        self.state: ExecutionState = initial or ExecutionState(
+            execution_id=execution_id, source=source.name
+        )
         self.strategy: str | None = None  # the stream's name, or "polling"
         self.done = False
         self.error: BaseException | None = None

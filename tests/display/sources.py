@@ -119,7 +119,7 @@ class MemoryJulep:
             error, self.fail = self.fail, None
             raise error
 
-    async def cancel(self, execution_id: str, reason: str | None = None) -> None:
+    async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
         self.cancels.append(reason)
         await self._steer()
         if self.done:

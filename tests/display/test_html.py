@@ -11,7 +11,13 @@ import pytest
 from julep_nb.display import html as H
 from julep_nb.display.gantt import MAX_BARS
 from julep_nb.live.state import reduce, reduce_all
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, ExecutionStatusEvent, Task
+from julep_nb.sources.julep.models import (
+    JULEP_STATUSES,
+    Execution,
+    ExecutionStatus,
+    ExecutionStatusEvent,
+    Task,
+)
 
 from .factories import T0, Structure, created, state_in, tr
 
@@ -45,7 +51,7 @@ def test_card_per_status_shows_badge_ids_and_key_facts(status: S, strings: list[
 
 
 def test_only_a_waiting_card_and_only_a_finished_card_show_their_sections() -> None:
-    for status in S:
+    for status in JULEP_STATUSES:
         text = Structure(H.render_execution(state_in(status), now=NOW)).visible
         assert ("Waiting for input" in text) is (status is S.AWAITING_INPUT)
         assert ("Execution failed" in text) is (status is S.FAILED)

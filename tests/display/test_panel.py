@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from julep_nb.connect import watch
 from julep_nb.display.panel import WIDGET_MIME, ExecutionPanel, bundle_for
-from julep_nb.live.handle import ExecutionHandle, watch
-from julep_nb.live.watcher import stop_all
+from julep_nb.live.handle import ExecutionHandle
+from julep_nb.live.registry import stop_all
 from julep_nb.sources.julep.client import Client
 from julep_nb.sources.julep.errors import TransportError
 from julep_nb.sources.julep.models import ExecutionStatus
@@ -45,7 +46,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
 
 
 def live(source: MemoryJulep, **kw: Any) -> tuple[ExecutionHandle, ExecutionPanel]:
-    handle = watch(source.execution_id, client=source, max_rate=1000)  # type: ignore[arg-type]
+    handle = watch(source.execution_id, client=source)  # type: ignore[arg-type]
     return handle, ExecutionPanel(handle, **kw)
 
 
@@ -240,7 +241,7 @@ async def test_a_finished_execution_shows_its_final_state_at_once(source: Memory
 
 
 async def test_html_only_panel_has_no_widgets_and_still_updates(source: MemoryJulep) -> None:
-    handle = watch(source.execution_id, client=source, max_rate=1000)  # type: ignore[arg-type]
+    handle = watch(source.execution_id, client=source)  # type: ignore[arg-type]
     panel = ExecutionPanel(handle, widgets=False, refresh_rate=1000)
     seen: list[S] = []
     panel.on_update(lambda state: seen.append(state.status))
@@ -266,7 +267,7 @@ async def test_the_api_key_never_reaches_widget_state(frontend: Messages) -> Non
     fake.transitions_stream = fake.committing_transitions()
     async with FaultServer(fake.handler) as server:
         async with Client(base_url=server.base_url, api_key=KEY) as client:
-            handle = watch(fake.execution_id, client=client, max_rate=1000)
+            handle = watch(fake.execution_id, client=client)
             panel = ExecutionPanel(handle, refresh_rate=1000)
             await asyncio.wait_for(handle, 5)
             await until(lambda: panel.state.is_terminal)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from julep_nb.connect import run
 from julep_nb.display.panel import ExecutionPanel, bundle_for
-from julep_nb.live.handle import run
-from julep_nb.live.watcher import stop_all
+from julep_nb.live.registry import stop_all
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
@@ -60,7 +60,7 @@ async def test_wait_resume_and_result_through_the_panel(
     async with Client(base_url=keyed_server.base_url, api_key=KEY) as client:
         agent = await client.create_agent(name="nb")
         task = await client.create_task(agent.id, ASK)
-        handle = await run(task.id, {"x": 5}, client=client, max_rate=100)
+        handle = await run(task.id, {"x": 5}, client=client)
         panel = ExecutionPanel(handle, refresh_rate=50)
         try:
             await until(lambda: panel.form is not None and panel.state.seen_count == 3)
@@ -101,7 +101,7 @@ async def test_cancel_from_the_panel_cancels_the_execution(keyed_server: LocalSe
     async with Client(base_url=keyed_server.base_url, api_key=KEY) as client:
         agent = await client.create_agent(name="nb")
         task = await client.create_task(agent.id, SLOW)
-        handle = await run(task.id, {}, client=client, max_rate=100)
+        handle = await run(task.id, {}, client=client)
         panel = ExecutionPanel(handle, refresh_rate=50)
         try:
             await until(lambda: panel.state.seen_count == 1)  # init; the sleep has begun

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SETUP = """
 import asyncio
 from tests.display.sources import MemoryJulep
-from julep_nb.live.handle import watch
+from julep_nb.connect import watch
 from julep_nb.display.panel import show
 """
 
@@ -83,7 +83,7 @@ def test_the_widget_panel_is_one_bundle_and_ends_with_static_html(kernel: Any) -
         kernel,
         """
         from julep_nb.sources.julep.client import Client
-        from julep_nb.live.handle import run
+        from julep_nb.connect import run
         from julep_nb.local import start
 
         server = start(port=0, db=":memory:")
@@ -119,7 +119,7 @@ def test_the_html_panel_is_re_rendered_without_widgets(kernel: Any) -> None:
         kernel,
         """
         src2 = MemoryJulep("exec-2")
-        h2 = watch(src2.execution_id, client=src2, max_rate=50)
+        h2 = watch(src2.execution_id, client=src2)
         show(h2, mode="html", refresh_rate=50, display_id="jnb-html")
         src2.commit("init")
         asyncio.get_running_loop().call_later(0.2, src2.commit, "finish", "done")
@@ -153,7 +153,7 @@ def test_outside_ipython_show_prints_a_text_summary_once() -> None:
         """
         import asyncio
         from tests.display.sources import MemoryJulep
-        from julep_nb.live.handle import watch
+        from julep_nb.connect import watch
         from julep_nb.display.panel import show
 
         async def main():
@@ -183,7 +183,7 @@ def test_outside_ipython_show_prints_the_start_then_the_final_state_once() -> No
         """
         import asyncio
         from tests.display.sources import MemoryJulep
-        from julep_nb.live.handle import watch
+        from julep_nb.connect import watch
         from julep_nb.display.panel import show
 
         async def main():

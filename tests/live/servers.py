@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from julep_nb.sources.julep.errors import StreamError, TransportError
-from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition
+from julep_nb.sources.julep.models import Execution, ExecutionStatusEvent, Transition, status_for
 from tests.faults import (
     EXECUTION_ID,
     T0,
@@ -217,8 +217,10 @@ class ScriptedSource:
         if self.fail_gets:
             self.fail_gets -= 1
             raise TransportError("Could not reach the Julep server at http://fake (test)")
+        latest = self.all[self.committed - 1].type if self.committed else None
+        status = status_for(latest).value
         return Execution.model_validate(
-            {"id": execution_id, "task_id": "t", "status": "queued", "created_at": T0}
+            {"id": execution_id, "task_id": "t", "status": status, "created_at": T0}
         )
 
     async def list_transitions(
@@ -252,7 +254,7 @@ class ScriptedSource:
         self.created.append((task_id, input))
         return await self.get_execution(EXECUTION_ID)
 
-    async def cancel(self, execution_id: str, reason: str | None = None) -> None:
+    async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
         self.cancelled.append(reason)
 
     async def resume(self, execution_id: str, input: dict[str, Any]) -> None:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import julep_nb.live.handle as handle_module
-from julep_nb.live.handle import ExecutionHandle, default_client, run, watch
+import julep_nb.connect as connect_module
+from julep_nb.connect import default_client, run, watch
+from julep_nb.live.errors import ActionRefused
+from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.state import ExecutionState
-from julep_nb.sources.julep.errors import ConflictError, InputError, TransportError
+from julep_nb.sources.julep.errors import TransportError
 from tests.faults import EXECUTION_ID
 from tests.live.servers import ScriptedSource
 
@@ -59,7 +61,7 @@ def test_wait_inside_a_running_loop_does_not_deadlock_the_watcher():
     script = textwrap.dedent(
         """
         import asyncio
-        from julep_nb.live.handle import watch
+        from julep_nb.connect import watch
         from tests.live.servers import ScriptedSource
 
         async def main():
@@ -89,7 +91,7 @@ def test_wait_inside_a_running_loop_does_not_deadlock_the_watcher():
 
 async def test_updates_yield_the_current_state_then_changes_until_the_end():
     source = ScriptedSource(40, gap=0.002)
-    handle = watch(EXECUTION_ID, client=source, max_rate=50)
+    handle = watch(EXECUTION_ID, client=source)
     states: list[ExecutionState] = []
     async with asyncio.timeout(5):
         async for state in handle.updates():
@@ -117,9 +119,9 @@ async def test_resume_of_an_execution_that_is_not_waiting_names_its_status():
     handle = watch(EXECUTION_ID, client=source)
     async with asyncio.timeout(5):
         await handle
-        with pytest.raises(ConflictError, match="is succeeded, not awaiting_input"):
+        with pytest.raises(ActionRefused, match="is succeeded, not awaiting_input"):
             await handle.resume({"answer": 42})
-        with pytest.raises(InputError, match="must be a dict"):
+        with pytest.raises(TypeError, match="must be a dict"):
             await handle.resume([1, 2])  # type: ignore[arg-type]
     assert source.resumed == []
 
@@ -131,7 +133,7 @@ async def test_run_starts_an_execution_and_watches_it():
         assert source.created == [("task-1", {"x": 1})]
         assert handle.watcher is not None and not handle.watcher.done
         await handle
-        await handle.cancel("enough")
+        await handle.cancel(reason="enough")
     assert handle.status.value == "succeeded" and source.cancelled == ["enough"]
 
 
@@ -143,7 +145,7 @@ async def test_repr_and_mimebundle_show_the_state_escaped():
         await handle
     text = repr(handle)
     assert EXECUTION_ID in text and "task='t'" in text
-    assert "status='succeeded'" in text and "transitions=3" in text
+    assert "status='succeeded'" in text and "entries=3" in text
     bundle = handle._repr_mimebundle_()
     assert bundle["text/plain"] == text
     assert EXECUTION_ID in bundle["text/html"] and "<script>" not in bundle["text/html"]
@@ -153,8 +155,8 @@ async def test_repr_and_mimebundle_show_the_state_escaped():
 def test_without_a_client_the_process_wide_default_client_is_used(monkeypatch):
     monkeypatch.delenv("JULEP_BASE_URL", raising=False)
     monkeypatch.delenv("JULEP_API_KEY", raising=False)
-    monkeypatch.setattr(handle_module, "_default", None)
+    monkeypatch.setattr(connect_module, "_default", None)
     handle = watch("e-1")
     assert isinstance(handle, ExecutionHandle)
-    assert handle.client is default_client() is default_client()
-    assert handle.client.settings.use_local  # nothing configured: the embedded server
+    assert handle.source.client is default_client() is default_client()
+    assert handle.source.client.settings.use_local  # nothing configured: the embedded server

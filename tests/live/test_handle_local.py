@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from julep_nb.live.handle import run, watch
+from julep_nb.connect import run, watch
+from julep_nb.live.errors import ActionRefused
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import ConflictError
 from julep_nb.sources.julep.models import TransitionType
 from tests.local.conftest import seed_execution, step
 
@@ -51,7 +51,7 @@ def test_wait_inside_a_running_loop_with_the_real_client_and_server():
         import asyncio, threading, time
         from julep_nb.sources.julep.client import Client
         from julep_nb.sources.julep.models import TransitionType as T
-        from julep_nb.live.handle import watch
+        from julep_nb.connect import watch
         from julep_nb.local import start
         from tests.local.conftest import seed_execution, step
 
@@ -83,7 +83,7 @@ def test_wait_inside_a_running_loop_with_the_real_client_and_server():
 async def test_updates_follow_a_live_execution(local_server):
     execution = seed_execution(local_server.store)
     async with Client(base_url=local_server.base_url) as client:
-        handle = watch(execution.id, client=client, max_rate=100)
+        handle = watch(execution.id, client=client)
         commit_later(local_server, execution.id, 8, 0.01)
         statuses = []
         async with asyncio.timeout(15):
@@ -118,7 +118,7 @@ async def test_run_wait_for_input_resume_and_get_the_result(local_server):
             assert handle.state.waiting_info == {"question": "name of you"}
             await handle.resume({"name": "ada"})
             state = await handle
-            with pytest.raises(ConflictError, match="is succeeded, not awaiting_input"):
+            with pytest.raises(ActionRefused, match="is succeeded, not awaiting_input"):
                 await handle.resume({"name": "again"})
     assert state.status.value == "succeeded" and handle.output == {"hello": "hi ada"}
     assert [t.type.value for t in handle.transitions] == [
@@ -140,7 +140,7 @@ async def test_cancel_from_the_handle_ends_the_execution_as_cancelled(local_serv
             async for state in handle.updates():
                 if state.status.value == "running":
                     break
-            await handle.cancel("not needed")
+            await handle.cancel(reason="not needed")
             state = await handle
     assert state.status.value == "cancelled"
     assert handle.transitions[-1].type.value == "cancelled"

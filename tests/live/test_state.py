@@ -172,7 +172,7 @@ def test_durations_are_per_scope_for_parallel_branches() -> None:
 
 def test_current_step() -> None:
     state = reduce_all(None, run_of(2)[:2])
-    assert str(state.current_step) == "main[2]"
+    assert state.current_step_label == "main[2]"
 
 
 def test_unknown_event_type_is_a_clear_error() -> None:

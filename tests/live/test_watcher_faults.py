@@ -7,9 +7,10 @@ import asyncio
 import pytest
 
 from julep_nb.live.handle import ExecutionHandle
-from julep_nb.live.watcher import POLLING, STATUS_STREAM, TRANSITIONS_STREAM, Watcher
+from julep_nb.live.watcher import POLLING, Watcher
 from julep_nb.sources.julep.client import Client
 from julep_nb.sources.julep.errors import AuthError, TransportError
+from julep_nb.sources.julep.source import STATUS_STREAM, TRANSITIONS_STREAM, JulepSource
 from tests.faults import FaultServer, closed_port_url, json_reply, python_repr_stream
 from tests.live.servers import FakeJulep, html_page, unauthorized
 
@@ -23,7 +24,7 @@ def fast_client(base_url: str, **kw: object) -> Client:
 async def watch_to_end(fake: FakeJulep, **kw: object) -> tuple[Watcher, FaultServer]:
     async with FaultServer(fake.handler) as server:
         async with fast_client(server.base_url) as client:
-            watcher = Watcher(client, fake.execution_id, **kw)  # type: ignore[arg-type]
+            watcher = Watcher(JulepSource(client), fake.execution_id, **kw)  # type: ignore[arg-type]
             async with asyncio.timeout(8):
                 await watcher.wait()
     return watcher, server
@@ -42,7 +43,7 @@ async def test_a_stream_dropped_every_k_events_delivers_every_transition_once(co
 
     async with FaultServer(fake.handler) as server:
         async with fast_client(server.base_url) as client:
-            fake_watcher = Watcher(client, fake.execution_id, max_rate=1000)
+            fake_watcher = Watcher(JulepSource(client), fake.execution_id)
             fake_watcher.subscribe(lambda s: seen.append(s.seen_count))
             async with asyncio.timeout(8):
                 final = await fake_watcher.wait()
@@ -107,7 +108,7 @@ async def test_401_on_a_stream_stops_the_watcher_with_auth_error_and_no_retry():
     fake.transitions_stream = unauthorized()
     async with FaultServer(fake.handler) as server:
         async with fast_client(server.base_url) as client:
-            watcher = Watcher(client, fake.execution_id)
+            watcher = Watcher(JulepSource(client), fake.execution_id)
             async with asyncio.timeout(5):
                 with pytest.raises(AuthError) as caught:
                     await watcher.wait()
@@ -121,14 +122,14 @@ async def test_401_on_a_stream_stops_the_watcher_with_auth_error_and_no_retry():
 async def test_server_down_at_start_gives_an_error_naming_the_url_without_the_key():
     url = closed_port_url()
     async with fast_client(url) as client:
-        watcher = Watcher(client, "e-123")
+        watcher = Watcher(JulepSource(client), "e-123")
         async with asyncio.timeout(5):
             with pytest.raises(TransportError) as caught:
                 await watcher.wait()
     message = str(caught.value)
     assert url in message and KEY not in message
     assert watcher.done and watcher.strategy is None
-    handle = ExecutionHandle("e-123", client=client)
+    handle = ExecutionHandle("e-123", source=JulepSource(client))
     shown = [repr(watcher), repr(handle), *handle._repr_mimebundle_().values()]
     assert not [text for text in shown if KEY in text]
 

@@ -13,11 +13,12 @@ from typing import Any
 
 from julep_nb.live.registry import active_watchers, start_watcher
 from julep_nb.live.state import ExecutionState
-from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, Watcher
+from julep_nb.live.watcher import Watcher
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
 from julep_nb.sources.julep.errors import StreamError
 from julep_nb.sources.julep.models import Transition, TransitionType
+from julep_nb.sources.julep.source import STATUS_STREAM, TRANSITIONS_STREAM, JulepSource
 from tests.local.conftest import seed_execution, seed_task, step
 
 T = TransitionType
@@ -41,7 +42,7 @@ def committed_ids(server: LocalServer, execution_id: str) -> list[str]:
 async def test_every_committed_transition_reaches_the_state_once_and_in_order(local_server):
     execution = seed_execution(local_server.store)
     async with Client(base_url=local_server.base_url) as client:
-        watcher = Watcher(client, execution.id, max_rate=1000)
+        watcher = Watcher(JulepSource(client), execution.id)
         counts: list[int] = []
         watcher.subscribe(lambda s: counts.append(s.seen_count))
         watcher.start()
@@ -70,7 +71,7 @@ class HostedLikeClient(Client):
 async def test_the_status_stream_and_pulls_build_the_whole_timeline(local_server):
     execution = seed_execution(local_server.store)
     async with HostedLikeClient(base_url=local_server.base_url) as client:
-        watcher = Watcher(client, execution.id)
+        watcher = Watcher(JulepSource(client), execution.id)
         watcher.start()
         async with asyncio.timeout(20):
             while watcher.strategy != STATUS_STREAM:
@@ -90,7 +91,7 @@ async def test_updates_end_when_the_final_state_went_out_before_the_watcher_stop
     async with Client(base_url=local_server.base_url) as client:
         # Unlimited rate: the final state goes out on the leading edge, and the stream's
         # numbered ids make a final snapshot (a new state to deliver) unnecessary.
-        watcher = Watcher(client, execution.id, max_rate=1e9)
+        watcher = Watcher(JulepSource(client), execution.id)
         watcher.start()
         statuses = []
         async with asyncio.timeout(10):
@@ -110,7 +111,7 @@ async def test_attaching_midway_catches_up_without_duplicates(local_server):
     for _ in range(30):
         step(store, execution.id, T.STEP)
     async with Client(base_url=local_server.base_url) as client:
-        watcher = Watcher(client, execution.id)
+        watcher = Watcher(JulepSource(client), execution.id)
         watcher.start()
         async with asyncio.timeout(20):
             while watcher.state.seen_count < 31:
@@ -135,7 +136,7 @@ async def test_an_execution_that_failed_before_attaching_is_complete_at_once(loc
     step(store, execution.id, T.INIT)
     step(store, execution.id, T.ERROR, {"error": "division by zero"})
     async with Client(base_url=local_server.base_url) as client:
-        watcher = Watcher(client, execution.id)
+        watcher = Watcher(JulepSource(client), execution.id)
         async with asyncio.timeout(10):
             final = await watcher.wait()
     assert final.status.value == "failed" and final.error == "division by zero"
@@ -153,7 +154,7 @@ async def test_100_executions_watched_at_once(local_server):
             box[state.execution_id] = state
 
     async with Client(base_url=local_server.base_url) as client:
-        watchers = [start_watcher(client, i, key="test-100") for i in ids]
+        watchers = [start_watcher(JulepSource(client), i, key="test-100") for i in ids]
         for watcher in watchers:
             watcher.subscribe(on_state)
 
@@ -181,7 +182,7 @@ async def test_attaching_to_a_waiting_execution_never_shows_a_status_without_its
     for kind in (T.INIT, T.STEP, T.WAIT):
         step(local_server.store, execution.id, kind, {"kind": kind.value})
     async with Client(base_url=local_server.base_url) as client:
-        watcher = Watcher(client, execution.id, max_rate=1000)
+        watcher = Watcher(JulepSource(client), execution.id)
         seen: list[ExecutionState] = []
         watcher.subscribe(seen.append)
         watcher.start()

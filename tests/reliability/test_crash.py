@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from julep_nb.live.registry import start_watcher
 from julep_nb.live.state import ExecutionState
-from julep_nb.live.watcher import Watcher, start_watcher
+from julep_nb.live.watcher import Watcher
 from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.source import JulepSource
 from tests.reliability.helpers import (
     SLOW_TASK,
     WAIT_TASK,
@@ -41,7 +43,7 @@ def _received(watchers: list[Watcher]) -> dict[str, list[str]]:
 
 
 async def _fresh_state(client: Client, execution_id: str) -> ExecutionState:
-    watcher = start_watcher(client, execution_id, key="crash-check")
+    watcher = start_watcher(JulepSource(client), execution_id, key="crash-check")
     return await asyncio.wait_for(watcher.wait(), 20)
 
 
@@ -60,8 +62,8 @@ async def _kill_and_recover(server: ServeProcess, client: Client) -> None:
     slow_task, wait_task = await new_task(client, SLOW_TASK), await new_task(client, WAIT_TASK)
     running = [await client.create_execution(slow_task, {"n": i}) for i in range(RUNNING)]
     waiting = await client.create_execution(wait_task, {"n": 7})
-    runners = [start_watcher(client, e.id, key="crash") for e in running]
-    waiter = start_watcher(client, waiting.id, key="crash")
+    runners = [start_watcher(JulepSource(client), e.id, key="crash") for e in running]
+    waiter = start_watcher(JulepSource(client), waiting.id, key="crash")
     await _until(runners, "running")
     await _until([waiter], "awaiting_input")
     before = _received([*runners, waiter])

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from julep_nb.connect import run, watch
 from julep_nb.display import html
 from julep_nb.display.panel import ExecutionPanel, bundle_for
-from julep_nb.live.handle import run, watch
+from julep_nb.live.registry import stop_all
 from julep_nb.live.state import ExecutionState
-from julep_nb.live.watcher import stop_all
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
 from tests.faults import FaultServer, json_reply, routes, transition_dicts
@@ -79,7 +79,7 @@ async def test_markup_in_names_labels_outputs_and_errors_is_escaped_everywhere(
             for kind, spec in _tasks().items():
                 task = await client.create_task(agent.id, spec)
                 seen.append((f"{kind} task", html.render_task(task)))
-                handle = await run(task.id, {}, client=client, max_rate=100)
+                handle = await run(task.id, {}, client=client)
                 panel = ExecutionPanel(handle, refresh_rate=100)
                 want = "awaiting_input" if kind == "waiting" else None
                 await _until(lambda h=handle, w=want: h.state.is_terminal or h.status.value == w)

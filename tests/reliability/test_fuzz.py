@@ -26,6 +26,7 @@ from julep_nb.sources.julep.models import (
     Transition,
     TransitionType,
 )
+from julep_nb.sources.julep.source import JulepSource
 from julep_nb.sources.julep.sse import SSEParser
 from julep_nb.sources.julep.streams import parse_status_event, parse_transition
 from tests.faults import FaultServer, Request, Responder, routes
@@ -187,7 +188,7 @@ def test_the_watcher_survives_any_stream_bytes(stream_body: bytes, status_body: 
     async def scenario() -> Watcher:
         async with _server(stream_body, status_body) as server:
             async with Client(base_url=server.base_url, backoff=0.001, max_retries=1) as client:
-                watcher = Watcher(client, EXECUTION_ID)
+                watcher = Watcher(JulepSource(client), EXECUTION_ID)
                 watcher.start()
                 async with asyncio.timeout(20):
                     try:

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from julep_nb.live.handle import run
+from julep_nb.connect import run
 from julep_nb.local.sandbox import MAX_EVAL_SECONDS
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import pytest
 
-from julep_nb.live.watcher import STATUS_STREAM, TRANSITIONS_STREAM, start_watcher
+from julep_nb.live.registry import start_watcher
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
+from julep_nb.sources.julep.source import STATUS_STREAM, TRANSITIONS_STREAM, JulepSource
 from tests.reliability.helpers import (
     GATED_STEPS_TASK,
     assert_no_duplicates,
@@ -49,8 +50,8 @@ async def test_50_watchers_through_a_faulty_proxy_converge_like_undisturbed_ones
         executions = await gather_bounded(
             *(direct.create_execution(task_id, {"n": i}) for i in range(EXECUTIONS)), timeout=30
         )
-        calm = [start_watcher(direct, e.id, key=f"calm-{seed}") for e in executions]
-        wild = [start_watcher(faulty, e.id, key=f"wild-{seed}") for e in executions]
+        calm = [start_watcher(JulepSource(direct), e.id, key=f"calm-{seed}") for e in executions]
+        wild = [start_watcher(JulepSource(faulty), e.id, key=f"wild-{seed}") for e in executions]
         # The executions wait at their gate until every watcher follows a stream, so
         # the steps after it reach the watchers live, through the faults, whatever
         # the machine's load.

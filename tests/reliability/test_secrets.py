@@ -85,7 +85,7 @@ def test_magics_never_show_the_key_anywhere(
         shell.run("JulepMagics_key = get_ipython()._julep_magics.api_key"),
         shell.ns.get("JulepMagics_key"),
         shell.magics,
-        handle.client,
+        handle.source.client,
         keyed,
     ):
         seen += _texts(value)

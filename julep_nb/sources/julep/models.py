@@ -11,19 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from julep_nb.live.events import ExecutionStatus as LiveStatus
-from julep_nb.live.events import StatusReport, TimelineEntry
+from julep_nb.live.events import ExecutionStatus, StatusReport, TimelineEntry
 
 __all__ = [
     "TERMINAL_STATUSES",
     "Agent",
     "Execution",
+    "JULEP_STATUSES",
     "ExecutionStatus",
     "ExecutionStatusEvent",
+    "JulepStatus",
     "Task",
     "Transition",
     "TransitionEntry",
@@ -54,23 +55,33 @@ class WireModel(BaseModel):
         return self.model_dump(mode="json")
 
 
-class ExecutionStatus(str, Enum):
-    """Status of an execution, as the server reports it."""
+JULEP_STATUSES: tuple[ExecutionStatus, ...] = (
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.STARTING,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.AWAITING_INPUT,
+    ExecutionStatus.SUCCEEDED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+)
+"""The statuses Julep reports: the first seven words of the live vocabulary."""
 
-    QUEUED = "queued"
-    STARTING = "starting"
-    RUNNING = "running"
-    AWAITING_INPUT = "awaiting_input"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in TERMINAL_STATUSES
+def _julep_status(value: ExecutionStatus) -> ExecutionStatus:
+    if value not in JULEP_STATUSES:
+        raise ValueError(
+            f"{value.value!r} is not a Julep execution status (one of "
+            f"{', '.join(s.value for s in JULEP_STATUSES)})"
+        )
+    return value
 
-    def __str__(self) -> str:  # "running", not "ExecutionStatus.RUNNING"
-        return self.value
+
+JulepStatus = Annotated[
+    ExecutionStatus,
+    AfterValidator(_julep_status),
+    WithJsonSchema({"type": "string", "enum": [s.value for s in JULEP_STATUSES]}),
+]
+"""An execution status on the Julep wire (the live enum, limited to Julep's seven)."""
 
 
 class TransitionType(str, Enum):
@@ -192,7 +203,7 @@ class Execution(WireModel):
 
     id: str
     task_id: str
-    status: ExecutionStatus
+    status: JulepStatus
     input: dict[str, Any] = Field(default_factory=dict)
     output: Any = None
     error: str | None = None
@@ -255,7 +266,7 @@ class ExecutionStatusEvent(WireModel):
     """
 
     execution_id: str
-    status: ExecutionStatus
+    status: JulepStatus
     updated_at: datetime | None = None
     error: str | None = None
     transition_count: int | None = None
@@ -273,9 +284,9 @@ class ExecutionStatusEvent(WireModel):
 SOURCE_NAME = "Julep"
 
 
-def live_status(status: ExecutionStatus) -> LiveStatus:
-    """Julep's status in the live vocabulary (the seven are the same words)."""
-    return LiveStatus(status.value)
+def live_status(status: ExecutionStatus) -> ExecutionStatus:
+    """Julep's status in the live vocabulary: the same enum, so the same member."""
+    return status
 
 
 def error_text(output: Any) -> str | None:
@@ -292,14 +303,14 @@ def step_label(transition: Transition) -> str:
     return transition.step_label or str(transition.current)
 
 
-_ROW_STATUS: dict[TransitionType, LiveStatus] = {
-    TransitionType.WAIT: LiveStatus.AWAITING_INPUT,
-    TransitionType.ERROR: LiveStatus.FAILED,
-    TransitionType.CANCELLED: LiveStatus.CANCELLED,
+_ROW_STATUS: dict[TransitionType, ExecutionStatus] = {
+    TransitionType.WAIT: ExecutionStatus.AWAITING_INPUT,
+    TransitionType.ERROR: ExecutionStatus.FAILED,
+    TransitionType.CANCELLED: ExecutionStatus.CANCELLED,
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TransitionEntry(TimelineEntry):
     """A Julep transition as a timeline row; ``detail`` is the :class:`Transition`."""
 
@@ -326,7 +337,7 @@ def _transition_entry(transition: Transition) -> TransitionEntry:
         label=step_label(transition),
         at=transition.created_at,
         ended_at=transition.created_at,
-        status=_ROW_STATUS.get(kind, LiveStatus.SUCCEEDED),
+        status=_ROW_STATUS.get(kind, ExecutionStatus.SUCCEEDED),
         execution_status=live_status(status_for(kind)),
         output=transition.output,
         error=error_text(transition.output) if kind is TransitionType.ERROR else None,

@@ -193,7 +193,8 @@ class JulepStream:
         try:
             async for transition in stream:
                 news = True
-                last_id = stream.last_event_id or self.cursor.last_event_id
+                # A fake client's plain generator has no SSE ids: nothing to resume from.
+                last_id = getattr(stream, "last_event_id", None) or self.cursor.last_event_id
                 self.cursor = replace(
                     self.cursor.with_transitions((transition,)), last_event_id=last_id, quiet=0
                 )

@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-import julep_nb.sources.julep.client as client_module
+from julep_nb import connect
 from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import AuthError, ConflictError, NotFoundError, ValidationError
+from julep_nb.sources.julep.errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from julep_nb.sources.julep.models import Execution, ExecutionStatus, TransitionType
 
 DOUBLE = """
@@ -206,17 +212,23 @@ def no_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.delenv("JULEP_BASE_URL", raising=False)
     monkeypatch.delenv("JULEP_API_KEY", raising=False)
     yield
-    server, client_module._local_server = client_module._local_server, None
+    server, connect._local_server = connect._local_server, None
     if server is not None:
         server.stop()
 
 
+async def test_the_http_client_alone_never_starts_a_server(no_settings):
+    with pytest.raises(ConfigError, match="No Julep server is configured"):
+        await Client().create_agent(name="nowhere")
+    assert connect._local_server is None
+
+
 async def test_with_nothing_configured_the_embedded_server_starts_on_first_request(no_settings):
-    client = Client()
+    client = connect.Client()
     assert client.settings.use_local and client.base_url is None
     agent = await client.create_agent(name="embedded")
     assert client.base_url is not None and client.base_url.startswith("http://127.0.0.1:")
-    async with Client() as second:  # the same process-wide server
+    async with connect.Client() as second:  # the same process-wide server
         await second.ensure_base_url()
         assert second.base_url == client.base_url
         assert (await second.list_tasks(agent.id)) == []

@@ -9,6 +9,7 @@ import pydantic
 import pytest
 
 from julep_nb.sources.julep import models as m
+from julep_nb.sources.julep import requests as r
 from julep_nb.sources.julep.models import (
     TERMINAL_STATUSES,
     Execution,
@@ -46,7 +47,15 @@ def test_status_for_every_transition_type(transition_type: TransitionType | None
 
 def test_terminal_statuses_are_exactly_the_end_states() -> None:
     assert TERMINAL_STATUSES == {S.SUCCEEDED, S.FAILED, S.CANCELLED}
-    assert [s for s in S if s.is_terminal] == [S.SUCCEEDED, S.FAILED, S.CANCELLED]
+    julep_ends = [s for s in m.JULEP_STATUSES if s.is_terminal]
+    assert julep_ends == [S.SUCCEEDED, S.FAILED, S.CANCELLED]
+
+
+def test_a_julep_execution_cannot_report_a_status_julep_does_not_have() -> None:
+    with pytest.raises(pydantic.ValidationError, match="not a Julep execution status"):
+        m.Execution.model_validate(
+            {"id": "e", "task_id": "t", "status": "terminated", "created_at": "2024-01-01T00:00Z"}
+        )
 
 
 # The rule table of DESIGN.md §1, written out independently of the implementation.
@@ -172,34 +181,34 @@ def test_put_execution_answers_null() -> None:
 
 
 def test_page_of_transitions() -> None:
-    page = m.Page[Transition].model_validate({"items": [json.loads(REAL_TRANSITION)]})
+    page = r.Page[Transition].model_validate({"items": [json.loads(REAL_TRANSITION)]})
     assert page.items[0].execution_id.startswith("067f1c2a")
-    assert m.Page[Transition].model_validate({"items": []}).items == []
+    assert r.Page[Transition].model_validate({"items": []}).items == []
 
 
 def test_error_body() -> None:
-    body = m.ErrorBody.model_validate(
+    body = r.ErrorBody.model_validate(
         {"error": {"message": "Execution not found", "code": "not_found", "type": "http_error"}}
     )
     assert body.error.message == "Execution not found"
 
 
 def test_requests_serialise_as_the_server_expects() -> None:
-    assert m.ResumeExecutionRequest(input={"a": 1}).to_wire() == {
+    assert r.ResumeExecutionRequest(input={"a": 1}).to_wire() == {
         "status": "running",
         "input": {"a": 1},
     }
-    assert m.StopExecutionRequest(reason="enough").to_wire() == {
+    assert r.StopExecutionRequest(reason="enough").to_wire() == {
         "status": "cancelled",
         "reason": "enough",
     }
     with pytest.raises(ValueError, match="status 'running'"):
-        m.ResumeExecutionRequest(status=S.CANCELLED)
-    assert m.CreateExecutionRequest(input={"x": 1}).to_wire() == {
+        r.ResumeExecutionRequest(status=S.CANCELLED)
+    assert r.CreateExecutionRequest(input={"x": 1}).to_wire() == {
         "input": {"x": 1},
         "metadata": None,
     }
-    assert m.TaskTokenResumeRequest(task_token="t", input={}).to_wire()["task_token"] == "t"
+    assert r.TaskTokenResumeRequest(task_token="t", input={}).to_wire()["task_token"] == "t"
 
 
 def test_task_keeps_subworkflows_as_extra_keys() -> None:
