@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from julep_nb.api.errors import APIError, ExpressionError, JulepError, StepError
 from julep_nb.api.models import (
     CreateAgentRequest,
     CreateExecutionRequest,
@@ -37,6 +36,7 @@ from julep_nb.api.models import (
     TaskTokenResumeRequest,
 )
 from julep_nb.local.auth import APIKeyMiddleware, error_body
+from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
@@ -177,7 +177,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             HTTPException: _on_error,
-            JulepError: _on_error,
+            LocalError: _on_error,
             pydantic.ValidationError: _on_error,
             Exception: _on_error,  # 500; starlette re-raises it afterwards, so it is logged
         },
@@ -190,11 +190,20 @@ def create_app(
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
-    """Every error as Julep's body: ``{"error": {"message", "code", "type"}}``."""
+    """Every error as Julep's body: ``{"error": {"message", "code", "type"}}``.
+
+    The one place where the local server's errors become HTTP answers.
+    """
     if isinstance(exc, HTTPException):
         return _json(error_body(str(exc.detail), exc.status_code), exc.status_code, exc.headers)
-    if isinstance(exc, APIError):
-        body = error_body(exc.message, exc.status, code=exc.code, type=type(exc).__name__)
+    if isinstance(exc, TaskInvalid):
+        body = error_body(
+            f"Task specification is invalid: {exc}", 400, code=exc.code, type=exc.wire_type
+        )
+        body["error"]["details"] = [{"location": exc.location, "message": str(exc)}]
+        return _json(body, 400)
+    if isinstance(exc, LocalError) and exc.status < 500:
+        body = error_body(exc.message, exc.status, code=exc.code, type=exc.wire_type)
         return _json(body, exc.status)
     if isinstance(exc, pydantic.ValidationError):
         details = [
@@ -204,16 +213,7 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         body = error_body("Validation error", 422, code="validation_error", type="validation_error")
         body["error"]["details"] = details
         return _json(body, 422)
-    if isinstance(exc, (StepError, ExpressionError)):
-        body = error_body(
-            f"Task specification is invalid: {exc}",
-            400,
-            code="invalid_task",
-            type=type(exc).__name__,
-        )
-        body["error"]["details"] = [{"location": getattr(exc, "path", None), "message": str(exc)}]
-        return _json(body, 400)
-    if isinstance(exc, JulepError):  # others are re-raised by starlette, and logged there
+    if isinstance(exc, LocalError):  # others are re-raised by starlette, and logged there
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     message = f"Internal server error ({type(exc).__name__}); see the server log"
     return _json(error_body(message, 500, type="server_error"), 500)

@@ -31,8 +31,8 @@ from typing import Any, Final
 
 import simpleeval
 
-from julep_nb.api.errors import ExpressionError
 from julep_nb.local import helpers, sandbox, templates
+from julep_nb.local.errors import ExpressionError
 from julep_nb.local.sandbox import (
     MAX_DEPTH,
     MAX_EVAL_SECONDS,

@@ -15,8 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from julep_nb.api.errors import ConflictError
 from julep_nb.api.models import TransitionType
+from julep_nb.local.errors import Conflict
 from julep_nb.local.expressions import evaluate_value
 from julep_nb.local.frames import Frame, to_data
 from julep_nb.local.validate import step_kind
@@ -110,9 +110,9 @@ class Ctx:
         return StepFailed(message, Position(self.frame.cursor(self.index), self.kind, self.label))
 
 
-class _Stopped(ConflictError):
+class _Stopped(Conflict):
     def __init__(self, message: str) -> None:
-        super().__init__(message, status=409, code="conflict")
+        super().__init__(message, code="conflict")
 
 
 @dataclass

@@ -29,7 +29,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any, Final
 
-from julep_nb.api.errors import ExpressionError, StepError
+from julep_nb.local.errors import ExpressionError, StepError
 from julep_nb.local.expressions import compile_check
 
 __all__ = [

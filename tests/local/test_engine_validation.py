@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.errors import StepError
 from julep_nb.local.engine import Engine
+from julep_nb.local.errors import StepError
 from julep_nb.local.store import Store
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from julep_nb.api.errors import ExpressionError
+from julep_nb.local.errors import ExpressionError
 from julep_nb.local.expressions import compile_check, evaluate, evaluate_value, render
 from julep_nb.local.sandbox import MAX_EVAL_SECONDS
 
