@@ -60,7 +60,8 @@ async def test_prompt_function_tool_call_pauses_and_feeds_the_result_back() -> N
             "tools": [WEATHER],
             "main": [
                 {
-                    "prompt": "$ f'''What is the weather?\nTOOL_CALL: weather {{\"city\": \"{_.city}\"}}'''",
+                    "prompt": "$ f'''What is the weather?\n"
+                    + """TOOL_CALL: weather {{"city": "{_.city}"}}'''""",
                     "auto_run_tools": True,
                     "unwrap": True,
                 }
