@@ -28,6 +28,7 @@ import logging
 from typing import Any, Final
 
 from julep_nb.api.models import ExecutionStatus, Transition, TransitionType
+from julep_nb.local.context import execution_names, task_tools
 from julep_nb.local.errors import Conflict, InvalidRequest
 from julep_nb.local.model import ChatModel, model_from_env
 from julep_nb.local.runtime import START, Frame, Position, Run, Services, StepFailed, to_data
@@ -76,6 +77,12 @@ class Engine:
             raise _conflict(f"execution {execution_id!r} is already running")
         self._launch(Run(self.store, execution_id, {}), restored=False)
 
+    def _start_from_step(self, task_id: str, input: dict[str, Any]) -> dict[str, Any]:
+        """Create and start an execution of ``task_id`` (a system tool call); its wire data."""
+        execution, _ = self.store.create_execution(task_id, to_data(input), None)
+        self.start(execution.id)
+        return execution.to_wire()
+
     def _launch(self, run: Run, *, restored: bool) -> None:
         loop = asyncio.get_running_loop()
         self._runs[run.execution_id] = run
@@ -98,7 +105,13 @@ class Engine:
                 )
                 await run.init_frame(run.root)
             assert run.root is not None
-            services = Services(model=self.model, tools=list(run.spec.get("tools") or []))
+            run.context = execution_names(self.store, run.execution_id, run.spec)
+            services = Services(
+                model=self.model,
+                tools=task_tools(self.store, run.spec),
+                store=self.store,
+                start_execution=self._start_from_step,
+            )
             await run_frame(run, services, run.root)
         except StepFailed as failure:
             self._end(run, T.ERROR, failure.message, failure.at)

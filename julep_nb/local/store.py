@@ -34,6 +34,7 @@ from julep_nb.api.models import (
     TransitionType,
     status_for,
 )
+from julep_nb.local.agent_tools import AgentTools
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
 from julep_nb.local.rows import (
     EXECUTION_COLUMNS,
@@ -96,6 +97,8 @@ class Store:
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self.agent_tools = AgentTools(self)
+        """The agents' tools (``/agents/{agent_id}/tools``)."""
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -145,6 +148,30 @@ class Store:
         if row is None:
             raise not_found("agent", agent_id)
         return agent_from_row(agent_id, json.loads(row[0]), row[1], row[2])
+
+    def list_agents(
+        self, *, limit: int = 100, offset: int = 0, direction: str = "desc"
+    ) -> list[Agent]:
+        """All agents, by creation time."""
+        order = check_page(limit, offset, direction)
+        rows = self._all(
+            "SELECT id, data, created_at, updated_at FROM agents "
+            f"ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [agent_from_row(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
+
+    def update_agent(self, agent_id: str, data: dict[str, Any], *, merge: bool) -> Agent:
+        """Change an agent: ``merge`` keeps the fields ``data`` does not name (PATCH)."""
+        current = self.get_agent(agent_id).model_dump(mode="json", exclude_none=True)
+        base = {k: v for k, v in current.items() if k not in RESERVED} if merge else {}
+        body = {**base, **{k: v for k, v in data.items() if k not in RESERVED}}
+        with self._write() as db:
+            db.execute(
+                "UPDATE agents SET data = ?, updated_at = ? WHERE id = ?",
+                (dumps(body), now_us(), agent_id),
+            )
+        return self.get_agent(agent_id)
 
     # ------------------------------------------------------------------ tasks
 

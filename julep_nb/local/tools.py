@@ -1,8 +1,10 @@
-"""Task tools on the local server: ``function`` tools pause for the caller, ``api_call`` tools run.
+"""Task tools on the local server: the shape of a paused call, and ``api_call`` requests.
 
-A ``function`` tool call becomes the output of a ``wait`` transition (Julep's
-shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``); the
-resume input is the tool's result. An ``api_call`` tool performs its HTTP
+A tool call that the caller answers becomes the output of a ``wait`` transition
+(Julep's shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``,
+and likewise for the other types; a system call carries its ``resource``,
+``operation``…); the resume input is the tool's result. Which calls run and
+which pause is :mod:`julep_nb.local.tool_runner`. An ``api_call`` tool performs its HTTP
 request with httpx and returns ``{"status_code", "headers", "json", "content"?}``.
 """
 
@@ -43,12 +45,19 @@ def new_call_id() -> str:
 def function_call(
     tool: dict[str, Any], arguments: Any, call_id: str | None = None
 ) -> dict[str, Any]:
-    """The tool call a ``tool:`` step hands to the caller (the ``wait`` output)."""
-    return {
-        "id": call_id or new_call_id(),
-        "type": tool["type"],
-        tool["type"]: {"name": tool["name"], "arguments": arguments},
-    }
+    """The tool call a paused step hands to the caller (the ``wait`` output), as Julep's."""
+    kind = tool["type"]
+    body: dict[str, Any] = {"name": tool["name"], "arguments": arguments}
+    if kind == "system":
+        system = tool.get("system") or {}
+        body = {
+            "resource": system.get("resource"),
+            "operation": system.get("operation"),
+            "resource_id": system.get("resource_id"),
+            "subresource": system.get("subresource"),
+            "arguments": arguments,
+        }
+    return {"id": call_id or new_call_id(), "type": kind, kind: body}
 
 
 def openai_tool(tool: dict[str, Any]) -> dict[str, Any]:

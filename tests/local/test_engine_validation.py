@@ -32,11 +32,6 @@ FUNCTION_TOOL = {"name": "lookup", "type": "function", "function": {"parameters"
         ({"main": [{"evaluate": {"a": 1}}, {"teleport": "x"}]}, "main[1]", "no step kind"),
         ({"main": [{"evaluate": {"a": 1}, "log": "x"}]}, "main[0]", "several step kinds"),
         ({"main": ["evaluate"]}, "main[0]", "must be a mapping"),
-        (
-            {"main": [{"evaluate": {"a": 1}, "argumnets": {}}]},
-            "main[0]",
-            "unknown key(s) 'argumnets'",
-        ),
         ({"main": [{"evaluate": {"a": "$ 1 +"}}]}, "main[0].evaluate.a", "syntax error"),
         ({"main": [{"log": "{{ 1 + }}"}]}, "main[0].log", "template syntax error"),
         (
@@ -107,14 +102,51 @@ def test_invalid_tasks_name_the_failing_path(
     assert str(error).startswith(f"{path}: ")
 
 
-def test_unsupported_tool_types_are_refused_naming_the_tool_and_its_steps(engine: Engine) -> None:
+def test_unknown_keys_are_ignored_and_logged_naming_the_path(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="julep_nb.local.validate")
     spec = {
-        "tools": [FUNCTION_TOOL, {"name": "search", "type": "integration", "integration": {}}],
-        "main": [{"evaluate": {"a": 1}}, {"tool": "search", "arguments": {"q": "x"}}],
+        "main": [
+            {"evaluate": {"a": 1}, "argumnets": {}, "id": "first"},
+            {"foreach": {"in": "$ [1]", "do": {"log": "x"}, "parallelism": 2}},
+        ]
     }
-    error = _error(engine, spec)
-    assert error.path == "tools[1]"
-    assert "'search'" in str(error) and "'integration'" in str(error) and "main[1]" in str(error)
+    engine.validate_task({"name": "t", **spec})
+    logged = caplog.text
+    assert "main[0]" in logged and "'argumnets'" in logged and "'id'" in logged
+    assert "main[1].foreach" in logged and "'parallelism'" in logged
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        {"name": "search", "type": "integration", "integration": {"provider": "brave"}},
+        {"name": "me", "type": "system", "system": {"resource": "agent", "operation": "get"}},
+        {"name": "screen", "type": "computer_20241022", "computer_20241022": {}},
+        {"name": "edit", "type": "text_editor_20241022"},
+        {"name": "shell", "type": "bash_20241022"},
+    ],
+)
+def test_every_tool_type_of_julep_is_accepted(engine: Engine, tool: dict[str, Any]) -> None:
+    spec = {"tools": [tool], "main": [{"tool": tool["name"], "arguments": {}}]}
+    assert engine.validate_task({"name": "t", **spec})["tools"] == [tool]
+
+
+@pytest.mark.parametrize(
+    ("tool", "fragment"),
+    [
+        ({"name": "s", "type": "integration", "integration": {}}, "needs integration"),
+        ({"name": "s", "type": "system", "system": {"resource": "planet"}}, "needs system"),
+        ({"name": "s", "type": "telepathy"}, "has type 'telepathy'"),
+        ({"name": "1s", "type": "function"}, "Python identifier"),
+    ],
+)
+def test_malformed_tools_are_refused_naming_the_tool(
+    engine: Engine, tool: dict[str, Any], fragment: str
+) -> None:
+    error = _error(engine, {"tools": [FUNCTION_TOOL, tool], "main": [{"log": "x"}]})
+    assert error.path == "tools[1]" and fragment in str(error)
 
 
 def test_api_call_tools_need_a_method_and_url(engine: Engine) -> None:
