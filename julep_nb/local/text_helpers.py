@@ -11,7 +11,8 @@ Julep's versions and how these differ (see docs/local-server.md):
 - ``chunk_doc(text)`` splits sentences with punctuation rules (Julep uses spaCy's
   sentencizer) and groups them as Julep does: 15 sentences a chunk, 3 shared;
 - ``markdown_to_html`` uses mistune when installed; ``html_to_markdown`` is a small
-  converter of common tags (Julep uses markdown2 and markdownify);
+  converter of common tags (Julep uses markdown2 and markdownify); both take at
+  most ``MAX_MARKUP_LENGTH`` characters;
 - ``nlp`` and ``humanize_text_alpha`` need spaCy models or an LLM: they raise.
 """
 
@@ -26,21 +27,39 @@ from collections.abc import Iterable
 from html.parser import HTMLParser
 from typing import Any, Final
 
-from julep_nb.local.sandbox import MAX_STRING_LENGTH, LimitExceeded
+from julep_nb.local.sandbox import MAX_STRING_LENGTH, LimitExceeded, current_budget
 
-__all__ = ["CSV", "TEXT_FUNCTIONS", "chunk_doc", "html_to_markdown", "markdown_to_html"]
+__all__ = [
+    "CSV",
+    "MAX_MARKUP_LENGTH",
+    "TEXT_FUNCTIONS",
+    "chunk_doc",
+    "html_to_markdown",
+    "markdown_to_html",
+]
 
+MAX_MARKUP_LENGTH: Final = 50_000
+"""Longest input of the markup converters: their parsers cannot be stopped midway, and
+pathological input of this size still converts in well under a second."""
 CHUNK_SENTENCES: Final = 15
 CHUNK_OVERLAP: Final = 3
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n\s*\n")
 
 
-def _text(value: Any, what: str) -> str:
+def _text(value: Any, what: str, limit: int = MAX_STRING_LENGTH) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{what} takes text, got {type(value).__name__}")
-    if len(value) > MAX_STRING_LENGTH:
-        raise LimitExceeded(f"{what} input of {len(value):,} characters is over the limit")
+    if len(value) > limit:
+        raise LimitExceeded(f"{what} input of {len(value):,} characters is over {limit:,}")
     return value
+
+
+def _converted(text: str, what: str) -> str:
+    """Check the deadline and the size after a conversion that cannot check them inside."""
+    current_budget().check_time()
+    if len(text) > MAX_STRING_LENGTH:
+        raise LimitExceeded(f"{what} built more than {MAX_STRING_LENGTH:,} characters")
+    return text
 
 
 def chunk_doc(text: str) -> list[str]:
@@ -57,14 +76,14 @@ def chunk_doc(text: str) -> list[str]:
 
 def markdown_to_html(markdown_text: str) -> str:
     """Markdown rendered as HTML (needs the ``mistune`` package)."""
-    text = _text(markdown_text, "markdown_to_html")
+    text = _text(markdown_text, "markdown_to_html", MAX_MARKUP_LENGTH)
     try:
         import mistune
     except ImportError:
         raise LimitExceeded(
             "markdown_to_html needs the mistune package: pip install mistune"
         ) from None
-    return str(mistune.html(text))
+    return _converted(str(mistune.html(text)), "markdown_to_html")
 
 
 class _Markdown(HTMLParser):
@@ -110,10 +129,10 @@ class _Markdown(HTMLParser):
 def html_to_markdown(html_text: str) -> str:
     """HTML as Markdown: headings, paragraphs, emphasis, code, links and lists."""
     parser = _Markdown()
-    parser.feed(_text(html_text, "html_to_markdown"))
+    parser.feed(_text(html_text, "html_to_markdown", MAX_MARKUP_LENGTH))
     parser.close()
     text = "".join(parser.out)
-    return html.unescape(re.sub(r"\n{3,}", "\n\n", text)).strip()
+    return _converted(html.unescape(re.sub(r"\n{3,}", "\n\n", text)).strip(), "html_to_markdown")
 
 
 def _unavailable(name: str, needs: str) -> Any:
