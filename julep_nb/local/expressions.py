@@ -95,6 +95,11 @@ _BUILDERS: Final = (
     ast.GeneratorExp,
     ast.JoinedStr,
 )
+_AS_FSTRING: Final = (
+    "; text without '$ ' is read as Julep reads it, as an f-string of the whole text "
+    "(braces are fields, a quote may not end it): write the value as a Python string "
+    'instead, e.g. $ "…"'
+)
 _AVAILABLE: Final = ", ".join(NAMES[:7]) + ", …"
 _HIDDEN_PREFIXES: Final = tuple(simpleeval.DISALLOW_PREFIXES)
 # Syntax the evaluator cannot run: refused at task creation, not at run time.
@@ -221,7 +226,8 @@ def _parse(source: str, expr: str) -> ast.expr:
     except SyntaxError as exc:
         raise ExpressionError(
             f"syntax error in expression {_short(expr)}: {exc.msg}"
-            + (f" (column {exc.offset})" if exc.offset else ""),
+            + (f" (column {exc.offset})" if exc.offset else "")
+            + ("" if expr.strip().startswith("$") else _AS_FSTRING),
             expression=expr,
         ) from None
     except (MemoryError, RecursionError, ValueError) as exc:
