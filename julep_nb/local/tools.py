@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from julep_nb.local.context import secrets as developer_secrets
 from julep_nb.local.expressions import evaluate_value
 
 __all__ = ["ToolError", "api_call", "function_call", "openai_tool", "tool_by_name"]
@@ -81,7 +82,10 @@ async def api_call(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, Any]:
     """Run an ``api_call`` tool: its definition, overridden by the call's arguments."""
-    spec = evaluate_value(tool.get("api_call") or {}, {"_": arguments})
+    # Julep evaluates a tool's definition with the developer's `secrets`; `_` is local.
+    spec = evaluate_value(
+        tool.get("api_call") or {}, {"_": arguments, "secrets": developer_secrets()}
+    )
     args = dict(arguments)
     if "json_" in args:  # Julep's spelling, since `json` shadows a Python name
         args["json"] = args.pop("json_")
