@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -198,3 +199,25 @@ async def test_a_prompt_runs_integration_tools_the_model_calls() -> None:
         done = await kit.run(spec)
     assert done.status is S.SUCCEEDED, done.error
     assert done.output == '[offline model] tool results: {"hits": 2}'
+
+
+async def test_a_paused_integration_call_survives_a_restart_and_sees_the_agent_after(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "julep.db")
+    spec = {
+        **_search_task(),
+        "main": [
+            *_search_task()["main"],
+            {"return": {"answer": "$ _", "agent": "$ agent.name"}},
+        ],
+    }
+    async with Kit(db) as kit:
+        waiting = await kit.run(spec, {"q": "tides"})
+        assert waiting.status is S.AWAITING_INPUT
+    async with Kit(db) as kit:
+        await kit.engine.recover()
+        await kit.engine.resume(waiting.id, {"results": ["after restart"]})
+        done = await kit.until(waiting.id)
+    assert done.status is S.SUCCEEDED, done.error
+    assert done.output == {"answer": {"results": ["after restart"]}, "agent": "engine-tests"}
