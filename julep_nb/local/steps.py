@@ -33,7 +33,7 @@ from julep_nb.local.runtime import (
     to_data,
 )
 from julep_nb.local.tool_runner import PAUSE, ToolFailed, run_tool
-from julep_nb.local.validate import sleep_seconds, step_kind
+from julep_nb.local.validate import TASK_FIELDS, sleep_seconds, step_kind, workflows
 
 __all__ = ["HANDLERS", "MAX_ITEMS", "run_frame"]
 
@@ -284,6 +284,9 @@ async def parallel_step(ctx: Ctx) -> Outcome:
 
 async def yield_step(ctx: Ctx) -> Outcome:
     name = ctx.step["workflow"]
+    if not isinstance(ctx.run.spec.get(name), list) or name in TASK_FIELDS:
+        known = ", ".join(sorted(k for k in workflows(ctx.run.spec) if k != "main")) or "none"
+        raise ctx.fail(f"unknown subworkflow {name!r} (subworkflows defined: {known})")
     arguments = ctx.step.get("arguments", "_")
     value = ctx.input if arguments == "_" else ctx.eval(arguments)
     frame = ctx.frame

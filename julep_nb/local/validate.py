@@ -297,19 +297,32 @@ class _Checker:
 
     def check_yield(self, step: dict[str, Any], path: str) -> None:
         target = step["workflow"]
-        if target not in self.flows or target == "main":
+        if target not in self.flows:  # Julep finds out when the step runs; so do we
             known = ", ".join(sorted(k for k in self.flows if k != "main")) or "none"
-            raise StepError(
-                f"unknown subworkflow {target!r} (subworkflows defined: {known})", path=path
+            log.warning(
+                "%s: subworkflow %r is not defined (subworkflows: %s); the step will fail "
+                "when it runs",
+                path,
+                target,
+                known,
             )
         self.check_arguments(step, path)
 
     def check_tool_call(self, step: dict[str, Any], path: str) -> None:
         # With inherit_tools the agent's tools join in when the execution starts.
-        if step["tool"] not in self.tools and not self.spec.get("inherit_tools"):
-            known = ", ".join(sorted(self.tools)) or "none"
-            raise StepError(f"unknown tool {step['tool']!r} (tools: {known})", path=path)
+        self.warn_unknown_tool(step["tool"], path)
         self.check_arguments(step, path)
+
+    def warn_unknown_tool(self, name: Any, path: str) -> None:
+        """Julep checks tool names when the step runs: warn now, fail then."""
+        if name not in self.tools and not self.spec.get("inherit_tools"):
+            known = ", ".join(sorted(self.tools)) or "none"
+            log.warning(
+                "%s: tool %r is not defined (tools: %s); the step will fail when it runs",
+                path,
+                name,
+                known,
+            )
 
     def check_arguments(self, step: dict[str, Any], path: str) -> None:
         arguments = step.get("arguments", "_")
@@ -332,8 +345,7 @@ class _Checker:
         if tools != "all":
             for k, tool in enumerate(tools if isinstance(tools, list) else [tools]):
                 if isinstance(tool, str):
-                    if tool not in self.tools and not self.spec.get("inherit_tools"):
-                        raise StepError(f"unknown tool {tool!r}", path=f"{path}.tools[{k}]")
+                    self.warn_unknown_tool(tool, f"{path}.tools[{k}]")
                 else:
                     self.check_tool(tool, f"{path}.tools[{k}]")
 

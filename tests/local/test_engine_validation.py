@@ -75,9 +75,6 @@ FUNCTION_TOOL = {"name": "lookup", "type": "function", "function": {"parameters"
             "main[0].parallel[1]",
             "no step kind",
         ),
-        ({"main": [{"workflow": "missing"}]}, "main[0]", "unknown subworkflow 'missing'"),
-        ({"main": [{"workflow": "main"}]}, "main[0]", "unknown subworkflow 'main'"),
-        ({"main": [{"tool": "nope"}]}, "main[0]", "unknown tool 'nope'"),
         ({"main": [{"sleep": {"seconds": -1}}]}, "main[0]", "sleep seconds"),
         ({"main": [{"sleep": {"weeks": 1}}]}, "main[0]", "sleep takes"),
         ({"main": [{"wait_for_input": {"question": "x"}}]}, "main[0]", "wait_for_input takes"),
@@ -198,3 +195,20 @@ def test_a_valid_task_with_every_step_kind_is_accepted_unchanged(engine: Engine)
         "sub": [{"evaluate": {"y": "$ _.x"}}],
     }
     assert engine.validate_task(spec) == spec
+
+
+async def test_unknown_tools_and_subworkflows_fail_when_the_step_runs_as_in_julep(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from julep_nb.api.models import ExecutionStatus
+    from tests.local.test_engine_kit import Kit
+
+    caplog.set_level("WARNING", logger="julep_nb.local.validate")
+    async with Kit() as kit:
+        tool = await kit.run({"main": [{"log": "x"}, {"tool": "nope", "arguments": {}}]})
+        flow = await kit.run({"main": [{"workflow": "missing"}], "helper": [{"log": "x"}]})
+    assert "main[1]: tool 'nope' is not defined" in caplog.text
+    assert "main[0]: subworkflow 'missing' is not defined" in caplog.text
+    assert tool.status is flow.status is ExecutionStatus.FAILED
+    assert "main[1]" in (tool.error or "") and "unknown tool 'nope'" in (tool.error or "")
+    assert "unknown subworkflow 'missing' (subworkflows defined: helper)" in (flow.error or "")
