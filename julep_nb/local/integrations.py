@@ -16,7 +16,8 @@ handler gets the call's arguments (overridden by the tool's own ``arguments``, a
 in Julep) and the tool's ``setup``, and its return value is the tool result.
 Sync handlers run in a worker thread, async ones on the server's event loop.
 With no handler, the execution pauses (``awaiting_input``) with the call as its
-output, like a ``function`` tool, and the resume input becomes the result.
+output, like a ``function`` tool, and the resume input becomes the result. The
+one built-in provider is Julep's ``dummy``, whose result is the arguments.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 | type | runs here | else |
 |---|---|---|
 | ``api_call`` | its HTTP request (httpx) | — |
-| ``integration`` | the handler registered for its provider/method | pause |
+| ``integration`` | the handler registered for its provider/method (``dummy``: built in) | pause |
 | ``system`` | the operations :mod:`julep_nb.local.system_tools` has | pause |
 | ``function``, ``computer_20241022``, ``text_editor_20241022``, ``bash_20241022`` | — | pause |
 
@@ -13,7 +13,7 @@ A paused call is the ``wait`` transition's output in Julep's shape (see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from julep_nb.local import tools as tool_calls
 from julep_nb.local.frames import to_data
@@ -23,6 +23,8 @@ from julep_nb.local.system_tools import system_arguments, system_handler
 
 __all__ = ["PAUSE", "ToolFailed", "run_tool"]
 
+DUMMY_PROVIDER: Final = "dummy"
+"""The integration Julep answers itself: its result is the call's arguments."""
 PAUSE: Any = object()
 """What :func:`run_tool` returns for a call that the caller must answer."""
 
@@ -60,9 +62,11 @@ async def run_tool(services: Services, tool: dict[str, Any], arguments: Any) -> 
 
 async def _integration(tool: dict[str, Any], arguments: Any) -> Any:
     spec = tool.get("integration") or {}
-    handler = find_integration(str(spec.get("provider")), spec.get("method"))
-    if handler is None:
-        return PAUSE
+    provider = str(spec.get("provider"))
+    handler = find_integration(provider, spec.get("method"))
     args = {**(arguments if isinstance(arguments, dict) else {}), **(spec.get("arguments") or {})}
+    if handler is None:
+        # Julep answers its "dummy" provider itself, with the arguments.
+        return to_data(args) if provider == DUMMY_PROVIDER else PAUSE
     setup = dict(spec.get("setup") or {})
     return to_data(await run_integration(handler, to_data(args), setup))

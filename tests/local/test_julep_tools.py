@@ -221,3 +221,11 @@ async def test_a_paused_integration_call_survives_a_restart_and_sees_the_agent_a
         done = await kit.until(waiting.id)
     assert done.status is S.SUCCEEDED, done.error
     assert done.output == {"answer": {"results": ["after restart"]}, "agent": "engine-tests"}
+
+
+async def test_the_dummy_provider_answers_with_its_arguments_as_in_julep() -> None:
+    tool = {"name": "echo", "type": "integration", "integration": {"provider": "dummy"}}
+    spec = {"tools": [tool], "main": [{"tool": "echo", "arguments": {"say": "$ _.word"}}]}
+    async with Kit() as kit:
+        done = await kit.run(spec, {"word": "hi"})
+    assert done.status is S.SUCCEEDED and done.output == {"say": "hi"}
