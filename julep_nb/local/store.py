@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 from julep_nb.api.models import (
-    Agent,
     Execution,
     ExecutionStatus,
     Task,
@@ -35,6 +34,7 @@ from julep_nb.api.models import (
     status_for,
 )
 from julep_nb.local.agent_tools import AgentTools
+from julep_nb.local.agents import AgentRows
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
 from julep_nb.local.rows import (
     EXECUTION_COLUMNS,
@@ -45,7 +45,6 @@ from julep_nb.local.rows import (
     SORT_COLUMNS,
     TRANSITION_COLUMNS,
     StaleHead,
-    agent_from_row,
     check_order,
     check_page,
     dumps,
@@ -69,7 +68,7 @@ _TASK_CACHE_SIZE: Final = 1024
 Listener = Callable[[Transition, int], None]
 
 
-class Store:
+class Store(AgentRows):
     """The local server's SQLite store (WAL mode on files; ``None``/``":memory:"`` in memory).
 
     Meant to be the only writer of its file: it caches task rows and the latest
@@ -130,48 +129,6 @@ class Store:
     def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
-
-    # ------------------------------------------------------------------ agents
-
-    def create_agent(self, data: dict[str, Any]) -> Agent:
-        """Store a new agent (``data`` is a ``CreateAgentRequest`` body)."""
-        agent_id = str(uuid.uuid4())
-        body = {k: v for k, v in data.items() if k not in RESERVED}
-        now = now_us()
-        with self._write() as db:
-            db.execute("INSERT INTO agents VALUES (?, ?, ?, ?)", (agent_id, dumps(body), now, now))
-        return agent_from_row(agent_id, body, now, now)
-
-    def get_agent(self, agent_id: str) -> Agent:
-        """The agent with this id (``NotFound`` when unknown)."""
-        row = self._one("SELECT data, created_at, updated_at FROM agents WHERE id = ?", (agent_id,))
-        if row is None:
-            raise not_found("agent", agent_id)
-        return agent_from_row(agent_id, json.loads(row[0]), row[1], row[2])
-
-    def list_agents(
-        self, *, limit: int = 100, offset: int = 0, direction: str = "desc"
-    ) -> list[Agent]:
-        """All agents, by creation time."""
-        order = check_page(limit, offset, direction)
-        rows = self._all(
-            "SELECT id, data, created_at, updated_at FROM agents "
-            f"ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
-        return [agent_from_row(r[0], json.loads(r[1]), r[2], r[3]) for r in rows]
-
-    def update_agent(self, agent_id: str, data: dict[str, Any], *, merge: bool) -> Agent:
-        """Change an agent: ``merge`` keeps the fields ``data`` does not name (PATCH)."""
-        current = self.get_agent(agent_id).model_dump(mode="json", exclude_none=True)
-        base = {k: v for k, v in current.items() if k not in RESERVED} if merge else {}
-        body = {**base, **{k: v for k, v in data.items() if k not in RESERVED}}
-        with self._write() as db:
-            db.execute(
-                "UPDATE agents SET data = ?, updated_at = ? WHERE id = ?",
-                (dumps(body), now_us(), agent_id),
-            )
-        return self.get_agent(agent_id)
 
     # ------------------------------------------------------------------ tasks
 
