@@ -26,10 +26,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
+from julep_nb.local.bodies import MAX_BODY_BYTES, read_body
+from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
-from julep_nb.sources.julep.errors import APIError, ExpressionError, JulepError, StepError
+from julep_nb.local.tool_routes import agent_tool_routes
 from julep_nb.sources.julep.models import ExecutionStatus, Task
 from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
@@ -44,7 +46,6 @@ __all__ = ["MAX_BODY_BYTES", "EngineLike", "create_app"]
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 _SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -66,27 +67,6 @@ def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 
 
 # ---------------------------------------------------------------------- request helpers
-
-
-async def _body(request: Request) -> Any:
-    """The JSON body, refused with 413 beyond MAX_BODY_BYTES (checked while reading)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise HTTPException(413, f"request body of {declared} bytes is over {MAX_BODY_BYTES}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise HTTPException(413, f"request body is over the {MAX_BODY_BYTES}-byte limit")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        return json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise HTTPException(400, f"request body is not valid JSON: {exc}") from None
-    except RecursionError:  # json.loads recurses per level: '[' * 100_000 was a 500
-        raise HTTPException(400, "request body is nested too deeply to parse; flatten it") from None
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -176,7 +156,7 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={
             HTTPException: _on_error,
-            JulepError: _on_error,
+            LocalError: _on_error,
             pydantic.ValidationError: _on_error,
             Exception: _on_error,  # 500; starlette re-raises it afterwards, so it is logged
         },
@@ -189,11 +169,20 @@ def create_app(
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
-    """Every error as Julep's body: ``{"error": {"message", "code", "type"}}``."""
+    """Every error as Julep's body: ``{"error": {"message", "code", "type"}}``.
+
+    The one place where the local server's errors become HTTP answers.
+    """
     if isinstance(exc, HTTPException):
         return _json(error_body(str(exc.detail), exc.status_code), exc.status_code, exc.headers)
-    if isinstance(exc, APIError):
-        body = error_body(exc.message, exc.status, code=exc.code, type=type(exc).__name__)
+    if isinstance(exc, TaskInvalid):
+        body = error_body(
+            f"Task specification is invalid: {exc}", 400, code=exc.code, type=exc.wire_type
+        )
+        body["error"]["details"] = [{"location": exc.location, "message": str(exc)}]
+        return _json(body, 400)
+    if isinstance(exc, LocalError) and exc.status < 500:
+        body = error_body(exc.message, exc.status, code=exc.code, type=exc.wire_type)
         return _json(body, exc.status)
     if isinstance(exc, pydantic.ValidationError):
         details = [
@@ -203,16 +192,7 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         body = error_body("Validation error", 422, code="validation_error", type="validation_error")
         body["error"]["details"] = details
         return _json(body, 422)
-    if isinstance(exc, (StepError, ExpressionError)):
-        body = error_body(
-            f"Task specification is invalid: {exc}",
-            400,
-            code="invalid_task",
-            type=type(exc).__name__,
-        )
-        body["error"]["details"] = [{"location": getattr(exc, "path", None), "message": str(exc)}]
-        return _json(body, 400)
-    if isinstance(exc, JulepError):  # others are re-raised by starlette, and logged there
+    if isinstance(exc, LocalError):  # others are re-raised by starlette, and logged there
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     message = f"Internal server error ({type(exc).__name__}); see the server log"
     return _json(error_body(message, 500, type="server_error"), 500)
@@ -252,6 +232,7 @@ class _Routes:
                 self.transitions_stream,
                 methods=["GET"],
             ),
+            *agent_tool_routes(self.store.agent_tools, _page),
         ]
 
     # -- meta
@@ -265,7 +246,7 @@ class _Routes:
     # -- agents and tasks
 
     async def create_agent(self, request: Request) -> Response:
-        data = CreateAgentRequest.model_validate(await _body(request))
+        data = CreateAgentRequest.model_validate(await read_body(request))
         agent = self.store.create_agent(data.model_dump(exclude_unset=True))
         return _json(agent.to_wire(), 201)
 
@@ -287,12 +268,12 @@ class _Routes:
 
     async def create_task(self, request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
-        spec = self._task_spec(await _body(request))
+        spec = self._task_spec(await read_body(request, yaml_ok=True))
         return _json(self.store.create_task(agent_id, spec).to_wire(), 201)
 
     async def put_task(self, request: Request) -> Response:
         agent_id, task_id = request.path_params["agent_id"], request.path_params["task_id"]
-        spec = self._task_spec(await _body(request))
+        spec = self._task_spec(await read_body(request, yaml_ok=True))
         self.store.get_agent(agent_id)
         task = self.store.update_task(task_id, spec, agent_id=agent_id)
         return _json(task.to_wire(), 201)
@@ -311,7 +292,7 @@ class _Routes:
 
     async def create_execution(self, request: Request) -> Response:
         task = self.store.get_task(request.path_params["task_id"])
-        data = CreateExecutionRequest.model_validate(await _body(request))
+        data = CreateExecutionRequest.model_validate(await read_body(request))
         _check_input(task, data.input)
         key = request.headers.get("idempotency-key")
         execution, created = self.store.create_execution(
@@ -334,7 +315,7 @@ class _Routes:
 
     async def update_execution(self, request: Request) -> Response:
         execution_id = request.path_params["execution_id"]
-        raw = await _body(request)
+        raw = await read_body(request)
         self.store.get_execution(execution_id)
         status = raw.get("status") if isinstance(raw, dict) else None
         if status == ExecutionStatus.CANCELLED.value:
@@ -352,7 +333,7 @@ class _Routes:
         return _json(None)
 
     async def resume_with_token(self, request: Request) -> Response:
-        data = TaskTokenResumeRequest.model_validate(await _body(request))
+        data = TaskTokenResumeRequest.model_validate(await read_body(request))
         await self.engine.resume_with_token(data.task_token, data.input)
         return _json(None)
 

@@ -27,13 +27,14 @@ import json
 import logging
 from typing import Any, Final
 
+from julep_nb.local.context import execution_names, task_tools
+from julep_nb.local.errors import Conflict, InvalidRequest
 from julep_nb.local.model import ChatModel, model_from_env
 from julep_nb.local.runtime import START, Frame, Position, Run, Services, StepFailed, to_data
 from julep_nb.local.sandbox import MAX_RESULT_SIZE, deep_size
 from julep_nb.local.steps import run_frame
 from julep_nb.local.store import Store
 from julep_nb.local.validate import validate_task
-from julep_nb.sources.julep.errors import ConflictError, ValidationError
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
 __all__ = ["RESUME_READY_SECONDS", "Engine"]
@@ -47,8 +48,8 @@ T = TransitionType
 S = ExecutionStatus
 
 
-def _conflict(message: str) -> ConflictError:
-    return ConflictError(message, status=409, code="conflict")
+def _conflict(message: str) -> Conflict:
+    return Conflict(message, code="conflict")
 
 
 class Engine:
@@ -76,6 +77,12 @@ class Engine:
             raise _conflict(f"execution {execution_id!r} is already running")
         self._launch(Run(self.store, execution_id, {}), restored=False)
 
+    def _start_from_step(self, task_id: str, input: dict[str, Any]) -> dict[str, Any]:
+        """Create and start an execution of ``task_id`` (a system tool call); its wire data."""
+        execution, _ = self.store.create_execution(task_id, to_data(input), None)
+        self.start(execution.id)
+        return execution.to_wire()
+
     def _launch(self, run: Run, *, restored: bool) -> None:
         loop = asyncio.get_running_loop()
         self._runs[run.execution_id] = run
@@ -98,7 +105,13 @@ class Engine:
                 )
                 await run.init_frame(run.root)
             assert run.root is not None
-            services = Services(model=self.model, tools=list(run.spec.get("tools") or []))
+            run.context = execution_names(self.store, run.execution_id, run.spec)
+            services = Services(
+                model=self.model,
+                tools=task_tools(self.store, run.spec),
+                store=self.store,
+                start_execution=self._start_from_step,
+            )
             await run_frame(run, services, run.root)
         except StepFailed as failure:
             self._end(run, T.ERROR, failure.message, failure.at)
@@ -115,7 +128,7 @@ class Engine:
         """The final ``error``/``cancelled`` transition (never blocked by the gate)."""
         try:
             self._append_end(run.execution_id, type_, output, at)
-        except ConflictError:
+        except Conflict:
             if type_ is not T.ERROR:
                 raise
             # `wait` → `error` is not a valid order: a branch failed while another
@@ -140,8 +153,8 @@ class Engine:
     async def resume(self, execution_id: str, input: dict[str, Any]) -> None:
         """Answer a waiting execution; ``input`` becomes the waiting step's output.
 
-        ``ConflictError`` (naming the status) unless the execution is
-        ``awaiting_input``; ``ValidationError`` for an input that is not a JSON
+        ``Conflict`` (naming the status) unless the execution is
+        ``awaiting_input``; ``InvalidRequest`` for an input that is not a JSON
         object — the execution then keeps waiting.
         """
         execution = self.store.get_execution(execution_id)
@@ -170,7 +183,7 @@ class Engine:
         await self.resume(execution.id, input)
 
     async def cancel(self, execution_id: str, reason: str | None = None) -> None:
-        """Cancel a queued, running or waiting execution (``ConflictError`` if it ended)."""
+        """Cancel a queued, running or waiting execution (``Conflict`` if it ended)."""
         execution = self.store.get_execution(execution_id)
         if execution.status.is_terminal:
             raise _conflict(
@@ -272,14 +285,10 @@ def _position(transition: Transition) -> Position:
 
 def _check_resume_input(input: Any) -> None:
     if not isinstance(input, dict):
-        raise ValidationError(
-            f"resume input must be a JSON object, got {type(input).__name__}", status=400
-        )
+        raise InvalidRequest(f"resume input must be a JSON object, got {type(input).__name__}")
     try:
         json.dumps(input)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"resume input is not JSON data: {exc}", status=400) from None
+        raise InvalidRequest(f"resume input is not JSON data: {exc}") from None
     if deep_size(input, MAX_RESULT_SIZE) > MAX_RESULT_SIZE:
-        raise ValidationError(
-            f"resume input is larger than {MAX_RESULT_SIZE:,} characters", status=400
-        )
+        raise InvalidRequest(f"resume input is larger than {MAX_RESULT_SIZE:,} characters")

@@ -1,21 +1,20 @@
-"""``$ `` expressions and ``{{ }}`` templates of the local engine.
+"""Expressions and templates of the local engine, read by Julep's rule.
 
-The rule for a string value in a task (Julep v1's, see docs/local-server.md):
-
-- it starts with ``$ `` → a Python expression, evaluated by simpleeval
-  (``EvalWithCompoundTypes``) over ``_``, ``inputs``, ``outputs``, ``steps``,
-  ``state``, the helpers in :mod:`julep_nb.local.sandbox` and the constants
-  ``NEWLINE``/``true``/``false``/``null``;
-- it contains ``{{`` or ``{%`` → a Jinja2 template (sandboxed), rendered to a string;
-- anything else is a literal.
+How a string is read (``$ …``, Julep's backwards-compatibility shorthands,
+``{{ }}``, plain text as an f-string) is :mod:`julep_nb.local.syntax`; Python
+follows 3.12's f-string grammar on every version (:mod:`julep_nb.local.fstrings`).
+Python is evaluated by simpleeval (``EvalWithCompoundTypes``) over the names of
+Julep's step context (:data:`NAMES`), the helpers and stdlib stand-ins of
+:mod:`julep_nb.local.helpers` and the constants ``NEWLINE``/``true``/``false``/
+``null``; a Jinja2 template (the local extension) is rendered in a sandbox.
 
 Dicts and lists are evaluated recursively. Every evaluation runs under a
 :class:`~julep_nb.local.sandbox.Budget` (time and size limits), and every
-failure is an :class:`~julep_nb.sources.julep.errors.ExpressionError` naming the expression.
+failure is an :class:`~julep_nb.local.errors.ExpressionError` naming the string.
 
 Usage::
 
-    evaluate_value({"total": "$ sum(_.xs)", "msg": "n={{ _.xs|length }}"}, {"_": {"xs": [1, 2]}})
+    evaluate_value({"total": "$ sum(_.xs)", "msg": "n={{ len(_.xs) }}"}, {"_": {"xs": [1, 2]}})
     # {'total': 3, 'msg': 'n=2'}
 """
 
@@ -31,7 +30,9 @@ from typing import Any, Final
 
 import simpleeval
 
-from julep_nb.local import helpers, sandbox, templates
+from julep_nb.local import helpers, sandbox, syntax, templates
+from julep_nb.local.errors import ExpressionError
+from julep_nb.local.fstrings import parse_expression
 from julep_nb.local.sandbox import (
     MAX_DEPTH,
     MAX_EVAL_SECONDS,
@@ -41,7 +42,6 @@ from julep_nb.local.sandbox import (
     Budget,
     LimitExceeded,
 )
-from julep_nb.sources.julep.errors import ExpressionError
 
 __all__ = [
     "EXPRESSION_PREFIX",
@@ -51,15 +51,36 @@ __all__ = [
     "evaluate_value",
     "is_expression",
     "is_template",
+    "read",
     "render",
 ]
 
 EXPRESSION_PREFIX: Final = "$ "
-NAMES: Final = ("_", "inputs", "outputs", "steps", "state")
-"""The names the engine provides to every expression."""
+NAMES: Final = (
+    "_",
+    "inputs",
+    "outputs",
+    "steps",
+    "state",
+    "agent",
+    "task",
+    "execution",
+    "arguments",
+    "agent_tools",
+    "secrets",
+    "developer_id",
+    "cursor",
+    "current_input",
+    "user",
+    "session",
+)
+"""The names of Julep's step context, which the engine gives every expression."""
+EXTRA_NAMES: Final = ("results",)
+"""Names some fields add (``results`` in a map_reduce ``reduce``)."""
 
 _BASE_NAMES: Final[dict[str, Any]] = {**helpers.MODULES, **helpers.CONSTANTS}
 _KNOWN_NAMES: Final = frozenset({*NAMES, *_BASE_NAMES, *helpers.FUNCTIONS, "True", "False", "None"})
+_READING_NAMES: Final = _KNOWN_NAMES | frozenset(EXTRA_NAMES)
 
 # Nodes whose result is a newly built value: charged against the allocation budget.
 _BUILDERS: Final = (
@@ -74,6 +95,12 @@ _BUILDERS: Final = (
     ast.GeneratorExp,
     ast.JoinedStr,
 )
+_AS_FSTRING: Final = (
+    "; text without '$ ' is read as Julep reads it, as an f-string of the whole text "
+    "(braces are fields, a quote may not end it): write the value as a Python string "
+    'instead, e.g. $ "…"'
+)
+_AVAILABLE: Final = ", ".join(NAMES[:7]) + ", …"
 _HIDDEN_PREFIXES: Final = tuple(simpleeval.DISALLOW_PREFIXES)
 # Syntax the evaluator cannot run: refused at task creation, not at run time.
 _UNSUPPORTED: Final[dict[type, str]] = {
@@ -100,6 +127,11 @@ def is_template(value: Any) -> bool:
 def _source(expr: str) -> str:
     text = expr.strip()
     return text[1:].strip() if text[:1] == "$" and text[1:2] in ("", " ") else text
+
+
+def read(value: str) -> syntax.Reading:
+    """How ``value`` is read (see :mod:`julep_nb.local.syntax`)."""
+    return syntax.reading(value, _READING_NAMES)
 
 
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
@@ -174,9 +206,11 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse(expr: str) -> ast.expr:
-    """The expression's syntax tree (cached: tasks run the same expressions again and again)."""
-    source = _source(expr)
+def _parse(source: str, expr: str) -> ast.expr:
+    """The syntax tree of ``source`` (cached: tasks run the same expressions again and again).
+
+    ``expr`` is the string as the task wrote it, for error messages.
+    """
     if not source:
         raise ExpressionError(
             f"empty expression {expr!r}: write a Python expression after '$ '", expression=expr
@@ -188,10 +222,12 @@ def _parse(expr: str) -> ast.expr:
             expression=expr,
         )
     try:
-        tree = ast.parse(source, mode="eval")
+        return parse_expression(source)
     except SyntaxError as exc:
         raise ExpressionError(
-            f"syntax error in expression {_short(expr)}: {exc.msg} (column {exc.offset})",
+            f"syntax error in expression {_short(expr)}: {exc.msg}"
+            + (f" (column {exc.offset})" if exc.offset else "")
+            + ("" if expr.strip().startswith("$") else _AS_FSTRING),
             expression=expr,
         ) from None
     except (MemoryError, RecursionError, ValueError) as exc:
@@ -200,7 +236,6 @@ def _parse(expr: str) -> ast.expr:
             "it is nested too deeply",
             expression=expr,
         ) from None
-    return tree.body
 
 
 def _short(expr: str, limit: int = 200) -> str:
@@ -208,18 +243,23 @@ def _short(expr: str, limit: int = 200) -> str:
 
 
 def compile_check(expr: str, *, extra_names: Iterable[str] = ()) -> None:
-    """Check an expression's or template's syntax (at task creation); ``ExpressionError``.
+    """Check a string's syntax at task creation, where Julep does; ``ExpressionError``.
 
-    Expressions may use the engine's names (:data:`NAMES`), the helpers,
-    their own comprehension variables and ``extra_names`` (e.g. ``results``
-    in a ``reduce``); any other name is reported now rather than at run time.
+    ``$ `` expressions, Julep's shorthands and ``{{ }}`` strings may use the
+    context's names (:data:`NAMES`), the helpers, their own comprehension
+    variables and ``extra_names`` (e.g. ``results`` in a ``reduce``); any other
+    name is reported now rather than at run time. Plain text is read as an
+    f-string only when it runs, as in Julep, which does not check it earlier.
     """
-    if is_template(expr) and not is_expression(expr):
+    if not isinstance(expr, str):
+        return
+    found = read(expr)
+    if found.kind == "template":
         templates.compile_check(expr)
         return
-    if not is_expression(expr):
+    if found.kind != "python" or not (found.legacy or expr.strip().startswith("$")):
         return
-    tree = _parse(expr)
+    tree = _parse(found.source, expr)
     known = _KNOWN_NAMES | set(extra_names)
     local = {
         n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
@@ -231,7 +271,7 @@ def compile_check(expr: str, *, extra_names: Iterable[str] = ()) -> None:
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             problem = f"attribute {node.attr!r} is not accessible in expressions"
         elif isinstance(node, ast.Name) and node.id not in known and node.id not in local:
-            problem = f"name {node.id!r} is not defined (available: {', '.join(NAMES)} and helpers)"
+            problem = f"name {node.id!r} is not defined (available: {_AVAILABLE} and helpers)"
         else:
             continue
         raise ExpressionError(f"{problem}: {_short(expr)}", expression=expr)
@@ -239,7 +279,7 @@ def compile_check(expr: str, *, extra_names: Iterable[str] = ()) -> None:
 
 def _fail(expr: str, exc: BaseException) -> ExpressionError:
     if isinstance(exc, simpleeval.NameNotDefined):
-        reason = f"name {exc.name!r} is not defined (available: {', '.join(NAMES)} and helpers)"
+        reason = f"name {exc.name!r} is not defined (available: {_AVAILABLE} and helpers)"
     elif isinstance(exc, simpleeval.FunctionNotDefined):
         reason = f"function {exc.func_name!r} is not available"
     elif isinstance(exc, simpleeval.AttributeDoesNotExist):
@@ -271,8 +311,8 @@ class _Session:
         if self._evaluator is not None:
             self._evaluator.nodes = None  # break the evaluator ↔ bound-method cycle at once
 
-    def run(self, expr: str) -> Any:
-        tree = _parse(expr)
+    def run(self, expr: str, source: str | None = None) -> Any:
+        tree = _parse(_source(expr) if source is None else source, expr)
         if self._evaluator is None:
             self._evaluator = _Evaluator(ChainMap(dict(self.names), _BASE_NAMES), self.budget)
         try:
@@ -287,11 +327,12 @@ class _Session:
 
     def walk(self, value: Any) -> Any:
         if isinstance(value, str):
-            if is_expression(value):
-                return self.run(value)
-            if is_template(value):
+            found = read(value)
+            if found.kind == "python":
+                return self.run(value, found.source)
+            if found.kind == "template":
                 return self.render(value)
-            return value
+            return found.source
         if isinstance(value, dict):
             return {key: self.walk(item) for key, item in value.items()}
         if isinstance(value, list):
@@ -310,7 +351,7 @@ def _check_result(expr: str, value: Any) -> Any:
 
 
 def evaluate(expr: str, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS) -> Any:
-    """Evaluate one expression (the ``$ `` prefix is optional) under the limits."""
+    """Evaluate one Python expression (the ``$ `` prefix is optional) under the limits."""
     with _Session(names, seconds) as session:
         return _check_result(expr, session.run(expr))
 

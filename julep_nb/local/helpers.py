@@ -38,6 +38,7 @@ from julep_nb.local.sandbox import (
     current_budget,
     deep_size,
 )
+from julep_nb.local.text_helpers import CSV, TEXT_FUNCTIONS
 
 __all__ = [
     "CONSTANTS",
@@ -333,6 +334,7 @@ MODULES: Final[dict[str, Any]] = {
         uniform=random.uniform,
     ),
     "time": _namespace("time", **_pick(time, "time strftime strptime")),
+    "csv": CSV,
 }
 """Safe stand-ins for the stdlib modules Julep exposes to expressions."""
 
@@ -351,6 +353,7 @@ FUNCTIONS: Final[dict[str, Callable[..., Any]]] = {
     "extract_json": extract_json,
     "search_regex": lambda pattern, text: _RE.search(pattern, text),
     "match_regex": lambda pattern, text: bool(_RE.fullmatch(pattern, text)),
+    **TEXT_FUNCTIONS,
 }
 """The functions expressions may call (Julep's list, with size-checked versions)."""
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from julep_nb._version import __version__
+from julep_nb.local.tooldefs import TOOL_TYPES
 from julep_nb.sources.julep.models import Agent, Execution, Task, Transition
 from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
@@ -26,6 +27,35 @@ __all__ = ["MAX_PAGE", "openapi_document"]
 MAX_PAGE: Final = 100
 
 _PAGE_PARAMS: Final = ("limit", "offset", "direction", "sort_by")
+_TOOL: Final = "/agents/{agent_id}/tools/{tool_id}"
+_TOOL_PROPERTIES: Final[dict[str, Any]] = {
+    "name": {"type": "string", "pattern": r"^[^\W0-9]\w*$", "maxLength": 40},
+    "type": {"type": "string", "enum": list(TOOL_TYPES)},
+    "description": {"type": ["string", "null"]},
+    **{kind: {"type": ["object", "null"]} for kind in TOOL_TYPES},
+}
+_TOOL_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
+    "CreateToolRequest": {
+        "type": "object",
+        "required": ["name", "type"],
+        "properties": _TOOL_PROPERTIES,
+    },
+    "Tool": {
+        "type": "object",
+        "required": ["id", "name", "type", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            **_TOOL_PROPERTIES,
+        },
+    },
+    "ToolDeleted": {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "deleted_at": {"type": "string"}},
+    },
+}
+_YAML_BODIES: Final = frozenset({"create_task", "create_or_update_task", "put_task"})
 # (method, path, operationId, request model, response model or None for `null`, status,
 #  query parameters); "[X]" is a `{"items": [X]}` page, "sse" an event stream.
 _OPERATIONS: Final[list[tuple[str, str, str, str | None, str | None, int, tuple[str, ...]]]] = [
@@ -93,6 +123,12 @@ _OPERATIONS: Final[list[tuple[str, str, str, str | None, str | None, int, tuple[
         (),
     ),
     ("get", "/executions/{execution_id}/status.stream", "stream_status", None, "sse", 200, ()),
+    ("post", "/agents/{agent_id}/tools", "create_agent_tool", "CreateToolRequest", "Tool", 201, ()),
+    ("get", "/agents/{agent_id}/tools", "list_agent_tools", None, "[Tool]", 200, _PAGE_PARAMS),
+    ("get", _TOOL, "get_agent_tool", None, "Tool", 200, ()),
+    ("patch", _TOOL, "patch_agent_tool", "CreateToolRequest", "Tool", 200, ()),
+    ("put", _TOOL, "update_agent_tool", "CreateToolRequest", "Tool", 200, ()),
+    ("delete", _TOOL, "delete_agent_tool", None, "ToolDeleted", 200, ()),
     (
         "get",
         "/executions/{execution_id}/transitions.stream",
@@ -153,7 +189,10 @@ def _operation(
         schema = (
             {"oneOf": [_ref(n) for n in request.split("|")]} if "|" in request else _ref(request)
         )
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+        content = {"application/json": {"schema": schema}}
+        if op_id in _YAML_BODIES:  # Julep's task routes take YAML too
+            content |= {media: {"schema": schema} for media in ("application/yaml", "text/yaml")}
+        op["requestBody"] = {"required": True, "content": content}
     return op
 
 
@@ -176,6 +215,7 @@ def openapi_document() -> dict[str, Any]:
     )
     schemas = defs["$defs"]
     schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
+    schemas.update(_TOOL_SCHEMAS)
     paths: dict[str, dict[str, Any]] = {}
     for method, path, op_id, request, response, status, query in _OPERATIONS:
         paths.setdefault(path, {})[method] = _operation(

@@ -4,11 +4,13 @@ Like Julep, the step's output is the whole chat completion (``choices`` …), or
 just the message content with ``unwrap: true``. Tools are offered to the model
 only with ``auto_run_tools: true`` (Julep's rule); their calls then run:
 
-- ``function`` tools pause the execution (``wait`` whose output is the list of
-  tool calls); the resume input is the result: either a mapping from call id
-  to result, or one result used for every call. The results go back to the
-  model as ``role: tool`` messages, and the model answers again;
-- ``api_call`` tools perform their HTTP request and feed the response back.
+- tools that run here (``api_call``, integrations with a handler, system tools
+  on the local store; see :mod:`julep_nb.local.tool_runner`) run, and their
+  results go back to the model as ``role: tool`` messages;
+- the others (``function`` …) pause the execution (``wait`` whose output is the
+  list of tool calls); the resume input is the result: either a mapping from
+  call id to result, or one result used for every call. Then the model answers
+  again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Final
 
 from julep_nb.local import tools as tool_calls
 from julep_nb.local.runtime import Ctx, Outcome, to_data
+from julep_nb.local.tool_runner import PAUSE, ToolFailed, run_tool
 
 __all__ = ["MAX_TOOL_ROUNDS", "prompt_step"]
 
@@ -69,7 +72,7 @@ def _function_results(calls: list[dict[str, Any]], answer: Any) -> list[dict[str
 async def _run_calls(
     ctx: Ctx, calls: list[dict[str, Any]], tools: list[dict[str, Any]], messages: list[Any]
 ) -> list[dict[str, Any]]:
-    """Tool messages for ``calls``: api_call tools run here, function tools wait."""
+    """Tool messages for ``calls``: the ones that can run here run, the others wait."""
     by_name = {t["name"]: t for t in tools}
     replies: list[dict[str, Any]] = []
     waiting: list[dict[str, Any]] = []
@@ -77,14 +80,18 @@ async def _run_calls(
         tool = by_name.get(call.get("function", {}).get("name"))
         if tool is None:
             raise ctx.fail(f"the model called an unknown tool: {call.get('function')!r}")
-        if tool["type"] == "function":
-            waiting.append(call)
-            continue
         try:
             arguments = json.loads(call["function"].get("arguments") or "{}")
         except ValueError:
             raise ctx.fail(f"the model sent invalid JSON arguments: {call['function']!r}") from None
-        replies.append(_tool_message(call, await tool_calls.api_call(tool, arguments)))
+        try:
+            result = await run_tool(ctx.services, tool, arguments)
+        except ToolFailed as exc:
+            raise ctx.fail(f"prompt step {ctx.frame.workflow}[{ctx.index}]: {exc}") from None
+        if result is PAUSE:
+            waiting.append(call)
+        else:
+            replies.append(_tool_message(call, result))
     if waiting:
         answer, _ = await ctx.run.wait(
             ctx.frame,

@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
-from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
 from julep_nb.sources.julep.models import (
     Agent,
     Execution,
@@ -157,22 +157,20 @@ class StaleHead(Exception):
 
 
 def check_order(execution_id: str, last_type: str | None, type_: TransitionType) -> None:
-    """``ConflictError`` naming both types when ``type_`` may not follow ``last_type``."""
+    """``Conflict`` naming both types when ``type_`` may not follow ``last_type``."""
     if not is_valid_transition(last_type, type_):
         after = f"after {last_type!r}" if last_type else "as the first transition"
-        raise ConflictError(
+        raise Conflict(
             f"execution {execution_id!r}: a {type_.value!r} transition is not allowed "
             f"{after} (status {status_for(last_type).value})",
-            status=409,
             code="invalid_transition",
         )
 
 
-def not_found(kind: str, value: str) -> NotFoundError:
+def not_found(kind: str, value: str) -> NotFound:
     """The 404 error for an unknown id."""
-    return NotFoundError(
+    return NotFound(
         f"{kind} {value!r} not found: check the id (list them to see what exists)",
-        status=404,
         code="not_found",
     )
 
@@ -180,11 +178,11 @@ def not_found(kind: str, value: str) -> NotFoundError:
 def check_page(limit: int, offset: int, direction: str) -> str:
     """Validated paging; returns the SQL direction (``ASC``/``DESC``)."""
     if not 1 <= limit <= 1000:
-        raise ValidationError(f"limit must be between 1 and 1000, got {limit}", status=400)
+        raise InvalidRequest(f"limit must be between 1 and 1000, got {limit}")
     if offset < 0:
-        raise ValidationError(f"offset must be 0 or more, got {offset}", status=400)
+        raise InvalidRequest(f"offset must be 0 or more, got {offset}")
     if direction not in _DIRECTIONS:
-        raise ValidationError(f"direction must be 'asc' or 'desc', got {direction!r}", status=400)
+        raise InvalidRequest(f"direction must be 'asc' or 'desc', got {direction!r}")
     return _DIRECTIONS[direction]
 
 
@@ -250,7 +248,7 @@ def transition_from_row(row: tuple[Any, ...]) -> Transition:
 
 
 def read_head(db: sqlite3.Connection, execution_id: str) -> tuple[str | None, int, int]:
-    """The execution's latest (type, seq, time) as stored; ``NotFoundError`` if unknown."""
+    """The execution's latest (type, seq, time) as stored; ``NotFound`` if unknown."""
     found = db.execute(
         "SELECT last_type, last_seq, updated_at FROM executions WHERE id = ?",
         (execution_id,),

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from julep_nb.local.errors import Conflict
 from julep_nb.local.expressions import evaluate_value
 from julep_nb.local.frames import Frame, to_data
 from julep_nb.local.validate import step_kind
-from julep_nb.sources.julep.errors import ConflictError
 from julep_nb.sources.julep.models import TransitionType
 
 if TYPE_CHECKING:
@@ -81,10 +82,13 @@ class Outcome:
 
 @dataclass
 class Services:
-    """What handlers need besides the frame: the chat model and the task's tools."""
+    """What handlers need besides the frame: the model, the tools, the store, the engine."""
 
     model: ChatModel
     tools: list[dict[str, Any]]
+    store: Store | None = None
+    start_execution: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
+    """Create and start an execution of a task (system tools); returns it as wire data."""
 
 
 @dataclass
@@ -103,16 +107,26 @@ class Ctx:
     def input(self) -> Any:
         return self.frame.history[-1]
 
+    def names(self) -> dict[str, Any]:
+        """Julep's step context: the execution's names, the frame's, and the cursor."""
+        current = self.frame.history[-1]
+        return {
+            **self.run.context,
+            **self.frame.names(),
+            "cursor": self.frame.cursor(self.index),
+            "current_input": current,
+        }
+
     def eval(self, value: Any) -> Any:
-        return evaluate_value(value, self.frame.names())
+        return evaluate_value(value, self.names())
 
     def fail(self, message: str) -> StepFailed:
         return StepFailed(message, Position(self.frame.cursor(self.index), self.kind, self.label))
 
 
-class _Stopped(ConflictError):
+class _Stopped(Conflict):
     def __init__(self, message: str) -> None:
-        super().__init__(message, status=409, code="conflict")
+        super().__init__(message, code="conflict")
 
 
 @dataclass
@@ -143,6 +157,7 @@ class Run:
         self.closing = False
         self.position = START  # the step running last, for a cancel
         self.task: asyncio.Task[None] | None = None
+        self.context: dict[str, Any] = {}  # the execution-wide names (local/context.py)
 
     # -- transitions
 

@@ -32,9 +32,9 @@ from typing import Any, Final
 import uvicorn
 
 from julep_nb.local.app import EngineLike, create_app
+from julep_nb.local.errors import ServerConfigError
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub
-from julep_nb.sources.julep.errors import ConfigError
 
 __all__ = ["DEFAULT_PORT", "LocalServer", "default_db_path", "is_loopback", "main", "start"]
 
@@ -66,7 +66,7 @@ def default_db_path() -> Path:
 
 def _check_host(host: str, api_key: str | None) -> None:
     if not api_key and not is_loopback(host):
-        raise ConfigError(
+        raise ServerConfigError(
             f"refusing to serve on {host!r} without an API key: anyone who can reach it could "
             "run tasks. Pass api_key=… (--api-key), or bind to 127.0.0.1."
         )
@@ -84,7 +84,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        raise ServerConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.setblocking(False)
     return sock
 
@@ -202,7 +202,7 @@ class LocalServer:
                 break
         if not server.ready.is_set():
             self.stop()
-            raise ConfigError(
+            raise ServerConfigError(
                 f"the local server failed to start on {self.base_url}: {self._error!r}"
             )
 
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _check_host(args.host, args.api_key)
         sock = _bind(args.host, args.port)
-    except ConfigError as exc:
+    except ServerConfigError as exc:
         print(f"julep-nb: {exc}", file=sys.stderr)
         return 2
     store = Store(db)

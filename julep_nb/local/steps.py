@@ -31,7 +31,8 @@ from julep_nb.local.runtime import (
     StepFailed,
     to_data,
 )
-from julep_nb.local.validate import sleep_seconds, step_kind
+from julep_nb.local.tool_runner import PAUSE, ToolFailed, run_tool
+from julep_nb.local.validate import TASK_FIELDS, sleep_seconds, step_kind, workflows
 from julep_nb.sources.julep.models import TransitionType
 
 __all__ = ["HANDLERS", "MAX_ITEMS", "run_frame"]
@@ -261,7 +262,7 @@ async def map_reduce_step(ctx: Ctx) -> Outcome:
         if not isinstance(initial, list):
             raise ctx.fail("initial must be a list when map_reduce has no reduce expression")
         return Outcome([*initial, *outputs])
-    names = ctx.frame.names()
+    names = ctx.names()
     result = initial
     for output in outputs:
         result = evaluate(step["reduce"], {**names, "results": result, "_": output})
@@ -283,6 +284,9 @@ async def parallel_step(ctx: Ctx) -> Outcome:
 
 async def yield_step(ctx: Ctx) -> Outcome:
     name = ctx.step["workflow"]
+    if not isinstance(ctx.run.spec.get(name), list) or name in TASK_FIELDS:
+        known = ", ".join(sorted(k for k in workflows(ctx.run.spec) if k != "main")) or "none"
+        raise ctx.fail(f"unknown subworkflow {name!r} (subworkflows defined: {known})")
     arguments = ctx.step.get("arguments", "_")
     value = ctx.input if arguments == "_" else ctx.eval(arguments)
     frame = ctx.frame
@@ -307,18 +311,22 @@ async def wait_for_input_step(ctx: Ctx) -> Outcome:
 
 async def tool_call_step(ctx: Ctx) -> Outcome:
     tool = tool_calls.tool_by_name(ctx.services.tools, ctx.step["tool"])
-    restored = "waiting" in ctx.frame.progress
-    arguments = ctx.step.get("arguments", "_")
-    args = None if restored else (ctx.input if arguments == "_" else ctx.eval(arguments))
-    if tool["type"] == "function":
-        call = None if restored else tool_calls.function_call(tool, to_data(args))
+    if "waiting" in ctx.frame.progress:  # restored while paused: only the answer is missing
         answer, _ = await ctx.run.wait(
-            ctx.frame, ctx.index, call, step_type=ctx.kind, label=ctx.label
+            ctx.frame, ctx.index, None, step_type=ctx.kind, label=ctx.label
         )
         return Outcome(answer, recorded=True)
-    if not isinstance(args, dict):
-        raise ctx.fail(f"api_call arguments must be a mapping, got {type(args).__name__}")
-    return Outcome(await tool_calls.api_call(tool, to_data(args)))
+    arguments = ctx.step.get("arguments", "_")
+    args = ctx.input if arguments == "_" else ctx.eval(arguments)
+    try:
+        result = await run_tool(ctx.services, tool, args)
+    except ToolFailed as exc:
+        raise ctx.fail(f"tool_call step {ctx.frame.workflow}[{ctx.index}] failed: {exc}") from None
+    if result is not PAUSE:
+        return Outcome(result)
+    call = tool_calls.function_call(tool, to_data(args))
+    answer, _ = await ctx.run.wait(ctx.frame, ctx.index, call, step_type=ctx.kind, label=ctx.label)
+    return Outcome(answer, recorded=True)
 
 
 Handler = Callable[[Ctx], Awaitable[Outcome]]

@@ -24,6 +24,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+from julep_nb.local.agent_tools import AgentTools
+from julep_nb.local.agents import AgentRows
+from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
 from julep_nb.local.rows import (
     EXECUTION_COLUMNS,
     INSERT_TRANSITION,
@@ -33,7 +36,6 @@ from julep_nb.local.rows import (
     SORT_COLUMNS,
     TRANSITION_COLUMNS,
     StaleHead,
-    agent_from_row,
     check_order,
     check_page,
     dumps,
@@ -47,9 +49,7 @@ from julep_nb.local.rows import (
     to_dt,
     transition_from_row,
 )
-from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
 from julep_nb.sources.julep.models import (
-    Agent,
     Execution,
     ExecutionStatus,
     Task,
@@ -68,7 +68,7 @@ _TASK_CACHE_SIZE: Final = 1024
 Listener = Callable[[Transition, int], None]
 
 
-class Store:
+class Store(AgentRows):
     """The local server's SQLite store (WAL mode on files; ``None``/``":memory:"`` in memory).
 
     Meant to be the only writer of its file: it caches task rows and the latest
@@ -96,6 +96,8 @@ class Store:
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self.agent_tools = AgentTools(self)
+        """The agents' tools (``/agents/{agent_id}/tools``)."""
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -128,28 +130,10 @@ class Store:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    # ------------------------------------------------------------------ agents
-
-    def create_agent(self, data: dict[str, Any]) -> Agent:
-        """Store a new agent (``data`` is a ``CreateAgentRequest`` body)."""
-        agent_id = str(uuid.uuid4())
-        body = {k: v for k, v in data.items() if k not in RESERVED}
-        now = now_us()
-        with self._write() as db:
-            db.execute("INSERT INTO agents VALUES (?, ?, ?, ?)", (agent_id, dumps(body), now, now))
-        return agent_from_row(agent_id, body, now, now)
-
-    def get_agent(self, agent_id: str) -> Agent:
-        """The agent with this id (``NotFoundError`` when unknown)."""
-        row = self._one("SELECT data, created_at, updated_at FROM agents WHERE id = ?", (agent_id,))
-        if row is None:
-            raise not_found("agent", agent_id)
-        return agent_from_row(agent_id, json.loads(row[0]), row[1], row[2])
-
     # ------------------------------------------------------------------ tasks
 
     def create_task(self, agent_id: str, spec: dict[str, Any], task_id: str | None = None) -> Task:
-        """Store a new task of ``agent_id``; ``ConflictError`` if ``task_id`` is taken."""
+        """Store a new task of ``agent_id``; ``Conflict`` if ``task_id`` is taken."""
         self.get_agent(agent_id)
         task_id = task_id or str(uuid.uuid4())
         body = {k: v for k, v in spec.items() if k not in RESERVED}
@@ -162,10 +146,9 @@ class Store:
                     (task_id, agent_id, spec_json, now, now),
                 )
         except sqlite3.IntegrityError:
-            raise ConflictError(
+            raise Conflict(
                 f"task {task_id!r} already exists: update it with PUT "
                 f"/agents/{agent_id}/tasks/{task_id}",
-                status=409,
                 code="conflict",
             ) from None
         self._remember_task(task_id, agent_id, spec_json, now, now)
@@ -194,7 +177,7 @@ class Store:
         return self.create_task(agent_id, body, task_id=task_id)
 
     def get_task(self, task_id: str) -> Task:
-        """The task with this id (``NotFoundError`` when unknown)."""
+        """The task with this id (``NotFound`` when unknown)."""
         agent_id, spec, created, updated = self._task_row(task_id)
         return task_from_row(task_id, agent_id, json.loads(spec), created, updated)
 
@@ -243,7 +226,7 @@ class Store:
 
         Returns ``(execution, created)``; ``created`` is false for a repeated key.
         """
-        self._task_row(task_id)  # NotFoundError for an unknown task
+        self._task_row(task_id)  # NotFound for an unknown task
         execution_id = str(uuid.uuid4())
         now = now_us()
         input_json = dumps(input)
@@ -293,9 +276,7 @@ class Store:
         """The task's executions, sorted by ``created_at`` or ``updated_at``."""
         order = check_page(limit, offset, direction)
         if sort_by not in SORT_COLUMNS:
-            raise ValidationError(
-                f"sort_by must be 'created_at' or 'updated_at', got {sort_by!r}", status=400
-            )
+            raise InvalidRequest(f"sort_by must be 'created_at' or 'updated_at', got {sort_by!r}")
         rows = self._all(
             f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE task_id = ? "
             f"ORDER BY {SORT_COLUMNS[sort_by]} {order}, id {order} LIMIT ? OFFSET ?",
@@ -331,8 +312,8 @@ class Store:
     ) -> Transition:
         """Append a transition, checked against the transition rules, then notify listeners.
 
-        Raises ``ConflictError`` naming both types when ``type`` may not follow the
-        latest transition, and ``NotFoundError`` for an unknown execution.
+        Raises ``Conflict`` naming both types when ``type`` may not follow the
+        latest transition, and ``NotFound`` for an unknown execution.
         """
         type_ = TransitionType(type)
         cur, nxt = target_dict(current), target_dict(next)
@@ -415,7 +396,7 @@ class Store:
             (execution_id,),
         )
         if not rows:
-            self.get_execution(execution_id)  # NotFoundError for an unknown id
+            self.get_execution(execution_id)  # NotFound for an unknown id
             return None
         return transition_from_row(rows[0])
 
@@ -451,7 +432,7 @@ class Store:
         return [(r[0], transition_from_row(r)) for r in rows]
 
     def get_transition(self, execution_id: str, transition_id: str) -> Transition:
-        """One transition of the execution (``NotFoundError`` when unknown)."""
+        """One transition of the execution (``NotFound`` when unknown)."""
         row = self._one(
             f"SELECT {TRANSITION_COLUMNS} FROM transitions WHERE execution_id = ? AND id = ?",
             (execution_id, transition_id),
@@ -464,22 +445,19 @@ class Store:
     def find_waiting_by_token(self, task_token: str) -> Execution:
         """The execution whose latest transition is the ``wait`` that carries ``task_token``.
 
-        ``NotFoundError`` for an unknown token; ``ConflictError`` when the token's
+        ``NotFound`` for an unknown token; ``Conflict`` when the token's
         wait has already been answered (the execution moved on).
         """
         row = self._one(
             "SELECT execution_id, seq FROM transitions WHERE task_token = ?", (task_token,)
         )
         if row is None:
-            raise NotFoundError(
-                "no execution is waiting with this task token: check the token", status=404
-            )
+            raise NotFound("no execution is waiting with this task token: check the token")
         execution = self.get_execution(row[0])
         if execution.transition_count != row[1]:
-            raise ConflictError(
+            raise Conflict(
                 f"the wait of execution {execution.id!r} for this task token was already "
                 f"answered; the execution is now {execution.status.value}",
-                status=409,
                 code="conflict",
             )
         return execution

@@ -26,8 +26,8 @@ from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from julep_nb.local import helpers, sandbox
+from julep_nb.local.errors import ExpressionError
 from julep_nb.local.sandbox import MAX_STRING_LENGTH, Budget, LimitExceeded
-from julep_nb.sources.julep.errors import ExpressionError
 
 __all__ = ["compile_check", "render"]
 

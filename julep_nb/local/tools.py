@@ -1,8 +1,10 @@
-"""Task tools on the local server: ``function`` tools pause for the caller, ``api_call`` tools run.
+"""Task tools on the local server: the shape of a paused call, and ``api_call`` requests.
 
-A ``function`` tool call becomes the output of a ``wait`` transition (Julep's
-shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``); the
-resume input is the tool's result. An ``api_call`` tool performs its HTTP
+A tool call that the caller answers becomes the output of a ``wait`` transition
+(Julep's shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``,
+and likewise for the other types; a system call carries its ``resource``,
+``operation``…); the resume input is the tool's result. Which calls run and
+which pause is :mod:`julep_nb.local.tool_runner`. An ``api_call`` tool performs its HTTP
 request with httpx and returns ``{"status_code", "headers", "json", "content"?}``.
 """
 
@@ -14,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from julep_nb.local.context import secrets as developer_secrets
 from julep_nb.local.expressions import evaluate_value
 
 __all__ = ["ToolError", "api_call", "function_call", "openai_tool", "tool_by_name"]
@@ -43,12 +46,19 @@ def new_call_id() -> str:
 def function_call(
     tool: dict[str, Any], arguments: Any, call_id: str | None = None
 ) -> dict[str, Any]:
-    """The tool call a ``tool:`` step hands to the caller (the ``wait`` output)."""
-    return {
-        "id": call_id or new_call_id(),
-        "type": tool["type"],
-        tool["type"]: {"name": tool["name"], "arguments": arguments},
-    }
+    """The tool call a paused step hands to the caller (the ``wait`` output), as Julep's."""
+    kind = tool["type"]
+    body: dict[str, Any] = {"name": tool["name"], "arguments": arguments}
+    if kind == "system":
+        system = tool.get("system") or {}
+        body = {
+            "resource": system.get("resource"),
+            "operation": system.get("operation"),
+            "resource_id": system.get("resource_id"),
+            "subresource": system.get("subresource"),
+            "arguments": arguments,
+        }
+    return {"id": call_id or new_call_id(), "type": kind, kind: body}
 
 
 def openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +82,10 @@ async def api_call(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, Any]:
     """Run an ``api_call`` tool: its definition, overridden by the call's arguments."""
-    spec = evaluate_value(tool.get("api_call") or {}, {"_": arguments})
+    # Julep evaluates a tool's definition with the developer's `secrets`; `_` is local.
+    spec = evaluate_value(
+        tool.get("api_call") or {}, {"_": arguments, "secrets": developer_secrets()}
+    )
     args = dict(arguments)
     if "json_" in args:  # Julep's spelling, since `json` shadows a Python name
         args["json"] = args.pop("json_")

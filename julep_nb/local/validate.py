@@ -20,17 +20,20 @@ mapping whose distinguishing key names its kind, as in Julep v1::
 
 Nested step slots (``then``, ``else``, ``do``, ``map``, a switch case's ``then``)
 take one step or a list of steps. Errors are ``StepError`` with a path such as
-``main[2].foreach.do[0]``.
+``main[2].foreach.do[0]``. As in Julep, whose step models ignore keys they do not
+define, an unknown key is logged (naming its path) and ignored.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator
 from typing import Any, Final
 
+from julep_nb.local.errors import ExpressionError, StepError
 from julep_nb.local.expressions import compile_check
-from julep_nb.sources.julep.errors import ExpressionError, StepError
+from julep_nb.local.tooldefs import TOOL_TYPES, check_tool
 
 __all__ = [
     "KINDS",
@@ -44,6 +47,8 @@ __all__ = [
     "validate_task",
     "workflows",
 ]
+
+log = logging.getLogger(__name__)
 
 # Distinguishing key → step kind. Order matters only for error messages.
 KINDS: Final[dict[str, str]] = {
@@ -89,7 +94,6 @@ TASK_FIELDS: Final = frozenset(
         "updated_at",
     }
 )
-TOOL_TYPES: Final = frozenset({"function", "api_call"})
 MAX_SLEEP_SECONDS: Final = 31 * 24 * 3600
 _SLEEP_UNITS: Final = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
@@ -184,25 +188,9 @@ class _Checker:
             self.tools[tool["name"]] = tool
 
     def check_tool(self, tool: Any, path: str) -> None:
-        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
-            raise StepError("a tool needs a 'name' and a 'type'", path=path)
-        kind = tool.get("type")
-        if kind not in TOOL_TYPES:
-            users = self.steps_using(tool["name"])
-            used = f" (used by {', '.join(users)})" if users else ""
-            raise StepError(
-                f"tool {tool['name']!r} has type {kind!r}{used}: the local server runs only "
-                "'function' and 'api_call' tools; use hosted Julep for integrations and "
-                "system tools",
-                path=path,
-            )
-        if kind == "api_call":
-            call = tool.get("api_call")
-            if not isinstance(call, dict) or not call.get("url") or not call.get("method"):
-                raise StepError(
-                    f"api_call tool {tool['name']!r} needs api_call: {{method, url}}", path=path
-                )
-            self.check_values(call, f"{path}.api_call")
+        check_tool(tool, path)
+        if tool["type"] == "api_call":
+            self.check_values(tool["api_call"], f"{path}.api_call")
 
     def steps_using(self, tool_name: str) -> list[str]:
         found = []
@@ -215,13 +203,7 @@ class _Checker:
     def check_step(self, step: Any, path: str) -> None:
         kind = step_kind(step, path)
         allowed = _KEYS.get(kind, frozenset({next(k for k in step if k in KINDS)})) | _COMMON
-        extra = set(step) - allowed
-        if extra:
-            raise StepError(
-                f"unknown key(s) {', '.join(map(repr, sorted(extra)))} in a {kind} step "
-                f"(allowed: {', '.join(sorted(allowed - _COMMON))}, label)",
-                path=path,
-            )
+        _ignore_unknown(step, allowed, path, kind)
         getattr(self, f"check_{kind}", self.check_generic)(step, path)
         for rel, value in nested_steps(step, kind):
             where = path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rel)
@@ -266,14 +248,16 @@ class _Checker:
         if not isinstance(cases, list) or not cases:
             raise StepError("switch takes a non-empty list of {case, then}", path=path)
         for k, case in enumerate(cases):
-            if not isinstance(case, dict) or "case" not in case or set(case) - {"case", "then"}:
+            if not isinstance(case, dict) or "case" not in case:
                 raise StepError("each switch entry is {case, then}", path=f"{path}.switch[{k}]")
+            _ignore_unknown(case, {"case", "then"}, f"{path}.switch[{k}]", "switch case")
             self.check_values(case["case"], f"{path}.switch[{k}].case")
 
     def check_foreach(self, step: dict[str, Any], path: str) -> None:
         body = step["foreach"]
-        if not isinstance(body, dict) or "in" not in body or set(body) - {"in", "do"}:
+        if not isinstance(body, dict) or "in" not in body:
             raise StepError("foreach takes {in: <expression>, do: <steps>}", path=path)
+        _ignore_unknown(body, {"in", "do"}, f"{path}.foreach", "foreach")
         self.check_values(body["in"], f"{path}.foreach.in")
 
     def check_map_reduce(self, step: dict[str, Any], path: str) -> None:
@@ -293,8 +277,9 @@ class _Checker:
 
     def check_wait_for_input(self, step: dict[str, Any], path: str) -> None:
         body = step["wait_for_input"]
-        if not isinstance(body, dict) or "info" not in body or set(body) - {"info"}:
+        if not isinstance(body, dict) or "info" not in body:
             raise StepError("wait_for_input takes {info: {…}}", path=path)
+        _ignore_unknown(body, {"info"}, f"{path}.wait_for_input", "wait_for_input")
         self.check_values(body["info"], f"{path}.wait_for_input.info")
 
     def check_sleep(self, step: dict[str, Any], path: str) -> None:
@@ -312,18 +297,32 @@ class _Checker:
 
     def check_yield(self, step: dict[str, Any], path: str) -> None:
         target = step["workflow"]
-        if target not in self.flows or target == "main":
+        if target not in self.flows:  # Julep finds out when the step runs; so do we
             known = ", ".join(sorted(k for k in self.flows if k != "main")) or "none"
-            raise StepError(
-                f"unknown subworkflow {target!r} (subworkflows defined: {known})", path=path
+            log.warning(
+                "%s: subworkflow %r is not defined (subworkflows: %s); the step will fail "
+                "when it runs",
+                path,
+                target,
+                known,
             )
         self.check_arguments(step, path)
 
     def check_tool_call(self, step: dict[str, Any], path: str) -> None:
-        if step["tool"] not in self.tools:
-            known = ", ".join(sorted(self.tools)) or "none"
-            raise StepError(f"unknown tool {step['tool']!r} (tools: {known})", path=path)
+        # With inherit_tools the agent's tools join in when the execution starts.
+        self.warn_unknown_tool(step["tool"], path)
         self.check_arguments(step, path)
+
+    def warn_unknown_tool(self, name: Any, path: str) -> None:
+        """Julep checks tool names when the step runs: warn now, fail then."""
+        if name not in self.tools and not self.spec.get("inherit_tools"):
+            known = ", ".join(sorted(self.tools)) or "none"
+            log.warning(
+                "%s: tool %r is not defined (tools: %s); the step will fail when it runs",
+                path,
+                name,
+                known,
+            )
 
     def check_arguments(self, step: dict[str, Any], path: str) -> None:
         arguments = step.get("arguments", "_")
@@ -346,10 +345,20 @@ class _Checker:
         if tools != "all":
             for k, tool in enumerate(tools if isinstance(tools, list) else [tools]):
                 if isinstance(tool, str):
-                    if tool not in self.tools:
-                        raise StepError(f"unknown tool {tool!r}", path=f"{path}.tools[{k}]")
+                    self.warn_unknown_tool(tool, f"{path}.tools[{k}]")
                 else:
                     self.check_tool(tool, f"{path}.tools[{k}]")
+
+
+def _ignore_unknown(mapping: dict[str, Any], allowed: Any, path: str, what: str) -> None:
+    extra = sorted(set(mapping) - set(allowed) - _COMMON)
+    if extra:
+        log.info(
+            "%s: ignoring unknown key(s) %s of a %s step (Julep ignores them too)",
+            path,
+            ", ".join(map(repr, extra)),
+            what,
+        )
 
 
 def validate_task(spec: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from julep_nb.local import start
+from julep_nb.local.errors import ServerConfigError
 from julep_nb.local.server import LocalServer, is_loopback
-from julep_nb.sources.julep.errors import ConfigError
 
 from .conftest import API_KEY
 
@@ -65,7 +65,7 @@ def test_the_key_never_appears_in_reprs_or_error_text(keyed_server: LocalServer)
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.1", "example.com", "::"])
 def test_a_non_loopback_host_needs_a_key(host: str) -> None:
-    with pytest.raises(ConfigError, match="without an API key"):
+    with pytest.raises(ServerConfigError, match="without an API key"):
         start(host=host)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
+from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
 from julep_nb.sources.julep.models import ExecutionStatus, TransitionType
 from tests.local.test_engine_kit import Kit, http_server
 
@@ -30,7 +30,7 @@ async def test_cancel_during_sleep_ends_promptly_as_cancelled() -> None:
         assert execution.status is S.CANCELLED and execution.output == "changed my mind"
         last = kit.transitions(execution_id)[-1]
         assert last.type is TransitionType.CANCELLED and last.step_type == "sleep"
-        with pytest.raises(ConflictError, match="already cancelled"):
+        with pytest.raises(Conflict, match="already cancelled"):
             await kit.engine.cancel(execution_id)
 
 
@@ -45,9 +45,9 @@ async def test_cancel_a_waiting_execution() -> None:
 async def test_resume_refuses_executions_that_are_not_waiting_naming_the_status() -> None:
     async with Kit() as kit:
         done = await kit.run({"main": [{"evaluate": {"a": 1}}]})
-        with pytest.raises(ConflictError, match="is succeeded, not awaiting_input"):
+        with pytest.raises(Conflict, match="is succeeded, not awaiting_input"):
             await kit.engine.resume(done.id, {"x": 1})
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFound):
             await kit.engine.resume("no-such-execution", {})
 
 
@@ -55,7 +55,7 @@ async def test_an_invalid_resume_is_refused_and_the_execution_keeps_waiting() ->
     async with Kit() as kit:
         waiting = await kit.run({"main": [ASK, {"evaluate": {"got": "$ _.a"}}]})
         for bad in (["not", "an", "object"], {"x": object()}):
-            with pytest.raises(ValidationError):
+            with pytest.raises(InvalidRequest):
                 await kit.engine.resume(waiting.id, bad)  # type: ignore[arg-type]
         assert kit.store.get_execution(waiting.id).status is S.AWAITING_INPUT
         await kit.engine.resume(waiting.id, {"a": 5})
@@ -68,9 +68,9 @@ async def test_resume_with_the_task_token_of_the_wait() -> None:
         token = (kit.transitions(waiting.id)[-1].metadata or {})["task_token"]
         await kit.engine.resume_with_token(token, {"ok": True})
         assert (await kit.until(waiting.id)).output == {"ok": True}
-        with pytest.raises(ConflictError):
+        with pytest.raises(Conflict):
             await kit.engine.resume_with_token(token, {"ok": True})
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFound):
             await kit.engine.resume_with_token("unknown-token", {})
 
 
@@ -198,7 +198,7 @@ async def test_a_waiting_execution_without_checkpoint_cannot_be_resumed(tmp_path
         execution_id = (await kit.run({"main": [ASK]})).id
         kit.store.save_checkpoint(execution_id, {"version": 1, "token": "stale"})
     async with Kit(db) as kit:
-        with pytest.raises(ConflictError, match="no checkpoint for its current wait"):
+        with pytest.raises(Conflict, match="no checkpoint for its current wait"):
             await kit.engine.resume(execution_id, {})
         await kit.engine.recover()
         execution = kit.store.get_execution(execution_id)

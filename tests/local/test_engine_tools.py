@@ -60,7 +60,8 @@ async def test_prompt_function_tool_call_pauses_and_feeds_the_result_back() -> N
             "tools": [WEATHER],
             "main": [
                 {
-                    "prompt": 'What is the weather?\nTOOL_CALL: weather {"city": "{{ _.city }}"}',
+                    "prompt": "$ f'''What is the weather?\n"
+                    + """TOOL_CALL: weather {{"city": "{_.city}"}}'''""",
                     "auto_run_tools": True,
                     "unwrap": True,
                 }
@@ -80,7 +81,10 @@ async def test_prompt_function_tool_call_pauses_and_feeds_the_result_back() -> N
 
 async def test_prompt_tools_are_offered_only_with_auto_run_tools() -> None:
     async with Kit() as kit:
-        spec = {"tools": [WEATHER], "main": [{"prompt": "TOOL_CALL: weather {}", "unwrap": True}]}
+        spec = {
+            "tools": [WEATHER],
+            "main": [{"prompt": "$ 'TOOL_CALL: weather {}'", "unwrap": True}],
+        }
         execution = await kit.run(spec)
     assert execution.output == "[offline model] TOOL_CALL: weather {}"
 
@@ -90,7 +94,9 @@ async def test_prompt_api_call_tools_run_without_pausing() -> None:
         async with Kit() as kit:
             spec = {
                 "tools": [_api_tool(srv.url)],
-                "main": [{"prompt": "TOOL_CALL: echo {}", "auto_run_tools": True, "unwrap": True}],
+                "main": [
+                    {"prompt": "$ 'TOOL_CALL: echo {}'", "auto_run_tools": True, "unwrap": True}
+                ],
             }
             execution = await kit.run(spec)
     assert execution.status is S.SUCCEEDED, execution.error

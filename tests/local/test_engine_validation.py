@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from julep_nb.local.engine import Engine
+from julep_nb.local.errors import StepError
 from julep_nb.local.store import Store
-from julep_nb.sources.julep.errors import StepError
 
 
 @pytest.fixture
@@ -32,11 +32,6 @@ FUNCTION_TOOL = {"name": "lookup", "type": "function", "function": {"parameters"
         ({"main": [{"evaluate": {"a": 1}}, {"teleport": "x"}]}, "main[1]", "no step kind"),
         ({"main": [{"evaluate": {"a": 1}, "log": "x"}]}, "main[0]", "several step kinds"),
         ({"main": ["evaluate"]}, "main[0]", "must be a mapping"),
-        (
-            {"main": [{"evaluate": {"a": 1}, "argumnets": {}}]},
-            "main[0]",
-            "unknown key(s) 'argumnets'",
-        ),
         ({"main": [{"evaluate": {"a": "$ 1 +"}}]}, "main[0].evaluate.a", "syntax error"),
         ({"main": [{"log": "{{ 1 + }}"}]}, "main[0].log", "template syntax error"),
         (
@@ -80,9 +75,6 @@ FUNCTION_TOOL = {"name": "lookup", "type": "function", "function": {"parameters"
             "main[0].parallel[1]",
             "no step kind",
         ),
-        ({"main": [{"workflow": "missing"}]}, "main[0]", "unknown subworkflow 'missing'"),
-        ({"main": [{"workflow": "main"}]}, "main[0]", "unknown subworkflow 'main'"),
-        ({"main": [{"tool": "nope"}]}, "main[0]", "unknown tool 'nope'"),
         ({"main": [{"sleep": {"seconds": -1}}]}, "main[0]", "sleep seconds"),
         ({"main": [{"sleep": {"weeks": 1}}]}, "main[0]", "sleep takes"),
         ({"main": [{"wait_for_input": {"question": "x"}}]}, "main[0]", "wait_for_input takes"),
@@ -107,14 +99,51 @@ def test_invalid_tasks_name_the_failing_path(
     assert str(error).startswith(f"{path}: ")
 
 
-def test_unsupported_tool_types_are_refused_naming_the_tool_and_its_steps(engine: Engine) -> None:
+def test_unknown_keys_are_ignored_and_logged_naming_the_path(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="julep_nb.local.validate")
     spec = {
-        "tools": [FUNCTION_TOOL, {"name": "search", "type": "integration", "integration": {}}],
-        "main": [{"evaluate": {"a": 1}}, {"tool": "search", "arguments": {"q": "x"}}],
+        "main": [
+            {"evaluate": {"a": 1}, "argumnets": {}, "id": "first"},
+            {"foreach": {"in": "$ [1]", "do": {"log": "x"}, "parallelism": 2}},
+        ]
     }
-    error = _error(engine, spec)
-    assert error.path == "tools[1]"
-    assert "'search'" in str(error) and "'integration'" in str(error) and "main[1]" in str(error)
+    engine.validate_task({"name": "t", **spec})
+    logged = caplog.text
+    assert "main[0]" in logged and "'argumnets'" in logged and "'id'" in logged
+    assert "main[1].foreach" in logged and "'parallelism'" in logged
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        {"name": "search", "type": "integration", "integration": {"provider": "brave"}},
+        {"name": "me", "type": "system", "system": {"resource": "agent", "operation": "get"}},
+        {"name": "screen", "type": "computer_20241022", "computer_20241022": {}},
+        {"name": "edit", "type": "text_editor_20241022"},
+        {"name": "shell", "type": "bash_20241022"},
+    ],
+)
+def test_every_tool_type_of_julep_is_accepted(engine: Engine, tool: dict[str, Any]) -> None:
+    spec = {"tools": [tool], "main": [{"tool": tool["name"], "arguments": {}}]}
+    assert engine.validate_task({"name": "t", **spec})["tools"] == [tool]
+
+
+@pytest.mark.parametrize(
+    ("tool", "fragment"),
+    [
+        ({"name": "s", "type": "integration", "integration": {}}, "needs integration"),
+        ({"name": "s", "type": "system", "system": {"resource": "planet"}}, "needs system"),
+        ({"name": "s", "type": "telepathy"}, "has type 'telepathy'"),
+        ({"name": "1s", "type": "function"}, "Python identifier"),
+    ],
+)
+def test_malformed_tools_are_refused_naming_the_tool(
+    engine: Engine, tool: dict[str, Any], fragment: str
+) -> None:
+    error = _error(engine, {"tools": [FUNCTION_TOOL, tool], "main": [{"log": "x"}]})
+    assert error.path == "tools[1]" and fragment in str(error)
 
 
 def test_api_call_tools_need_a_method_and_url(engine: Engine) -> None:
@@ -166,3 +195,20 @@ def test_a_valid_task_with_every_step_kind_is_accepted_unchanged(engine: Engine)
         "sub": [{"evaluate": {"y": "$ _.x"}}],
     }
     assert engine.validate_task(spec) == spec
+
+
+async def test_unknown_tools_and_subworkflows_fail_when_the_step_runs_as_in_julep(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from julep_nb.sources.julep.models import ExecutionStatus
+    from tests.local.test_engine_kit import Kit
+
+    caplog.set_level("WARNING", logger="julep_nb.local.validate")
+    async with Kit() as kit:
+        tool = await kit.run({"main": [{"log": "x"}, {"tool": "nope", "arguments": {}}]})
+        flow = await kit.run({"main": [{"workflow": "missing"}], "helper": [{"log": "x"}]})
+    assert "main[1]: tool 'nope' is not defined" in caplog.text
+    assert "main[0]: subworkflow 'missing' is not defined" in caplog.text
+    assert tool.status is flow.status is ExecutionStatus.FAILED
+    assert "main[1]" in (tool.error or "") and "unknown tool 'nope'" in (tool.error or "")
+    assert "unknown subworkflow 'missing' (subworkflows defined: helper)" in (flow.error or "")

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from julep_nb.local.errors import ExpressionError
 from julep_nb.local.expressions import (
     compile_check,
     evaluate,
@@ -14,7 +15,6 @@ from julep_nb.local.expressions import (
     is_template,
     render,
 )
-from julep_nb.sources.julep.errors import ExpressionError
 
 NAMES: dict[str, Any] = {
     "_": {"topic": "AI", "xs": [3, 1, 2], "text": "a,b,c"},
@@ -91,10 +91,29 @@ def test_evaluate_value_walks_dicts_and_lists_and_keeps_literals() -> None:
     }
 
 
-def test_plain_strings_are_literal_even_with_braces_or_dollars() -> None:
-    # Julep would treat single braces as an f-string; we keep plain text literal.
-    for text in ["cost: {price}", "$5", "$x", "_", "[draft]", "inputs[0]"]:
-        assert evaluate_value(text, NAMES) == text
+def test_strings_without_a_dollar_follow_julep_backwards_compatibility() -> None:
+    # Julep's rule: shorthands are expressions, {{ }} and plain text are f-strings.
+    assert evaluate_value("_", NAMES) == NAMES["_"]
+    assert evaluate_value("_.topic", NAMES) == "AI"
+    assert evaluate_value('_["xs"]', NAMES) == [3, 1, 2]
+    assert evaluate_value("inputs[0]['topic']", NAMES) == "AI"
+    assert evaluate_value("[1, 2]", NAMES) == [1, 2]
+    assert evaluate_value("Topic: {{_.topic}}!", NAMES) == "Topic: AI!"
+    assert evaluate_value("Topic: {_.topic}", NAMES) == "Topic: AI"
+    assert evaluate_value("  plain text, $5 and $x  ", NAMES) == "plain text, $5 and $x"
+    assert evaluate_value("tab\\tstop", NAMES) == "tab\tstop"
+
+
+def test_plain_text_with_a_field_julep_cannot_fill_fails_at_run_time() -> None:
+    with pytest.raises(ExpressionError, match="name 'price' is not defined"):
+        evaluate_value("cost: {price}", NAMES)
+    compile_check("cost: {price}")  # Julep does not check plain text before it runs
+
+
+def test_backwards_compatibility_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JULEP_NB_BACKWARDS_COMPATIBILITY", "0")
+    assert evaluate_value("_.topic", NAMES) == "_.topic"
+    assert evaluate_value("$ _.topic", NAMES) == "AI"
 
 
 def test_template_if_and_for() -> None:

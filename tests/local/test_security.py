@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from julep_nb.local.errors import ExpressionError
 from julep_nb.local.expressions import compile_check, evaluate, evaluate_value, render
 from julep_nb.local.sandbox import MAX_EVAL_SECONDS
-from julep_nb.sources.julep.errors import ExpressionError
 
 # Generous slack for a loaded CI machine; a real hang would take minutes.
 WITHIN = MAX_EVAL_SECONDS + 1.5
@@ -209,3 +209,70 @@ def test_failed_attacks_leave_the_names_untouched() -> None:
     for attack in ["$ state.update({'secret': 'gone'})", "$ state.clear()", "$ _.xs.pop()"]:
         _must_fail(evaluate, attack)
     assert NAMES["state"] == {"secret": "kept"} and len(NAMES["_"]["xs"]) == 1000
+
+
+# The names and helpers added for Julep compatibility: its step context, csv, the
+# text helpers, Python 3.12 f-strings and the strings Julep reads without a `$ `.
+CONTEXT_NAMES: dict[str, Any] = {
+    **NAMES,
+    "agent": {"id": "a-1", "name": "Quill", "about": "writes"},
+    "task": {"name": "t", "workflows": [{"name": "main", "steps": []}]},
+    "execution": {"id": "e-1"},
+    "secrets": {},
+}
+
+NEW_SURFACE = [
+    "agent.__class__",
+    "agent.name.__class__.__mro__",
+    "task.workflows[0].__class__.__subclasses__()",
+    "execution['id'].__dict__",
+    "csv.reader.__globals__",
+    "csv.__dict__",
+    "csv.writer('')._writer",
+    "csv.writer('')._buffer.write('x')",
+    "csv.Dialect.__subclasses__()",
+    "csv.excel.__init__",
+    "csv.register_dialect('semi', delimiter=';')",
+    "csv.field_size_limit(10**9)",
+    "csv.unregister_dialect('excel')",
+    "csv.writer('').writerows([[_.big]] * 5)",
+    "csv.reader(_.big + _.big)",
+    "list(csv.DictReader('a\\n' + '1\\n' * 10**6))",
+    "chunk_doc(_.big + _.big)",
+    "chunk_doc(3)",
+    "markdown_to_html('*a' * 300000)",
+    "html_to_markdown('<b>' * 300000)",
+    "nlp('x')",
+    "humanize_text_alpha('x')",
+    "f'{agent['name'].__class__}'",
+    "f'{'x' * 10**9}'",
+    "f'{_['big']:>{10**9}}'",
+    "f'{f'{f'{_.__class__}'}'}'",
+    "f'{" * 200 + "1" + "}'" * 200,
+]
+
+
+@pytest.mark.parametrize("attack", NEW_SURFACE)
+def test_julep_context_helpers_and_fstrings_stay_in_the_sandbox(attack: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ExpressionError):
+        evaluate("$ " + attack, CONTEXT_NAMES)
+    assert time.monotonic() - started < WITHIN, f"{attack!r} was not stopped in time"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "_.__class__",
+        "{{ _.__class__.__init__.__globals__ }}",
+        "inputs[0].__class__",
+        "Hello {agent.__class__.__mro__}",
+        "Hi {'x' * 10**9}",
+        "[().__class__.__bases__]",
+    ],
+)
+def test_strings_without_a_dollar_are_sandboxed_too(text: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ExpressionError):
+        evaluate_value(text, CONTEXT_NAMES)
+    assert time.monotonic() - started < WITHIN

@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from julep_nb.local import start
+from julep_nb.local.errors import ServerConfigError
 from julep_nb.local.server import default_db_path, main
-from julep_nb.sources.julep.errors import ConfigError
 
 from .conftest import API_KEY, seed_execution
 
@@ -100,7 +100,7 @@ def test_responses_are_not_delayed_by_nagle() -> None:
 
 def test_a_port_in_use_is_a_clear_error() -> None:
     with start() as server:
-        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{server.port}"):
+        with pytest.raises(ServerConfigError, match=f"cannot listen on 127.0.0.1:{server.port}"):
             start(port=server.port)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
 from julep_nb.local.store import Store
-from julep_nb.sources.julep.errors import ConflictError, NotFoundError, ValidationError
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
 from .conftest import MAIN0, seed_execution, seed_task, step
@@ -41,15 +41,15 @@ def test_status_output_error_and_count_follow_the_latest_transition(store: Store
 
 def test_invalid_transition_is_a_conflict_naming_both_types(store: Store) -> None:
     execution = seed_execution(store)
-    with pytest.raises(ConflictError, match="'finish'.*first transition"):
+    with pytest.raises(Conflict, match="'finish'.*first transition"):
         step(store, execution.id, T.FINISH)
     step(store, execution.id, T.INIT)
     step(store, execution.id, T.WAIT)
-    with pytest.raises(ConflictError, match="'error'.*after 'wait'") as info:
+    with pytest.raises(Conflict, match="'error'.*after 'wait'") as info:
         step(store, execution.id, T.ERROR)
     assert info.value.status == 409
     step(store, execution.id, T.CANCELLED)
-    with pytest.raises(ConflictError, match="after 'cancelled'"):
+    with pytest.raises(Conflict, match="after 'cancelled'"):
         step(store, execution.id, T.STEP)
     # The refused rows were not written.
     assert [t.type for t in store.list_transitions(execution.id)] == [T.INIT, T.WAIT, T.CANCELLED]
@@ -84,7 +84,7 @@ def test_paging_and_sorting(store: Store) -> None:
     assert [e.id for e in store.list_executions(task_id, direction="asc", offset=3)] == ids[3:]
     step(store, ids[0], T.INIT)  # the oldest becomes the most recently updated
     assert store.list_executions(task_id, sort_by="updated_at")[0].id == ids[0]
-    with pytest.raises(ValidationError, match="sort_by"):
+    with pytest.raises(InvalidRequest, match="sort_by"):
         store.list_executions(task_id, sort_by="name")
 
 
@@ -101,7 +101,7 @@ def test_transitions_by_scope_after_seq_and_by_id(store: Store) -> None:
     assert [seq for seq, _ in after] == [2, 3]
     assert store.get_transition(execution.id, branch.id) == branch
     assert store.latest_transition(execution.id).type is T.STEP  # type: ignore[union-attr]
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFound):
         store.get_transition(execution.id, "nope")
 
 
@@ -116,7 +116,7 @@ def test_unknown_ids_are_not_found(store: Store) -> None:
         lambda: step(store, "e", T.INIT),
         lambda: store.list_transitions("e"),
     ):
-        with pytest.raises(NotFoundError) as info:
+        with pytest.raises(NotFound) as info:
             call()
         assert info.value.status == 404
 
@@ -131,7 +131,7 @@ def test_task_keeps_subworkflows_and_update_replaces_the_spec(store: Store) -> N
     assert store.get_task(task.id).main == [{"log": "y"}]
     made = store.update_task("fixed-id", {"name": "n", "main": []}, agent_id=agent.id)
     assert made.id == "fixed-id" and store.list_tasks(agent.id)[0].id == "fixed-id"
-    with pytest.raises(ConflictError):
+    with pytest.raises(Conflict):
         store.create_task(agent.id, {"name": "n", "main": []}, task_id="fixed-id")
 
 
@@ -148,9 +148,9 @@ def test_task_token_finds_only_the_current_wait(store: Store) -> None:
     )
     assert store.find_waiting_by_token("tok-1").id == execution.id
     step(store, execution.id, T.RESUME)
-    with pytest.raises(ConflictError, match="already answered"):
+    with pytest.raises(Conflict, match="already answered"):
         store.find_waiting_by_token("tok-1")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFound):
         store.find_waiting_by_token("tok-unknown")
 
 
@@ -235,7 +235,7 @@ def test_two_stores_on_one_file_keep_the_order(tmp_path: Path) -> None:
         step(second, execution.id, T.STEP)
         assert step(first, execution.id, T.STEP) == 3
         step(second, execution.id, T.WAIT)
-        with pytest.raises(ConflictError, match="after 'wait'"):
+        with pytest.raises(Conflict, match="after 'wait'"):
             step(first, execution.id, T.ERROR)
         second.update_task(execution.task_id, {"name": "renamed", "main": []})
         assert second.get_task(execution.task_id).name == "renamed"

@@ -19,9 +19,10 @@ import pytest
 from IPython.core.error import UsageError
 
 from julep_nb.local import start
+from julep_nb.local.errors import ServerConfigError
 from julep_nb.local.server import LocalServer, main
 from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.errors import AuthError, ConfigError, JulepError
+from julep_nb.sources.julep.errors import AuthError, JulepError
 from tests.magics.conftest import Shell
 
 KEY = "sk-RELIABILITY-SECRET-7f3a9c2e5b1d4e6f"
@@ -151,7 +152,7 @@ def test_wrong_keys_of_the_same_length_all_fail(keyed: LocalServer) -> None:
 def test_a_public_bind_without_a_key_is_refused(
     host: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(ConfigError, match="without an API key"):
+    with pytest.raises(ServerConfigError, match="without an API key"):
         start(port=0, host=host)
     assert main(["serve", "--host", host, "--port", "0", "--db", ":memory:"]) == 2
     assert "without an API key" in capsys.readouterr().err

@@ -1,0 +1,74 @@
+"""The execution-wide part of Julep's step context, and the tools a task can call.
+
+Julep gives every step's expressions the dump of its ``StepContext``: besides
+``_``, ``inputs``, ``outputs``, ``steps`` and ``state`` (which the frames keep,
+see :mod:`julep_nb.local.frames`), the execution input's ``agent``, ``task``,
+``execution``, ``arguments``, ``agent_tools``, ``developer_id``, ``user``,
+``session`` and the developer's ``secrets``, and the step's ``cursor`` and
+``current_input``. :func:`execution_names` builds the execution-wide ones from
+the store (once per execution, and again after a restart).
+
+The local server has one developer (:data:`DEVELOPER_ID`), no users, sessions
+or secrets store: ``user`` and ``session`` are ``None``; ``secrets`` are read
+from environment variables ``JULEP_NB_SECRET_<NAME>`` (the name lower-cased).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Final
+
+from julep_nb.local.validate import workflows
+
+if TYPE_CHECKING:
+    from julep_nb.local.store import Store
+
+__all__ = ["DEVELOPER_ID", "SECRET_PREFIX", "execution_names", "secrets", "task_tools"]
+
+DEVELOPER_ID: Final = "00000000-0000-0000-0000-000000000000"
+SECRET_PREFIX: Final = "JULEP_NB_SECRET_"
+
+
+def secrets() -> dict[str, str]:
+    """The developer's secrets: ``JULEP_NB_SECRET_<NAME>`` environment variables."""
+    return {
+        key[len(SECRET_PREFIX) :].lower(): value
+        for key, value in os.environ.items()
+        if key.startswith(SECRET_PREFIX) and len(key) > len(SECRET_PREFIX)
+    }
+
+
+def task_tools(store: Store, spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tools a task's steps can call: its own, plus its agent's with ``inherit_tools``.
+
+    As in Julep, a task tool wins over an agent tool of the same name.
+    """
+    own = [dict(t) for t in spec.get("tools") or []]
+    agent_id = spec.get("agent_id")
+    if not spec.get("inherit_tools") or not agent_id:
+        return own
+    names = {t.get("name") for t in own}
+    inherited = [t for t in store.agent_tools.all_of(agent_id) if t.get("name") not in names]
+    return inherited + own
+
+
+def execution_names(store: Store, execution_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The execution-wide names of Julep's step context (see the module docstring)."""
+    execution = store.get_execution(execution_id).to_wire()
+    agent_id = spec.get("agent_id")
+    agent = store.get_agent(agent_id).to_wire() if agent_id else None
+    task = {
+        **spec,
+        "workflows": [{"name": name, "steps": steps} for name, steps in workflows(spec).items()],
+    }
+    return {
+        "agent": agent,
+        "task": task,
+        "execution": execution,
+        "arguments": execution.get("input") or {},
+        "agent_tools": store.agent_tools.all_of(agent_id) if agent_id else [],
+        "developer_id": DEVELOPER_ID,
+        "user": None,
+        "session": None,
+        "secrets": secrets(),
+    }
