@@ -151,6 +151,7 @@ class StatusReport:
     metadata: dict[str, Any] | None = None
     running: tuple[TimelineEntry, ...] | None = None
     next_run: str | None = None  # continued as new: the run that follows
+    signals: tuple[str, ...] | None = None  # signal names it accepts, when the source knows
 
 
 Event = StatusReport | TimelineEntry

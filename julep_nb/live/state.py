@@ -78,6 +78,7 @@ class ExecutionState:
     metadata: dict[str, Any] | None = None
     running: tuple[TimelineEntry, ...] = ()  # entries in progress, from the latest report
     next_run: str | None = None  # continued as new: the run that follows
+    signals: tuple[str, ...] = ()  # signal names it accepts, when the source says
     _log: EntryLog = field(default=_EMPTY_LOG, repr=False, compare=False)
     _n: int = 0
 

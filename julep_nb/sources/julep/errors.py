@@ -13,9 +13,7 @@ Every error is a :class:`JulepError`, so one ``except`` catches them all::
     ├── TransportError           the server could not be reached (connect, read, timeout)
     ├── StreamError              an event stream could not be read or resumed
     ├── ConfigError              base URL / environment / API key cannot be resolved
-    ├── InputError               a cell body or argument cannot be parsed; nothing was sent
-    ├── ExpressionError          (local engine) a ``$ `` expression or template failed
-    └── StepError                (local engine) a step is invalid or failed while running
+    └── InputError               a cell body or argument cannot be parsed; nothing was sent
 
 The classes a watcher acts on are also the live layer's neutral ones
 (:mod:`julep_nb.live.errors`): ``AuthError`` is a ``SourceUnauthorized``,
@@ -45,13 +43,11 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConflictError",
-    "ExpressionError",
     "InputError",
     "JulepError",
     "NotFoundError",
     "RateLimitError",
     "ServerError",
-    "StepError",
     "StreamError",
     "TransportError",
     "ValidationError",
@@ -125,22 +121,6 @@ class ConfigError(JulepError):
 
 class InputError(JulepError, ValueError):
     """A cell body or argument could not be parsed; no request was sent."""
-
-
-class ExpressionError(JulepError):
-    """A ``$ `` expression or a template failed (local engine)."""
-
-    def __init__(self, message: str, *, expression: str | None = None) -> None:
-        super().__init__(message)
-        self.expression = expression
-
-
-class StepError(JulepError):
-    """A task step is invalid, or failed while it ran (local engine)."""
-
-    def __init__(self, message: str, *, path: str | None = None) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
