@@ -247,6 +247,13 @@ class ExecutionState:
         return replace(self, _log=log, _n=self._n + 1, running=running)
 
 
+# Report fields that replace the state's when the report has them (None: unknown).
+_REPORTED = (
+    "source", "task_id", "name", "input", "created_at", "metadata", "running", "next_run",
+    "signals",
+)  # fmt: skip
+
+
 def _newer(state: ExecutionState, at: datetime | None) -> bool:
     return state.reported_at is None or at is None or at >= state.reported_at
 
@@ -256,16 +263,7 @@ def _with_report(state: ExecutionState, report: StatusReport) -> ExecutionState:
         "reported_entry_count": max(report.entry_count or 0, state.reported_entry_count),
         "reported_error": report.error,
     }
-    for name in (
-        "source",
-        "task_id",
-        "name",
-        "input",
-        "created_at",
-        "metadata",
-        "running",
-        "next_run",
-    ):
+    for name in _REPORTED:
         value = getattr(report, name)
         if value is not None:
             fields[name] = value
