@@ -27,7 +27,7 @@ from julep_nb.sources.julep.models import (
     TransitionType,
 )
 from julep_nb.sources.julep.source import JulepSource
-from julep_nb.sources.julep.sse import SSEParser
+from julep_nb.sources.julep.sse_parser import SSEParser
 from julep_nb.sources.julep.streams import parse_status_event, parse_transition
 from tests.faults import FaultServer, Request, Responder, routes
 

@@ -39,10 +39,16 @@ def test_api_error_str_names_status_message_and_url() -> None:
     assert err.status == 404
 
 
-def test_step_error_names_the_path() -> None:
-    assert str(e.StepError("unknown step kind 'florp'", path="main[2]")) == (
-        "main[2]: unknown step kind 'florp'"
-    )
+def test_the_errors_a_watcher_acts_on_are_the_live_layers() -> None:
+    """Any source's failures reach the watcher as the neutral SourceError tree."""
+    from julep_nb.live import errors as live
+
+    assert issubclass(e.AuthError, live.SourceUnauthorized)
+    assert issubclass(e.NotFoundError, live.SourceNotFound)
+    assert issubclass(e.ConflictError, live.ActionRefused)
+    for transient in (e.TransportError, e.ServerError, e.RateLimitError):
+        assert issubclass(transient, live.SourceUnreachable)
+    assert issubclass(e.StreamError, live.StreamBroken)
 
 
 def test_input_error_is_a_value_error() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from julep_nb.sources.julep.sse import ServerSentEvent, SSEParser
+from julep_nb.sources.julep.sse_parser import ServerSentEvent, SSEParser
 
 STREAM = (
     "\ufeff: hello\n"
