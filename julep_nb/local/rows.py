@@ -22,6 +22,7 @@ from julep_nb.sources.julep.models import (
     is_valid_transition,
     status_for,
 )
+from julep_nb.sources.julep.models import error_text as error_message
 
 __all__ = [
     "EXECUTION_COLUMNS",
@@ -129,11 +130,7 @@ def loads(text: str | None) -> Any:
 
 def error_text(type_: TransitionType, output: Any) -> str | None:
     """The ``Execution.error`` a failing transition implies (Julep keeps it as text)."""
-    if type_ is not TransitionType.ERROR:
-        return None
-    if isinstance(output, dict) and "error" in output:
-        return str(output["error"])
-    return output if isinstance(output, str) else dumps(output)
+    return error_message(output) if type_ is TransitionType.ERROR else None
 
 
 def target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from julep_nb.sources.julep.models import (
     TransitionType,
     status_for,
 )
+from julep_nb.sources.julep.models import error_text as error_message
 
 __all__ = [
     "PING_INTERVAL",
@@ -232,10 +233,7 @@ def _status_json(fields: dict[str, Any]) -> str:
 def _as_of(base: Execution, seq: int, transition: Transition) -> dict[str, Any]:
     """The execution as of ``transition``, built from the event without another read."""
     status = status_for(transition.type)
-    error = None
-    if status is ExecutionStatus.FAILED:
-        out = transition.output
-        error = str(out["error"]) if isinstance(out, dict) and "error" in out else str(out)
+    error = error_message(transition.output) if status is ExecutionStatus.FAILED else None
     wire = base.to_wire()
     wire.update(
         status=status.value,

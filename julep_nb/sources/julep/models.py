@@ -8,6 +8,7 @@ ISO-8601 timestamps with or without a zone).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
@@ -290,12 +291,18 @@ def live_status(status: ExecutionStatus) -> ExecutionStatus:
 
 
 def error_text(output: Any) -> str | None:
-    """The error message an ``error`` transition carries in its output."""
+    """The error message a failing transition's output carries (``Execution.error``).
+
+    The one rule, for the client and the local server alike: the ``error`` member of
+    a dict, a string as it is, anything else as compact JSON.
+    """
     if output is None:
         return None
     if isinstance(output, dict) and "error" in output:
         return str(output["error"])
-    return output if isinstance(output, str) else str(output)
+    if isinstance(output, str):
+        return output
+    return json.dumps(output, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def step_label(transition: Transition) -> str:
