@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import simpleeval
 
-from julep_nb.local import helpers, sandbox, syntax, templates
+from julep_nb.local import helpers, method_guards, sandbox, syntax, templates
 from julep_nb.local.errors import ExpressionError
 from julep_nb.local.fstrings import parse_expression
 from julep_nb.local.sandbox import (
@@ -177,7 +177,7 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             callable(item) and item in simpleeval.DISALLOW_FUNCTIONS
         ):
             raise LimitExceeded(f"attribute {attr!r} is not available")
-        return sandbox.guard_callable(item)
+        return method_guards.guard_callable(item)
 
     # simpleeval applies its own (module-global) 100 kB cap to f-strings and no
     # cap to format specs; these two use ours.

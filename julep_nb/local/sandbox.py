@@ -14,10 +14,8 @@ steps. Everything raises :class:`LimitExceeded`; the callers turn it into an
 from __future__ import annotations
 
 import ast
-import functools
 import re
 import time
-import types
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Final
@@ -38,14 +36,13 @@ __all__ = [
     "MAX_ROUND_DIGITS",
     "MAX_STRING_LENGTH",
     "OPERATORS",
+    "TEXT_TYPES",
     "Budget",
     "LimitExceeded",
     "check_format_spec",
     "check_length",
-    "check_method_args",
     "current_budget",
     "deep_size",
-    "guard_callable",
     "use_budget",
 ]
 
@@ -194,7 +191,7 @@ def _check_int(bits: int) -> None:
         raise LimitExceeded(f"the result would be a {bits:,}-bit integer (max {MAX_INT_BITS:,})")
 
 
-_TEXT: Final = (str, bytes, bytearray)
+TEXT_TYPES: Final = (str, bytes, bytearray)
 
 # ------------------------------------------------------------------------ operators
 
@@ -204,7 +201,7 @@ def safe_mult(a: Any, b: Any) -> Any:
     if isinstance(b, int) and not isinstance(a, (int, float, complex)):
         a, b = b, a
     if isinstance(a, int) and hasattr(b, "__len__"):
-        if isinstance(b, _TEXT):
+        if isinstance(b, TEXT_TYPES):
             check_length(len(b) * max(a, 0))
         elif a > 0:
             # Deep size, not len: [[0] * 10**6] * 10**6 is small until someone compares it.
@@ -223,7 +220,7 @@ def safe_mult(a: Any, b: Any) -> Any:
 def safe_add(a: Any, b: Any) -> Any:
     """``+`` that refuses to build over-long strings or sequences."""
     if hasattr(a, "__len__") and hasattr(b, "__len__"):
-        if isinstance(a, _TEXT):
+        if isinstance(a, TEXT_TYPES):
             check_length(len(a) + len(b))
         elif len(a) + len(b) > MAX_COLLECTION_SIZE:
             raise LimitExceeded(f"the result would have more than {MAX_COLLECTION_SIZE:,} elements")
@@ -262,7 +259,7 @@ def check_format_spec(spec: str) -> None:
 
 def safe_mod(a: Any, b: Any) -> Any:
     """``%``: printf-style formatting with bounded widths; modulo otherwise."""
-    if isinstance(a, _TEXT):
+    if isinstance(a, TEXT_TYPES):
         text = a.decode("latin-1") if isinstance(a, (bytes, bytearray)) else a
         for spec in _PERCENT_SPEC.findall(text):
             check_format_spec(spec)
@@ -280,138 +277,3 @@ OPERATORS: Final[dict[type, Callable[..., Any]]] = {
     ast.Mod: safe_mod,
 }
 """simpleeval's operators with size-checked ``+ * ** << %``."""
-
-# ------------------------------------------------------------------------ methods
-
-# Methods that change a value in place: expressions must not alter step outputs,
-# inputs or ``state`` behind the engine's back (use ``set`` steps for state).
-_MUTATORS: Final = frozenset(
-    {
-        "append",
-        "extend",
-        "insert",
-        "remove",
-        "pop",
-        "popitem",
-        "clear",
-        "sort",
-        "reverse",
-        "update",
-        "setdefault",
-        "add",
-        "discard",
-        "intersection_update",
-        "difference_update",
-        "symmetric_difference_update",
-    }
-)
-_BUILTIN_METHODS: Final = (types.BuiltinMethodType, types.MethodDescriptorType)
-
-
-def _width_arg(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    width = args[0] if args else kwargs.get("width", 0)
-    if isinstance(width, int):
-        check_length(width)
-
-
-def _replace_arg(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    if len(args) < 2 or not isinstance(self, _TEXT):
-        return
-    old, new = args[0], args[1]
-    count = args[2] if len(args) > 2 else kwargs.get("count", -1)
-    hits = len(self) + 1 if not old else self.count(old)
-    if isinstance(count, int) and count >= 0:
-        hits = min(hits, count)
-    check_length(len(self) + hits * max(len(new) - len(old), 0))
-
-
-def _expandtabs_arg(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    size = args[0] if args else kwargs.get("tabsize", 8)
-    if isinstance(self, _TEXT) and isinstance(size, int):
-        tab = "\t" if isinstance(self, str) else b"\t"
-        check_length(len(self) + self.count(tab) * max(size, 0))  # type: ignore[arg-type]
-
-
-def _join_arg(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    items = list(args[0]) if args else []
-    if len(items) > MAX_COLLECTION_SIZE:
-        raise LimitExceeded(f"cannot join more than {MAX_COLLECTION_SIZE:,} items")
-    total = len(self) * max(len(items) - 1, 0)
-    for item in items:
-        total += len(item) if isinstance(item, _TEXT) else 0
-    check_length(total)
-    return (items, *args[1:])
-
-
-def _translate_arg(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    table = args[0] if args else None
-    if isinstance(self, str) and isinstance(table, dict):
-        longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
-        check_length(len(self) * max(longest, 1))
-
-
-def _to_bytes_arg(self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    length = args[0] if args else kwargs.get("length", 1)
-    if isinstance(length, int):
-        check_length(length, "bytes value")
-
-
-_ArgCheck = Callable[[Any, tuple[Any, ...], dict[str, Any]], "tuple[Any, ...] | None"]
-_METHOD_CHECKS: Final[dict[str, _ArgCheck]] = {
-    "center": _width_arg,
-    "ljust": _width_arg,
-    "rjust": _width_arg,
-    "zfill": _width_arg,
-    "replace": _replace_arg,
-    "expandtabs": _expandtabs_arg,
-    "join": _join_arg,
-    "translate": _translate_arg,
-    "to_bytes": _to_bytes_arg,
-}
-
-
-def _checked_bound(check: _ArgCheck, method: Any, *args: Any, **kwargs: Any) -> Any:
-    current_budget().check_time()
-    new_args = check(method.__self__, args, kwargs)
-    return method(*(args if new_args is None else new_args), **kwargs)
-
-
-def _checked_unbound(check: _ArgCheck, method: Any, *args: Any, **kwargs: Any) -> Any:
-    if args:
-        new_args = check(args[0], args[1:], kwargs)
-        if new_args is not None:
-            args = (args[0], *new_args)
-    return method(*args, **kwargs)
-
-
-def check_method_args(
-    name: str, obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None
-) -> None:
-    """Run the size check of str/bytes method ``name`` on a call, without calling it."""
-    check = _METHOD_CHECKS.get(name)
-    if check is not None:
-        check(obj, args, kwargs or {})
-
-
-def guard_callable(item: Any) -> Any:
-    """Refuse in-place mutators; wrap size-amplifying str/bytes/int methods with checks."""
-    if not isinstance(item, _BUILTIN_METHODS):
-        return item
-    name = item.__name__
-    if name in _MUTATORS:
-        owner = getattr(item, "__self__", None)
-        owner_type = owner if isinstance(owner, type) else type(owner)
-        if isinstance(item, types.MethodDescriptorType) or owner_type in _MUTABLE:
-            raise LimitExceeded(
-                f"'.{name}()' changes a value in place, which expressions may not do: "
-                "build a new value instead (e.g. a + [x], {**d, 'k': v}, sorted(xs))"
-            )
-    check = _METHOD_CHECKS.get(name)
-    if check is None:
-        return item
-    if isinstance(item, types.MethodDescriptorType):
-        return functools.partial(_checked_unbound, check, item)
-    return functools.partial(_checked_bound, check, item)
-
-
-_MUTABLE: Final = (list, dict, set, bytearray)

@@ -25,7 +25,7 @@ from jinja2 import nodes
 from jinja2.filters import FILTERS
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from julep_nb.local import helpers, sandbox
+from julep_nb.local import helpers, method_guards, sandbox
 from julep_nb.local.errors import ExpressionError
 from julep_nb.local.sandbox import MAX_STRING_LENGTH, Budget, LimitExceeded
 
@@ -84,7 +84,7 @@ def _len(value: Any) -> int:
 
 
 def _replace(eval_ctx: Any, s: Any, old: str, new: str, count: int | None = None) -> None:
-    sandbox.check_method_args("replace", str(s), (old, new, -1 if count is None else count))
+    method_guards.check_method_args("replace", str(s), (old, new, -1 if count is None else count))
 
 
 def _round(value: Any, precision: int = 0, method: str = "common") -> None:
@@ -178,7 +178,7 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         sandbox.current_budget().check_time()
-        return super().call(__context, sandbox.guard_callable(__obj), *args, **kwargs)
+        return super().call(__context, method_guards.guard_callable(__obj), *args, **kwargs)
 
 
 _ENV: Final = _Environment()
