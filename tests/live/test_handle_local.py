@@ -58,14 +58,18 @@ def test_wait_inside_a_running_loop_with_the_real_client_and_server():
         server = start(port=0, db=":memory:")
         execution = seed_execution(server.store)
 
-        def commit():
+        def commit(handle):
+            # Only once the watcher streams, so that the stream is what is tested.
+            deadline = time.monotonic() + 20
+            while handle.watcher.strategy is None and time.monotonic() < deadline:
+                time.sleep(0.005)
             for kind in [T.INIT] + [T.STEP] * 20 + [T.FINISH]:
                 time.sleep(0.005)
                 step(server.store, execution.id, kind, {"kind": kind.value})
 
         async def main():
             handle = watch(execution.id, client=Client(base_url=server.base_url))
-            threading.Thread(target=commit).start()
+            threading.Thread(target=commit, args=(handle,)).start()
             state = handle.wait(timeout=20)   # synchronous, inside the running loop
             print(state.status.value, state.seen_count, handle.watcher.strategy)
 
@@ -84,7 +88,7 @@ async def test_updates_follow_a_live_execution(local_server):
     execution = seed_execution(local_server.store)
     async with Client(base_url=local_server.base_url) as client:
         handle = watch(execution.id, client=client)
-        commit_later(local_server, execution.id, 8, 0.01)
+        commit_later(local_server, execution.id, 8, 0.05)  # slow enough to see each state
         statuses = []
         async with asyncio.timeout(15):
             async for state in handle.updates():
