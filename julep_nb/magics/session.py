@@ -72,7 +72,7 @@ class Session:
 
     client: Callable[[], Client]
     run: Runner
-    namespace: MutableMapping[str, Any] | None = None
+    namespace: MutableMapping[str, Any] | None = field(default=None, repr=False)
     task_names: MutableMapping[str, str] = field(default_factory=dict)
     agents: MutableMapping[str, str] = field(default_factory=dict)
     agent_id: str | None = None

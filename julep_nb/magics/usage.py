@@ -27,7 +27,7 @@ Line magics::
     %julep_exec run TASK_ID [--input JSON] [-o VAR] [--wait] [--metadata JSON]
                             [--panel MODE] [--input-var NAME]
     %julep_exec TASK_ID …                   the same ("run" may be left out)
-    %julep_exec status EXECUTION_ID         current state, one request
+    %julep_exec status EXECUTION_ID         current state, read once
     %julep_exec watch EXECUTION_ID [-o VAR] [--wait] [--panel MODE]
     %julep_exec cancel EXECUTION_ID [--reason TEXT]
     %julep_exec transitions EXECUTION_ID [--limit N]
