@@ -19,6 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from julep_nb.magics.magics import JulepMagics
+from julep_nb.magics.results import register, unregister
+
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
 
 _ATTR = "_julep_magics"
@@ -26,9 +29,6 @@ _ATTR = "_julep_magics"
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext julep_nb``: register the magics, their config and display hooks."""
-    from julep_nb.magics.magics import JulepMagics
-    from julep_nb.magics.results import register
-
     if getattr(ipython, _ATTR, None) is not None:
         return  # loaded already: keep the session's client, tasks and watchers
     # Magics.__init__ adds it to shell.configurables, so `%config JulepMagics` works,
@@ -42,8 +42,6 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext julep_nb``: stop this session's watchers and remove the magics."""
-    from julep_nb.magics.results import unregister
-
     magics = getattr(ipython, _ATTR, None)
     if magics is None:
         return

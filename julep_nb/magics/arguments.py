@@ -1,7 +1,9 @@
 """The magics' command-line options: argparse parsers that never exit the kernel.
 
-Each subcommand has a parser factory here; :mod:`julep_nb.magics.commands` maps
-subcommand names to (parser, function). Every problem is an
+Each subcommand has a parser factory here; :mod:`julep_nb.magics.router` maps
+subcommand names to (parser factory, function). Options shared by several
+subcommands are added by one helper each (``_add_display_options``,
+``_add_input_options``), so a new option is one helper line. Every problem is an
 :class:`~julep_nb.sources.julep.errors.InputError` naming the usage.
 """
 
@@ -17,13 +19,16 @@ __all__ = [
     "PANEL_MODES",
     "ArgParser",
     "HelpRequested",
+    "cancel_parser",
     "config_parser",
-    "execution_parser",
     "list_parser",
     "parse_assignment",
     "resume_parser",
     "run_parser",
+    "status_parser",
     "task_parser",
+    "transitions_parser",
+    "watch_parser",
 ]
 
 PANEL_MODES: Final = ("auto", "widget", "html", "none")
@@ -153,28 +158,41 @@ def resume_parser() -> ArgParser:
     return parser
 
 
-def execution_parser(command: str) -> ArgParser:
-    """``status``, ``watch``, ``cancel`` and ``transitions``: one EXECUTION_ID each."""
-    descriptions = {
-        "status": "Show an execution's current state (one request, no watching).",
-        "watch": "Attach to an existing execution and watch it live.",
-        "cancel": "Cancel an execution.",
-        "transitions": "List an execution's transitions.",
-    }
-    parser = ArgParser(f"%julep_exec {command}", descriptions[command])
+def _execution_parser(command: str, description: str) -> ArgParser:
+    parser = ArgParser(f"%julep_exec {command}", description)
     parser.add_argument("execution_id", metavar="EXECUTION_ID")
-    if command == "watch":
-        _add_display_options(parser)
-    elif command == "cancel":
-        parser.add_argument("--reason", default=None, help="why (stored by the server)")
-    elif command == "transitions":
-        parser.add_argument(
-            "--limit",
-            type=positive_int,
-            default=None,
-            metavar="N",
-            help="only the newest N transitions (default: all)",
-        )
+    return parser
+
+
+def status_parser() -> ArgParser:
+    """``%julep_exec status EXECUTION_ID``."""
+    return _execution_parser("status", "Show an execution's current state (no watching).")
+
+
+def watch_parser() -> ArgParser:
+    """``%julep_exec watch EXECUTION_ID [-o VAR] [--wait] [--panel MODE]``."""
+    parser = _execution_parser("watch", "Attach to an existing execution and watch it live.")
+    _add_display_options(parser)
+    return parser
+
+
+def cancel_parser() -> ArgParser:
+    """``%julep_exec cancel EXECUTION_ID [--reason TEXT]``."""
+    parser = _execution_parser("cancel", "Cancel an execution.")
+    parser.add_argument("--reason", default=None, help="why (stored by the server)")
+    return parser
+
+
+def transitions_parser() -> ArgParser:
+    """``%julep_exec transitions EXECUTION_ID [--limit N]``."""
+    parser = _execution_parser("transitions", "List an execution's transitions.")
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="only the newest N transitions (default: all)",
+    )
     return parser
 
 

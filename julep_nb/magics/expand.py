@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from IPython.utils.text import DollarFormatter
+
 from julep_nb.sources.julep.errors import InputError
 
 __all__ = ["JSON_OPTIONS", "Expansion", "expand_args", "looks_like_template"]
@@ -56,8 +58,6 @@ def expand_args(args: Iterable[str], namespace: Mapping[str, Any] | None) -> Exp
     args = list(args)
     if namespace is None:
         return Expansion(args, {})
-    from IPython.utils.text import DollarFormatter
-
     formatter = DollarFormatter()
     scope = dict(namespace)  # eval() may add __builtins__: never to the user's namespace
     out: list[str] = []

@@ -27,6 +27,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from IPython.core.async_helpers import get_asyncio_loop
+
 from julep_nb.live import sync as live_sync
 
 __all__ = ["kernel_loop", "run_sync"]
@@ -36,8 +38,6 @@ T = TypeVar("T")
 
 def kernel_loop() -> asyncio.AbstractEventLoop:
     """The loop this process runs IPython's ``await`` on (running in a kernel)."""
-    from IPython.core.async_helpers import get_asyncio_loop
-
     loop: asyncio.AbstractEventLoop = get_asyncio_loop()
     return loop
 

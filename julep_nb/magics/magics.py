@@ -1,43 +1,60 @@
-"""``JulepMagics``: the traitlets-configured magics class; the work is in ``commands``.
+"""``JulepMagics``: the traitlets-configured shell around the subcommands.
 
 The class holds configuration (``%config JulepMagics.x = …``), the lazily built
-client, the names of tasks defined in this session and which watchers each cell
-started. Every magic is a thin shell around :mod:`julep_nb.magics.commands`:
-errors a user can fix become :class:`~IPython.core.error.UsageError` (no
-traceback), with the API key redacted.
+client, the names of tasks defined in this session, and which watchers each cell
+started. Each magic builds a :class:`~julep_nb.magics.session.Session` (plain
+data) and hands it to :mod:`julep_nb.magics.router`; errors a user can fix become
+:class:`~IPython.core.error.UsageError` (no traceback), the API key redacted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from julep_nb.magics import commands
+from julep_nb.connect import Client, shared_local_server
+from julep_nb.live.errors import SourceError
+from julep_nb.live.registry import stop_all
+from julep_nb.magics import router
 from julep_nb.magics.arguments import PANEL_MODES, HelpRequested
+from julep_nb.magics.errors import CommandError
 from julep_nb.magics.loop import kernel_loop, run_sync
+from julep_nb.magics.session import CellRecord, Session, ViewOptions
+from julep_nb.magics.usage import EXEC_USAGE, TASK_USAGE
 from julep_nb.sources.julep.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, redact
 from julep_nb.sources.julep.config import resolve_settings as _resolve
 from julep_nb.sources.julep.errors import ConfigError, JulepError
 
-if TYPE_CHECKING:
-    from julep_nb.connect import Client
-    from julep_nb.live.handle import ExecutionHandle
-
 __all__ = ["JulepMagics"]
 
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 NO_SERVER_HELP = (
     "set JULEP_API_KEY (hosted Julep) or JULEP_BASE_URL, or run "
     "%config JulepMagics.base_url = 'https://…' (and JulepMagics.api_key)"
 )
+
+# What a user can fix: shown as one line, without a traceback.
+USER_ERRORS = (UsageError, CommandError, JulepError, SourceError, TraitError)
+
+SHOWN_OPTIONS = ("agent_id", "panel", "refresh_rate", "timeline_limit", "auto_local")
+
+
+def _documented(text: str) -> Callable[[F], F]:
+    """Give a magic its usage text as docstring (what ``%julep_exec?`` shows)."""
+
+    def apply(function: F) -> F:
+        function.__doc__ = text
+        return function
+
+    return apply
 
 
 @magics_class
@@ -91,9 +108,8 @@ class JulepMagics(Magics, Configurable):
         self._announced = False
         self.task_names: dict[str, str] = {}  # %%julep_task name -> task id
         self.agents: dict[str, str] = {}  # base URL -> default agent id
-        self.cell_key: str | None = None
-        self._cell_handles: dict[str, list[ExecutionHandle]] = {}
-        self._shown: list[Any] = []  # handles whose panel this cell already displayed
+        self._cell = CellRecord()  # the running cell
+        self._cells: dict[str, CellRecord] = {}  # cell key -> what its last run started
 
     # ------------------------------------------------------------------ traits
 
@@ -129,8 +145,6 @@ class JulepMagics(Magics, Configurable):
 
     def client(self) -> Client:
         """The client for the current settings; rebuilt when traits or env vars change."""
-        from julep_nb.connect import Client
-
         settings = self.settings()
         if self._client is not None and settings == self._client_settings:
             return self._client
@@ -152,8 +166,6 @@ class JulepMagics(Magics, Configurable):
                 f"{NO_SERVER_HELP}; or %config JulepMagics.auto_local = True for the "
                 "embedded local server."
             )
-        from julep_nb.connect import shared_local_server
-
         server = shared_local_server()
         if not self._announced:
             self._announced = True
@@ -170,9 +182,41 @@ class JulepMagics(Magics, Configurable):
             return None
         return client.base_url
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run a client coroutine to completion on the kernel loop (see ``loop.py``)."""
-        return run_sync(coro)
+    def describe(self) -> dict[str, Any]:
+        """The resolved connection (key masked) and the options, for ``config``."""
+        settings = self.settings()
+        view: dict[str, Any] = dict(settings.describe())
+        if settings.use_local:
+            local_url = self.local_url()
+            if local_url:
+                view["base_url"] = f"{local_url} (embedded local server)"
+            elif not self.auto_local:
+                view["base_url"] = "(none: set JULEP_API_KEY or JULEP_BASE_URL)"
+        for name in SHOWN_OPTIONS:
+            view[name] = getattr(self, name)
+        return view
+
+    def _configure(self, name: str, value: Any) -> None:
+        setattr(self, name, value)  # validated by the trait
+
+    def session(self) -> Session:
+        """What the subcommands see of this session, as plain data."""
+        return Session(
+            client=self.client,
+            run=run_sync,
+            namespace=self.shell.user_ns if self.shell is not None else None,
+            task_names=self.task_names,
+            agents=self.agents,
+            agent_id=self.agent_id,
+            view=ViewOptions(
+                panel=self.panel,
+                refresh_rate=self.refresh_rate,
+                timeline_limit=self.timeline_limit,
+            ),
+            cell=self._cell,
+            configure=self._configure,
+            describe=self.describe,
+        )
 
     # ------------------------------------------------------------------ cells
 
@@ -180,54 +224,34 @@ class JulepMagics(Magics, Configurable):
         """IPython event: a cell starts. Stop the watchers its previous run started."""
         cell_id = getattr(info, "cell_id", None)
         raw = getattr(info, "raw_cell", "") or ""
-        self.cell_key = (
-            f"cell:{cell_id}" if cell_id else "src:" + hashlib.sha1(raw.encode()).hexdigest()[:16]
-        )
-        self._shown.clear()
-        for handle in self._cell_handles.pop(self.cell_key, []):
-            handle.stop()
-
-    def adopt(self, handle: ExecutionHandle, *, shown: bool) -> None:
-        """Remember that the current cell started ``handle`` (and displayed its panel)."""
-        for key, handles in list(self._cell_handles.items()):
-            # Forget finished ones, so a long session does not keep every state alive.
-            handles[:] = [h for h in handles if h.watching]
-            if not handles:
-                del self._cell_handles[key]
-        if self.cell_key is not None:
-            self._cell_handles.setdefault(self.cell_key, []).append(handle)
-        if shown:
-            self._shown.append(handle)
+        key = f"cell:{cell_id}" if cell_id else "src:" + hashlib.sha1(raw.encode()).hexdigest()[:16]
+        previous = self._cells.pop(key, None)
+        if previous is not None:
+            for handle in previous.started:
+                handle.stop()
+        # Forget finished ones, so a long session does not keep every state alive.
+        for old_key, record in list(self._cells.items()):
+            record.started[:] = [h for h in record.started if h.watching]
+            if not record.started:
+                del self._cells[old_key]
+        self._cell = self._cells[key] = CellRecord(key=key)
 
     def claim_display(self, obj: Any) -> bool:
         """True (once) when ``obj``'s panel is already on screen from this cell."""
-        for i, shown in enumerate(self._shown):
-            if shown is obj:
-                del self._shown[i]
+        shown = self._cell.shown
+        for i, handle in enumerate(shown):
+            if handle is obj:
+                del shown[i]
                 return True
         return False
 
-    @property
-    def user_ns(self) -> dict[str, Any]:
-        """The notebook's namespace (where ``-o VAR`` stores and ``--input-var`` reads)."""
-        if self.shell is None:
-            raise UsageError("The Julep magics need an IPython shell: use %load_ext julep_nb.")
-        namespace: dict[str, Any] = self.shell.user_ns
-        return namespace
-
-    def store(self, name: str | None, value: Any) -> None:
-        """``-o NAME``: put ``value`` in the user namespace."""
-        if name:
-            self.user_ns[name] = value
-
     def close(self) -> None:
         """Stop the kernel's watchers and close this session's clients."""
-        from julep_nb.live.registry import stop_all
-
-        for handles in self._cell_handles.values():
-            for handle in handles:
+        for record in [*self._cells.values(), self._cell]:
+            for handle in record.started:
                 handle.stop()
-        self._cell_handles.clear()
+        self._cells.clear()
+        self._cell = CellRecord()
         stop_all(kernel_loop())  # also those restarted by `await h`
         clients = [*self._retired, *([self._client] if self._client else [])]
         self._client, self._client_settings, self._retired = None, None, []
@@ -239,75 +263,18 @@ class JulepMagics(Magics, Configurable):
 
     @no_var_expand
     @line_cell_magic
+    @_documented(EXEC_USAGE)
     def julep_exec(self, line: str, cell: str | None = None) -> Any:
-        """Start, watch, resume, cancel and inspect Julep task executions.
-
-        Cell magics (the body is YAML or JSON; an empty body is ``{}``)::
-
-            %%julep_exec TASK_ID [-o VAR] [--wait] [--metadata JSON] [--panel MODE]
-                                 [--input-var NAME]
-            <input>                 start an execution; a live panel follows it
-
-            %%julep_exec resume EXECUTION_ID [-o VAR] [--wait] [--panel MODE]
-            <resume input>          answer an execution that is awaiting_input
-
-        Line magics::
-
-            %julep_exec run TASK_ID [--input JSON] [-o VAR] [--wait] [--metadata JSON]
-                                    [--panel MODE] [--input-var NAME]
-            %julep_exec TASK_ID …                   the same ("run" may be left out)
-            %julep_exec status EXECUTION_ID         current state, one request
-            %julep_exec watch EXECUTION_ID [-o VAR] [--wait] [--panel MODE]
-            %julep_exec cancel EXECUTION_ID [--reason TEXT]
-            %julep_exec transitions EXECUTION_ID [--limit N]
-            %julep_exec list TASK_ID [--limit N]    the task's executions, newest first
-            %julep_exec config [NAME=VALUE ...]     resolved settings (key masked), or set
-                                                    JulepMagics options
-
-        TASK_ID is a task id, or the name of a task defined with ``%%julep_task`` in
-        this session. JSON values need no quoting: ``--input {"topic": "otters"}``.
-
-        Options:
-          -o VAR            also store the result (an ExecutionHandle) in VAR
-          --wait            block until the execution is terminal
-          --metadata JSON   execution metadata (a JSON object)
-          --panel MODE      auto | widget | html | none (default: JulepMagics.panel)
-          --input JSON      the input on the magic line (instead of a cell body)
-          --input-var NAME  the input from the dict NAME in the notebook
-
-        ``run``, ``watch``, ``resume`` and the cell form return an ExecutionHandle:
-        ``h = %julep_exec run TASK_ID --input {}`` then ``state = await h``. ``status``
-        returns an ExecutionState; ``list`` and ``transitions`` return lists.
-        Each subcommand also has ``-h``. Settings: ``%config JulepMagics`` (base_url,
-        environment, api_key, agent_id, panel, refresh_rate, timeline_limit,
-        auto_local); environment variables JULEP_BASE_URL and JULEP_API_KEY apply.
-        With neither a URL nor a key, the embedded local server is started.
-        Full reference: docs/magics.md.
-        """
         with self._user_errors():
-            return commands.exec_magic(self, line, cell)
+            return router.exec_magic(self.session(), line, cell)
         return None
 
     @no_var_expand
     @cell_magic
+    @_documented(TASK_USAGE)
     def julep_task(self, line: str, cell: str) -> Any:
-        """Create a task from the YAML cell body, or update the one with the same name.
-
-        ::
-
-            %%julep_task [--agent ID] [--name NAME] [-o VAR]
-            name: hello                  # or --name hello
-            input_schema: {...}          # optional
-            main:
-              - evaluate:
-                  greeting: $ "Hello, " + steps[0].input.name
-
-        The task belongs to ``--agent ID``, else ``JulepMagics.agent_id``, else one
-        default agent created on first use. Shows and returns the Task; its name can
-        then be used instead of its id: ``%%julep_exec hello``.
-        """
         with self._user_errors():
-            return commands.task_magic(self, line, cell)
+            return router.task_magic(self.session(), line, cell)
         return None
 
     @contextlib.contextmanager
@@ -317,7 +284,5 @@ class JulepMagics(Magics, Configurable):
             yield
         except HelpRequested as shown:
             print(str(shown).rstrip())
-        except UsageError as exc:
-            raise UsageError(redact(str(exc), self._secret)) from None
-        except (JulepError, TraitError) as exc:
+        except USER_ERRORS as exc:
             raise UsageError(redact(str(exc), self._secret)) from None

@@ -10,20 +10,29 @@ already displayed is not displayed a second time as the cell's result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from julep_nb.sources.julep.models import Execution, Transition
+from IPython.display import display
+
+from julep_nb.display.html import (
+    render_execution,
+    render_executions,
+    render_settings,
+    render_task,
+    render_text,
+    render_transitions,
+)
+from julep_nb.live.handle import ExecutionHandle
+from julep_nb.live.state import ExecutionState
+from julep_nb.sources.julep.models import Execution, Task, Transition
 
 __all__ = ["ExecutionList", "SettingsView", "TransitionList", "register", "unregister"]
 
 
-class ExecutionList(list["Execution"]):
+class ExecutionList(list[Execution]):
     """A task's executions (a plain list) that display as a table."""
 
     def _repr_html_(self) -> str:
-        from julep_nb.display.html import render_executions
-
         return render_executions(list(self))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -32,12 +41,10 @@ class ExecutionList(list["Execution"]):
         p.text("\n".join(lines))
 
 
-class TransitionList(list["Transition"]):
+class TransitionList(list[Transition]):
     """An execution's transitions (a plain list) that display as a table."""
 
     def _repr_html_(self) -> str:
-        from julep_nb.display.html import render_transitions
-
         return render_transitions(list(self))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -53,8 +60,6 @@ class SettingsView(dict[str, Any]):
     """Resolved settings, already redacted, that display as a table."""
 
     def _repr_html_(self) -> str:
-        from julep_nb.display.html import render_settings
-
         return render_settings(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -63,20 +68,14 @@ class SettingsView(dict[str, Any]):
 
 
 def _state_html(state: Any) -> str:
-    from julep_nb.display.html import render_execution
-
     return render_execution(state)
 
 
 def _state_text(state: Any, p: Any, cycle: bool) -> None:
-    from julep_nb.display.html import render_text
-
     p.text(render_text(state))
 
 
 def _task_html(task: Any) -> str:
-    from julep_nb.display.html import render_task
-
     return render_task(task)
 
 
@@ -87,10 +86,6 @@ def _task_text(task: Any, p: Any, cycle: bool) -> None:
 
 def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
     """Install the formatters; ``already_shown(handle)`` says a panel is on screen."""
-    from julep_nb.live.handle import ExecutionHandle
-    from julep_nb.live.state import ExecutionState
-    from julep_nb.sources.julep.models import Task
-
     formatters = shell.display_formatter.formatters
     formatters["text/html"].for_type(ExecutionState, _state_html)
     formatters["text/plain"].for_type(ExecutionState, _state_text)
@@ -100,8 +95,6 @@ def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
     def display_handle(handle: Any) -> None:
         if already_shown(handle):
             return  # the live panel above is this result
-        from IPython.display import display
-
         display(handle._repr_mimebundle_(), raw=True)
 
     shell.display_formatter.ipython_display_formatter.for_type(ExecutionHandle, display_handle)
@@ -109,10 +102,6 @@ def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
 
 def unregister(shell: Any) -> None:
     """Remove what :func:`register` installed."""
-    from julep_nb.live.handle import ExecutionHandle
-    from julep_nb.live.state import ExecutionState
-    from julep_nb.sources.julep.models import Task
-
     formatters = shell.display_formatter.formatters
     for mime in ("text/html", "text/plain"):
         formatters[mime].pop(ExecutionState, None)

@@ -161,7 +161,7 @@ def test_argument_errors_are_input_errors_with_usage(argv: list[str], message: s
 
 def test_help_is_returned_not_exited() -> None:
     with pytest.raises(HelpRequested) as info:
-        arguments.execution_parser("cancel").parse(["-h"])
+        arguments.cancel_parser().parse(["-h"])
     assert "--reason" in str(info.value)
 
 

@@ -55,14 +55,13 @@ def test_rerunning_a_cell_stops_the_watcher_it_started(julep: Shell) -> None:
     first = julep.run(cell, cell_id="cell-a")
     other = julep.run(cell, cell_id="cell-b")
     julep.until(lambda: first.transitions != [] and other.transitions != [])
-    old_watcher = first.watcher
-    assert old_watcher is not None and not old_watcher.done
+    assert first.watching
 
     second = julep.run(cell, cell_id="cell-a")  # the same cell again
-    julep.until(lambda: old_watcher.done)
-    assert not first.status.is_terminal  # the execution itself goes on
-    assert second.watcher is not None and not second.watcher.done
-    assert other.watcher is not None and not other.watcher.done  # another cell's: untouched
+    julep.until(lambda: not first.watching)
+    assert not first.status.is_terminal and first.watch_error is None  # the execution goes on
+    assert second.watching
+    assert other.watching  # another cell's: untouched
     for handle in (first, second, other):
         julep.run(f"%julep_exec cancel {handle.id}")
 
@@ -71,11 +70,10 @@ def test_unload_stops_the_sessions_watchers(julep: Shell) -> None:
     julep.run(f"%%julep_task\n{TASK_SLOW}")
     slow = julep.run("%julep_exec slow")
     julep.until(lambda: slow.transitions != [])
-    watcher = slow.watcher
-    assert watcher is not None
+    assert slow.watching
     julep.run(f"%julep_exec cancel {slow.id}")
     julep.run("%unload_ext julep_nb")
-    julep.until(lambda: watcher.done)
+    julep.until(lambda: not slow.watching)
     assert julep.ip.find_line_magic("julep_exec") is None
     julep.run("%load_ext julep_nb")  # loads again cleanly
     assert julep.ip.find_cell_magic("julep_task") is not None
