@@ -83,7 +83,8 @@ def imports(path: Path) -> list[tuple[str, bool, int]]:
                     anchor = anchor[:-1]
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base]) if base else ".".join(anchor)
-            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+            # ``from pkg import mod`` depends on pkg.mod; ``from mod import name`` on mod.
+            names = [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
         for name in names:
