@@ -218,9 +218,10 @@ def no_settings(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 async def test_the_http_client_alone_never_starts_a_server(no_settings):
+    before = connect._local_server
     with pytest.raises(ConfigError, match="No Julep server is configured"):
         await Client().create_agent(name="nowhere")
-    assert connect._local_server is None
+    assert connect._local_server is before  # no server was started for it
 
 
 async def test_with_nothing_configured_the_embedded_server_starts_on_first_request(no_settings):
