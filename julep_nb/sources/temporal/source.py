@@ -15,6 +15,7 @@ See :mod:`~julep_nb.sources.temporal.reading` for ids and cursors,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -181,22 +182,43 @@ class TemporalSource(SourceBase):
 
     async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
         """Ask the workflow to cancel: it may catch it and clean up (ends ``cancelled``)."""
-        ref = parse_execution_id(execution_id)
-        with rpc_errors(f"cancel workflow {ref.workflow_id!r}"):
-            await handle_for(self.client, ref, None).cancel()
+        await self._act(execution_id, "cancel", lambda h: h.cancel())
 
     async def terminate(self, execution_id: str, *, reason: str | None = None) -> None:
         """End the workflow at once (``terminated``, with the reason in its history)."""
-        ref = parse_execution_id(execution_id)
-        with rpc_errors(f"terminate workflow {ref.workflow_id!r}"):
-            await handle_for(self.client, ref, None).terminate(reason=reason)
+        await self._act(execution_id, "terminate", lambda h: h.terminate(reason=reason))
 
     async def signal(self, execution_id: str, name: str, payload: Any = None) -> None:
         """Send the signal ``name`` with ``payload`` (no argument when None)."""
-        ref = parse_execution_id(execution_id)
         args = [] if payload is None else [payload]
-        with rpc_errors(f"signal {name!r} to workflow {ref.workflow_id!r}"):
-            await handle_for(self.client, ref, None).signal(name, args=args)
+        await self._act(execution_id, f"signal {name!r} to", lambda h: h.signal(name, args=args))
+
+    async def _act(
+        self, execution_id: str, verb: str, action: Callable[[Any], Awaitable[Any]]
+    ) -> None:
+        ref = parse_execution_id(execution_id)
+        handle = handle_for(self.client, ref, None)
+        try:
+            await action(handle)
+        except RPCError as exc:
+            error = map_rpc_error(exc, f"{verb} workflow {ref.workflow_id!r}")
+            if isinstance(error, SourceNotFound):
+                # Temporal says "not found" for a workflow that exists but has closed.
+                closed = await self._closed_status(handle)
+                if closed is not None:
+                    raise ActionRefused(
+                        f"Workflow {ref.workflow_id!r} is {closed.value}: cannot {verb.split()[0]} "
+                        "it any more."
+                    ) from exc
+            raise error from exc
+
+    async def _closed_status(self, handle: Any) -> ExecutionStatus | None:
+        try:
+            description = await handle.describe()
+        except RPCError:
+            return None
+        status = STATUSES.get(description.status) if description.status else None
+        return status if status is not None and status.is_terminal else None
 
     async def query(self, execution_id: str, name: str, *args: Any) -> Any:
         """Ask the workflow's query ``name`` (needs a worker for its task queue)."""
