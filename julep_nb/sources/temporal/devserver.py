@@ -29,6 +29,7 @@ import sys
 import sysconfig
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -152,7 +153,8 @@ def start_dev_server(
     port = port or free_port()
     db_path = os.fspath(db) if db is not None else None
     args = [binary, "server", "start-dev", "--headless", "--ip", HOST, "--port", str(port)]
-    args += ["--http-port", str(free_port()), "--metrics-port", str(free_port())]
+    http_port = free_port()
+    args += ["--http-port", str(http_port), "--metrics-port", str(free_port())]
     args += ["--log-level", log_level]
     if namespace != "default":  # "default" is always created
         args += ["--namespace", namespace]
@@ -169,7 +171,7 @@ def start_dev_server(
     )
     server = DevServer(process, port=port, db=db_path)
     try:
-        _wait_ready(server)
+        _wait_ready(server, http_port, namespace)
     except BaseException:
         server.kill()
         raise
@@ -194,7 +196,10 @@ def _die_with_parent() -> Callable[[], None] | None:
     return set_death_signal
 
 
-def _wait_ready(server: DevServer) -> None:
+def _wait_ready(server: DevServer, http_port: int, namespace: str) -> None:
+    # The gRPC port accepts before the frontend serves; the HTTP API answering for the
+    # namespace means clients can work.
+    url = f"http://{HOST}:{http_port}/api/v1/namespaces/{namespace}"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         code = server.process.poll()
@@ -208,7 +213,7 @@ def _wait_ready(server: DevServer) -> None:
                 f"the Temporal dev server exited with code {code} on port {server.port}: "
                 f"{stderr.strip()[-800:] or 'no message'}"
             )
-        with contextlib.suppress(OSError), socket.create_connection((HOST, server.port), 0.2):
+        with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=1):
             if server.process.stderr is not None:
                 _drain(server.process.stderr)
             return

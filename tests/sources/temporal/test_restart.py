@@ -71,4 +71,3 @@ async def test_watchers_converge_after_sigkill_and_restart(tmp_path) -> None:
     first = [e.id for e in fresh[0].events if isinstance(e, TimelineEntry)]
     assert Counter(recorded).most_common(1)[0][1] == 1
     assert recorded == first
-

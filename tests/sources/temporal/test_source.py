@@ -195,3 +195,12 @@ async def test_unreachable_target_names_it() -> None:
     target = f"127.0.0.1:{free_port()}"
     with pytest.raises(SourceUnreachable, match=target):
         await asyncio.wait_for(TemporalSource.connect(target), 60)
+
+
+async def test_temporal_url_connects_to_the_namespace(temporal_server) -> None:
+    from julep_nb.sources.urls import source_from_url
+
+    source = await source_from_url(f"temporal://{temporal_server.target}/default")
+    assert isinstance(source, TemporalSource) and source.namespace == "default"
+    with pytest.raises(SourceNotFound, match="elsewhere"):
+        await source_from_url(f"temporal://{temporal_server.target}/elsewhere")
