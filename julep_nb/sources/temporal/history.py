@@ -10,7 +10,8 @@ events each one makes (no I/O). Rules:
   (:meth:`HistoryMapper.open_entries`: the source shows it as running);
 - timers and child workflows are paired the same way (by started / initiated id);
 - signals (name and payload), cancel requests and markers are one row each;
-- the closing event is the final row, with the result or the reason.
+- the closing event is the final row, with the result or the reason (preceded by a
+  report that clears what was running, followed by the terminal report).
 
 Entry ids are ``"<run id>/<kind>/<event id>"``, so the rows of the runs of one chain
 (continue-as-new) never collide, and a row re-read after a reconnect is the same row.
@@ -315,7 +316,13 @@ class HistoryMapper:
             source=SOURCE, output=output, has_output=not chained, error=error,
             next_run=self.next_run, running=(),
         )  # fmt: skip
-        return [report, entry]
+        # What runs is over (and which run is next) before the final row: a watcher stops
+        # at the first terminal event, and the row carries the result and the reason.
+        cleared = StatusReport(
+            execution_id=self.execution_id, status=S.RUNNING, source=SOURCE, running=(),
+            next_run=self.next_run,
+        )  # fmt: skip
+        return [cleared, entry, report]
 
 
 _HANDLERS: dict[str, Callable[[HistoryMapper, int, datetime, Any], list[Event]]] = {

@@ -27,7 +27,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.service import RPCError
 
 from julep_nb.live.errors import SourceUnreachable
-from julep_nb.live.events import Event, ExecutionStatus, StatusReport
+from julep_nb.live.events import Event, ExecutionStatus, StatusReport, TimelineEntry
 from julep_nb.sources.temporal.errors import TRANSIENT, map_rpc_error
 from julep_nb.sources.temporal.history import SOURCE, HistoryMapper
 from julep_nb.sources.temporal.reading import (
@@ -126,7 +126,7 @@ class HistoryStream:
         mapper = mapper_for(self.client, self.execution, run_id, chain=self.ref.follows_chain)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._start(self._pump(run_id, queue), "history")
-        if not self._signals_asked and not self.ref.run_id:
+        if not self._signals_asked:
             self._signals_asked = True
             self._start(self._ask_signals(run_id, queue), "signals")
         last_running: tuple[Any, ...] | None = None
@@ -163,8 +163,11 @@ class HistoryStream:
         if event.event_id <= self.cursor.event_id:
             return  # passed on before a reconnect
         for live in mapped:
+            if isinstance(live, TimelineEntry) and live.is_final:
+                # The watcher stops at this row: it holds the end, nothing is missing.
+                self.cursor = TemporalCursor(self.cursor.run_id, int(event.event_id))
+                self.complete = True
             yield live
-        # Only now: a watcher that stops at a terminal report reads the rest from here.
         self.cursor = TemporalCursor(self.cursor.run_id, int(event.event_id))
 
     async def _ended(self, mapper: HistoryMapper) -> None:
