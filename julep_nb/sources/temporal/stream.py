@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -129,6 +130,7 @@ class HistoryStream:
         if not self._signals_asked:
             self._signals_asked = True
             self._start(self._ask_signals(run_id, queue), "signals")
+        describing: list[asyncio.Task[Any]] = []
         last_running: tuple[Any, ...] | None = None
         while True:
             timeout = DESCRIBE_INTERVAL if mapper.open_entries() else None
@@ -142,21 +144,32 @@ class HistoryStream:
                 raise item
             if isinstance(item, StatusReport):
                 yield item
-                continue
-            if item is not None:
-                async for live in self._fed(mapper, item):
-                    yield live
-                if mapper.closed is not None:
-                    break
-                if not _touches_activity(item):
-                    continue
-            running = running_entries(mapper, await handle.describe())
-            if running != last_running:
-                last_running = running
-                yield StatusReport(
-                    execution_id=self.execution, status=S.RUNNING, source=SOURCE, running=running
-                )
+            elif isinstance(item, _Described):
+                running = running_entries(mapper, item.description)
+                if running != last_running and mapper.closed is None:
+                    last_running = running
+                    yield StatusReport(
+                        execution_id=self.execution, status=S.RUNNING, source=SOURCE,
+                        running=running,
+                    )  # fmt: skip
+            else:
+                if item is not None:
+                    async for live in self._fed(mapper, item):
+                        yield live
+                    if mapper.closed is not None:
+                        break
+                if (item is None or _touches_activity(item)) and not any(
+                    not t.done() for t in describing
+                ):
+                    # In the background: the next history event must not wait for it.
+                    describing[:] = [self._start(self._describe(handle, queue), "describe")]
         await self._ended(mapper)
+
+    async def _describe(self, handle: Any, queue: asyncio.Queue[Any]) -> None:
+        try:
+            queue.put_nowait(_Described(await handle.describe()))
+        except RPCError:
+            pass  # the history stream reports a lost server; this was only a refinement
 
     async def _fed(self, mapper: HistoryMapper, event: Any) -> AsyncIterator[Event]:
         mapped = mapper.feed(event)
@@ -179,10 +192,10 @@ class HistoryStream:
         elif mapper.closed is not None:
             self.complete = True
 
-    def _start(self, coro: Any, what: str) -> None:
-        self._tasks.append(
-            asyncio.get_running_loop().create_task(coro, name=f"julep_nb temporal {what}")
-        )
+    def _start(self, coro: Any, what: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=f"julep_nb temporal {what}")
+        self._tasks = [t for t in self._tasks if not t.done()] + [task]
+        return task
 
     async def _pump(self, run_id: str, queue: asyncio.Queue[Any]) -> None:
         handle = self.client.get_workflow_handle(self.ref.workflow_id, run_id=run_id)
@@ -203,6 +216,13 @@ class HistoryStream:
                     execution_id=self.execution, status=S.RUNNING, source=SOURCE, signals=names
                 )
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Described:
+    """A ``describe()`` answer, for the running activities."""
+
+    description: Any
 
 
 def _touches_activity(event: Any) -> bool:

@@ -50,8 +50,8 @@ class Retrying:
             flaky,
             succeed_on,
             start_to_close_timeout=timedelta(seconds=10),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(milliseconds=100),
+            retry_policy=RetryPolicy(  # slower than the 0.5 s describe: attempts are seen
+                initial_interval=timedelta(milliseconds=600),
                 backoff_coefficient=1.0,
                 maximum_attempts=3,
             ),
