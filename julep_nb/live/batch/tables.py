@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from julep_nb.live.events import ExecutionStatus
 from julep_nb.live.state import ExecutionState
 
 __all__ = [
@@ -47,11 +48,13 @@ def batch_records(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One record per input: its columns, status, output (a dict spread), error, duration, id.
 
+    Only a succeeded execution has an output here (a failure's is its error).
+
     A dict output is spread into one column per key (``output.<key>`` where a key is
     also an input or a fixed column), and its ``output`` cell stays empty; any other
     output goes to ``output``. Returns ``(records, column order)``.
     """
-    outputs = [state.output if state.is_terminal else None for state in states]
+    outputs = [state.output if state.status is ExecutionStatus.SUCCEEDED else None for state in states]
     spread = _output_columns(outputs, {*columns, *BATCH_COLUMNS})
     records = []
     for row, state, output in zip(inputs, states, outputs, strict=True):
