@@ -101,9 +101,7 @@ async def test_server_killed_and_restarted_mid_batch(tmp_path: Path) -> None:
     ids = [s.execution_id for s in states]
     assert all(ids) and len(set(ids)) == n  # every input ran, each once
     with sqlite3.connect(db) as conn:
-        stored = conn.execute(
-            "SELECT id FROM executions WHERE task_id = ?", (task_id,)
-        ).fetchall()
+        stored = conn.execute("SELECT id FROM executions WHERE task_id = ?", (task_id,)).fetchall()
     assert sorted(r[0] for r in stored) == sorted(ids)  # nothing lost, nothing twice
     statuses = {s.status for s in states}
     assert statuses <= {S.SUCCEEDED, S.FAILED}

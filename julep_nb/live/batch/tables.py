@@ -54,7 +54,9 @@ def batch_records(
     also an input or a fixed column), and its ``output`` cell stays empty; any other
     output goes to ``output``. Returns ``(records, column order)``.
     """
-    outputs = [state.output if state.status is ExecutionStatus.SUCCEEDED else None for state in states]
+    outputs = [
+        state.output if state.status is ExecutionStatus.SUCCEEDED else None for state in states
+    ]
     spread = _output_columns(outputs, {*columns, *BATCH_COLUMNS})
     records = []
     for row, state, output in zip(inputs, states, outputs, strict=True):
