@@ -324,7 +324,7 @@ import julep_nb
 from julep_nb.batch import run_many
 from julep_nb.display.batch_panel import show_batch
 from julep_nb.display.panel import show
-from julep_nb.live.batch import timeline_dataframe
+from julep_nb.live.batch.tables import timeline_dataframe
 
 client = julep_nb.Client()  # the embedded local server: nothing is configured
 agent = await client.create_agent(name="notebook 04")

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from julep_nb.batch.run import run_many
-from julep_nb.live.batch import BatchHandle
+from julep_nb.live.batch.handle import BatchHandle
 
 __all__ = ["BatchHandle", "run_many"]

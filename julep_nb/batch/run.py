@@ -24,7 +24,8 @@ from typing import Any, Final
 
 from julep_nb.batch.follow import ListFollower
 from julep_nb.connect import default_client
-from julep_nb.live.batch import BatchHandle, normalize_inputs
+from julep_nb.live.batch.handle import BatchHandle
+from julep_nb.live.batch.inputs import normalize_inputs
 from julep_nb.live.errors import SourceUnreachable
 from julep_nb.live.state import ExecutionState, reduce
 from julep_nb.sources.julep.client import Client

@@ -35,7 +35,7 @@ from julep_nb.live.sync import running_loop
 if TYPE_CHECKING:
     import ipywidgets
 
-    from julep_nb.live.batch import BatchHandle
+    from julep_nb.live.batch.handle import BatchHandle
 
 __all__ = ["BatchPanel", "render_batch", "render_batch_text", "show_batch"]
 

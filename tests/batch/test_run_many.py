@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from julep_nb.batch import run_many
-from julep_nb.live.batch import BatchHandle, timeline_dataframe
+from julep_nb.live.batch.handle import BatchHandle
+from julep_nb.live.batch.tables import timeline_dataframe
 from julep_nb.live.events import ExecutionStatus
 from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client

@@ -1,20 +1,10 @@
-"""Many executions of one task as one live object (see :mod:`.handle`)."""
+"""Many executions of one task as one live object.
 
-from __future__ import annotations
+- :mod:`.handle`: :class:`~julep_nb.live.batch.handle.BatchHandle`;
+- :mod:`.follow`: how a batch hears about its executions;
+- :mod:`.inputs`: lists of dicts and DataFrames as inputs;
+- :mod:`.tables`: batches and timelines as records and DataFrames.
 
-from julep_nb.live.batch.follow import Follower, WatchingFollower, cancel_unless_ended
-from julep_nb.live.batch.handle import BatchHandle, Starter
-from julep_nb.live.batch.inputs import is_dataframe, normalize_inputs
-from julep_nb.live.batch.tables import timeline_dataframe, timeline_records
-
-__all__ = [
-    "BatchHandle",
-    "Follower",
-    "Starter",
-    "WatchingFollower",
-    "cancel_unless_ended",
-    "is_dataframe",
-    "normalize_inputs",
-    "timeline_dataframe",
-    "timeline_records",
-]
+This package imports nothing itself, so ``live/state.py`` can use :mod:`.tables`
+(``ExecutionState.to_dataframe``) without an import cycle.
+"""

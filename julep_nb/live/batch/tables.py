@@ -7,10 +7,12 @@ with a message saying how to install it when it is missing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from julep_nb.live.events import ExecutionStatus
-from julep_nb.live.state import ExecutionState
+
+if TYPE_CHECKING:
+    from julep_nb.live.state import ExecutionState
 
 __all__ = [
     "BATCH_COLUMNS",
