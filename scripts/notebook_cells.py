@@ -313,13 +313,23 @@ MANY_EXECUTIONS: list[Cell] = [
     md("""
 # Many executions
 
-Start one execution per input, watch them side by side, then summarise statuses,
-durations and outputs in a table. Each execution has its own panel and watcher, all on
-the kernel's event loop.
+Run one task over every row of a DataFrame with `run_many`: one call, at most
+`concurrency` executions in flight, one live panel for the whole batch, and the results
+back as a DataFrame. Failures are kept with their inputs, so they can be retried.
 """),
-    code("%load_ext julep_nb"),
     code("""
-%%julep_task --name square
+import pandas as pd
+
+import julep_nb
+from julep_nb.batch import run_many
+from julep_nb.display.batch_panel import show_batch
+from julep_nb.display.panel import show
+from julep_nb.live.batch.tables import timeline_dataframe
+
+client = julep_nb.Client()  # the embedded local server: nothing is configured
+agent = await client.create_agent(name="notebook 04")
+task = await client.create_task(agent.id, \"\"\"
+name: square
 input_schema:
   type: object
   properties:
@@ -327,62 +337,83 @@ input_schema:
   required: [n]
 main:
   - sleep:
-      seconds: 0.5
+      seconds: 0.2
   - if: $ steps[0].input.n < 0
     then:
       error: negative input
   - evaluate:
-      n: $ steps[0].input.n
       square: $ steps[0].input.n ** 2
+\"\"\")
 """),
     md("""
-The line form of `%julep_exec` returns the handle, so a loop can start many. `-1` fails
-on purpose.
+A DataFrame in: one execution per row, its columns as the input. Two rows are negative
+and fail on purpose.
 """),
     code(
         """
-import json
-
-inputs = [1, 2, 3, 4, 5, -1]
-handles = [
-    get_ipython().run_line_magic("julep_exec", f"run square --input {json.dumps({'n': n})}")
-    for n in inputs
-]
+df = pd.DataFrame({"n": [1, 2, 3, 4, 5, 6, 7, 8, -1, 9, 10, -2]})
+batch = await run_many(task, df, client=client, concurrency=4)
+show_batch(batch)
+states = await batch
+""",
+        IGNORE,
+    ),
+    md("""
+The panel above showed progress by status, throughput and ETA while it ran; the saved
+notebook keeps its final state. `await batch` gives every final state in input order:
+"""),
+    code("""
+batch.status_counts
+"""),
+    md("""
+A DataFrame out: the input columns, then the status, the output (a dict output is
+spread into one column per key), the error, the duration in seconds and the execution
+id.
+"""),
+    code("""
+out = batch.to_dataframe()
+out
+""", IGNORE),
+    code("""
+out[["n", "status", "square", "error"]]
+"""),
+    md("""
+Retry the failures: `retry_failed()` starts a new batch over the inputs that failed or
+were cancelled. These fail again, since their input is what is wrong:
+"""),
+    code(
+        """
+again = await batch.retry_failed()
+show_batch(again)
+await again
 """,
         IGNORE,
     ),
     code("""
-import asyncio
-
-states = await asyncio.gather(*handles)
-[s.status.value for s in states]
+again.to_dataframe()[["n", "status", "error"]]
 """),
-    md("A summary table (durations from the first to the last transition):"),
+    md("Fix the inputs and run just those rows again:"),
     code(
         """
-from html import escape
-
-from IPython.display import HTML
-
-
-def duration(state):
-    times = [t.created_at for t in state.transitions]
-    return (max(times) - min(times)).total_seconds() if times else 0.0
-
-
-rows = "".join(
-    f"<tr><td>{n}</td><td>{escape(s.status.value)}</td><td>{duration(s):.2f} s</td>"
-    f"<td>{escape(json.dumps(s.output if s.error is None else s.error))}</td></tr>"
-    for n, s in zip(inputs, states)
-)
-HTML(f"<table><tr><th>n</th><th>status</th><th>duration</th><th>output</th></tr>{rows}</table>")
+fixed = df[out["status"] == "failed"].assign(n=lambda d: d["n"].abs())
+retry = await run_many(task, fixed, client=client)
+show_batch(retry)
+await retry
 """,
         IGNORE,
     ),
-    md("The stable part of that table, as plain Python:"),
     code("""
-{n: (s.status.value, s.output["square"] if s.error is None else s.error)
- for n, s in zip(inputs, states)}
+retry.to_dataframe()[["n", "status", "square"]]
+"""),
+    md("""
+Every execution of a batch is a normal handle: show one's panel, or its timeline as a
+DataFrame (one row per transition).
+"""),
+    code("""
+first = batch[0]
+show(first)
+state = await first
+timeline_dataframe(state)[["kind", "label", "status"]]
 """),
 ]
 

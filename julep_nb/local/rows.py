@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS executions (
     output TEXT, error TEXT);
 CREATE INDEX IF NOT EXISTS executions_by_task ON executions (task_id, created_at);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+-- A batch follows its executions by listing the task's newest updates.
+CREATE INDEX IF NOT EXISTS executions_by_update ON executions (task_id, updated_at);
 CREATE UNIQUE INDEX IF NOT EXISTS executions_by_key
     ON executions (task_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 -- Transition ids are uuid4 and looked up within their execution (by the primary key
