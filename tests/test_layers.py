@@ -27,9 +27,13 @@ ALLOWED: dict[str, set[str]] = {
         "_version",
     },
     "connect": {"connect", "sources", "live", "local"},
+    # Julep batches (run_many): the default client, like connect.
+    "batch": {"batch", "connect", "sources", "live"},
     "display": {"display", "live", "sources"},
-    "magics": {"magics", "display", "connect", "live", "sources"},
-    "top": {"top", "magics", "display", "connect", "live", "sources", "local", "_version"},
+    "magics": {"magics", "display", "batch", "connect", "live", "sources"},
+    "top": {
+        "top", "magics", "display", "batch", "connect", "live", "sources", "local", "_version",
+    },  # fmt: skip
 }
 TOP = {"julep_nb", "julep_nb.demo", "julep_nb.notebook_demo"}
 
