@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 from julep_nb._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from julep_nb.batch.run import run_many  # noqa: F401
     from julep_nb.connect import Client, run, watch  # noqa: F401
+    from julep_nb.live.batch.handle import BatchHandle  # noqa: F401
     from julep_nb.live.errors import (  # noqa: F401
         ActionRefused,
         ActionUnsupported,
@@ -76,6 +78,7 @@ _LIVE_ERRORS = "julep_nb.live.errors"
 # name -> module that defines it; resolved on first attribute access (PEP 562).
 _LAZY: dict[str, str] = {
     "APIError": _JULEP_ERRORS,
+    "BatchHandle": "julep_nb.live.batch.handle",
     "ActionRefused": _LIVE_ERRORS,
     "ActionUnsupported": _LIVE_ERRORS,
     "AuthError": _JULEP_ERRORS,
@@ -109,6 +112,7 @@ _LAZY: dict[str, str] = {
     "reduce": "julep_nb.live.state",
     "resolve_settings": "julep_nb.sources.julep.config",
     "run": "julep_nb.connect",
+    "run_many": "julep_nb.batch.run",
     "watch": "julep_nb.connect",
 }
 
@@ -117,6 +121,7 @@ __all__ = [
     "ActionRefused",
     "ActionUnsupported",
     "AuthError",
+    "BatchHandle",
     "Capability",
     "Client",
     "ConfigError",
@@ -149,6 +154,7 @@ __all__ = [
     "reduce",
     "resolve_settings",
     "run",
+    "run_many",
     "unload_ipython_extension",
     "watch",
 ]

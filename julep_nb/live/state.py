@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, overload
 
+from julep_nb.live.batch.tables import timeline_dataframe
 from julep_nb.live.events import (
     Event,
     ExecutionStatus,
@@ -222,6 +223,10 @@ class ExecutionState:
         latest = self.latest_entry
         times = [t for t in (self.reported_at, latest.at if latest else None) if t]
         return max(times) if times else None
+
+    def to_dataframe(self) -> Any:
+        """The timeline as a pandas DataFrame, one row per entry (needs pandas)."""
+        return timeline_dataframe(self)
 
     def elapsed(self, now: datetime | None = None) -> float | None:
         """Seconds from creation to the end (terminal) or to ``now``."""
