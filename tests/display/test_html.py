@@ -10,6 +10,7 @@ import pytest
 
 from julep_nb.display import html as H
 from julep_nb.display.gantt import MAX_BARS
+from julep_nb.display.timeline import ROWS
 from julep_nb.live.state import reduce, reduce_all
 from julep_nb.sources.julep.models import (
     JULEP_STATUSES,
@@ -236,9 +237,9 @@ def test_the_row_cache_lets_go_of_transitions_that_are_gone() -> None:
         return html
 
     gc.collect()
-    before = len(H._ROWS)
+    before = len(ROWS)
     html = follow_a_run()
     assert "1,950 earlier transitions not shown" in Structure(html).visible
     gc.collect()
     # none are left: the run's states, and with them its transitions, are gone
-    assert len(H._ROWS) <= before
+    assert len(ROWS) <= before
