@@ -72,6 +72,7 @@ class Control:
     capability: ClassVar[Capability]
     button: ipywidgets.Button | None = None  # in the column beside the header
     body: ipywidgets.Widget | None = None  # in the drawer below the header
+    settled = False  # put at rest after the execution ended
 
     def sync(self, state: ExecutionState) -> None:
         """Follow a newly shown state."""
@@ -86,6 +87,7 @@ class Control:
 
     def settle(self, state: ExecutionState) -> None:
         """The execution ended (``state`` is terminal): put the control at rest."""
+        self.settled = True
 
     def settle_messages(self, state: ExecutionState) -> int:
         """Messages :meth:`settle` will send."""
@@ -126,7 +128,6 @@ class ActionControl(Control):
         self.requests = 0  # requests started
         self.task: asyncio.Future[None] | None = None  # the request in flight, or the last
         self.busy = False
-        self.finished = False
         self.error: str | None = None  # what the error line shows, as text
 
     # ------------------------------------------------------------------ subclasses
@@ -149,7 +150,7 @@ class ActionControl(Control):
 
     def start(self) -> None:
         """On the loop: read the inputs, then send exactly one request."""
-        if self.busy or self.finished:
+        if self.busy or self.settled:
             return
         try:
             call = self.request()
@@ -172,10 +173,12 @@ class ActionControl(Control):
         except Exception as error:  # shown next to the control; the user may retry
             self.busy = False
             self.show_error(f"{self.verb} failed: {type(error).__name__}: {error}")
-            if not self.finished:
+            if not self.settled:
                 self.show_busy(False)
             return
-        self.busy = self.keeps_busy and not self.finished
+        self.busy = self.keeps_busy and not self.settled
+        if not (self.busy or self.settled):
+            self.show_busy(False)
         self.succeeded(result)
 
     def show_error(self, text: str) -> None:
@@ -193,7 +196,7 @@ class ActionControl(Control):
         return ((self.button.disabled, self.button.description), self.message.value)
 
     def settle(self, state: ExecutionState) -> None:
-        self.finished = True
+        self.settled = True
         disabled, description = self.final_look(state)
         set_traits(self.button, disabled=disabled, description=description)
 
@@ -267,7 +270,7 @@ class TerminateControl(ActionControl):
 
     def ask(self) -> None:
         """On the loop: open (or close again) the confirmation; nothing is sent yet."""
-        if not (self.busy or self.finished):
+        if not (self.busy or self.settled):
             self._show_confirm(not self.asking)
 
     def _show_confirm(self, shown: bool) -> None:

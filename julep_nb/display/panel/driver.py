@@ -10,8 +10,8 @@ second, if the service sends them). The driver is where a view's pacing lives:
   them in any one second;
 - for a terminal state it hands the watcher a future that is done once the view
   shows it (``await handle`` returns after the final panel, which headless
-  executors need), then *settles* the view one slot later (controls disabled), as one
-  more paced update;
+  executors need), then *settles* the view from the next slot on (controls
+  disabled), in paced steps like any update;
 - while nothing changes it re-shows the same state every ``tick`` seconds, so the
   elapsed time moves;
 - every update runs as part of the cell that runs now (:func:`in_running_cell`).
@@ -45,11 +45,11 @@ class PacedView(Protocol):
         ...
 
     def settle_messages(self, state: ExecutionState) -> int:
-        """How many messages :meth:`settle` will send."""
+        """How many messages the next :meth:`settle` step will send (0: at rest)."""
         ...
 
     def settle(self, state: ExecutionState) -> int:
-        """After the terminal ``state`` is shown: put the view at rest; messages sent."""
+        """After the terminal ``state`` is shown: one step towards rest; messages sent."""
         ...
 
     def ticks(self) -> bool:
@@ -161,16 +161,26 @@ class UpdateDriver:
         if self._final_shown is not None and not self._final_shown.done():
             self._final_shown.set_result(None)
         if loop is None or first:  # nothing was shown before: at rest at once
-            self._settle(state)
-        else:  # one more paced update, so the final state goes out alone and at once
-            due = self.pacer.due(max(self.view.settle_messages(state), 1))
-            loop.call_later(max(due - loop.time(), 0.0), in_running_cell, self._settle, state)
+            self._settle(state, paced=False)
+        else:  # paced updates, so the final state goes out alone and at once
+            self._settle_later(state)
 
-    def _settle(self, state: ExecutionState) -> None:
-        sent = self.view.settle(state)
-        self.messages += sent
-        if self.loop is not None:
-            self.pacer.applied(self.loop.time(), sent)
+    def _settle_later(self, state: ExecutionState) -> None:
+        assert self.loop is not None
+        due = self.pacer.due(max(self.view.settle_messages(state), 1))
+        self.loop.call_later(max(due - self.loop.time(), 0.0), in_running_cell, self._settle, state)
+
+    def _settle(self, state: ExecutionState, *, paced: bool = True) -> None:
+        """One settling step; the next one is paced like any update (or follows at once)."""
+        while True:
+            sent = self.view.settle(state)
+            self.messages += sent
+            if self.loop is not None:
+                self.pacer.applied(self.loop.time(), sent)
+            if not self.view.settle_messages(state):
+                return
+            if paced:
+                return self._settle_later(state)
 
     # ------------------------------------------------------------------ the clock
 

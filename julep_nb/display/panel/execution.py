@@ -212,19 +212,33 @@ class ExecutionPanel:
         for control in self.controls.values():
             control.sync(state)
 
+    def _unsettled(self) -> list[Control]:
+        return [c for c in self.controls.values() if not c.settled]
+
     def settle_messages(self, state: ExecutionState) -> int:
-        return sum(c.settle_messages(state) for c in self.controls.values())
+        """Messages the next :meth:`settle` step sends (0: the controls are at rest)."""
+        costs = (c.settle_messages(state) for c in self._unsettled())
+        return next((cost for cost in costs if cost), 0)
 
     def settle(self, state: ExecutionState) -> int:
-        """After the final state: the controls at rest (disabled); the messages sent."""
+        """One step of putting the controls at rest; the messages it sent.
+
+        One control with something to change per step (and any with nothing), so
+        each step stays within the message budget however many controls there are.
+        """
         if self.view is None:
             return 0
 
-        def settle_all() -> None:
-            for control in self.controls.values():
+        def step() -> None:
+            spent = 0
+            for control in self._unsettled():
+                cost = control.settle_messages(state)
+                if spent and cost:
+                    return
                 control.settle(state)
+                spent += cost
 
-        return self._count(settle_all)
+        return self._count(step)
 
     def ticks(self) -> bool:
         return self.handle.watch_error is None  # a stopped watcher: the clock would mislead

@@ -255,4 +255,8 @@ class ResumeControl(Control):
         return (self.box.children,)
 
     def settle(self, state: ExecutionState) -> None:
+        self.settled = True
         self.sync(state)
+
+    def settle_messages(self, state: ExecutionState) -> int:
+        return self.expected_messages(state)
