@@ -170,9 +170,9 @@ def render_waiting(info: Any, *, max_chars: int = 20_000) -> str:
 def stop_reason(state: ExecutionState) -> str | None:
     """Why a cancelled or terminated execution stopped, when the service says."""
     output = state.output
-    reason = output.get("reason") if isinstance(output, Mapping) else None
-    if isinstance(reason, str) and reason:
-        return reason
+    reason = output.get("reason") if isinstance(output, Mapping) else output
+    if isinstance(reason, str) and reason and reason != state.status.value:
+        return reason  # {"reason": …}, or the reason itself (a bare "cancelled" says nothing)
     return state.error or None
 
 
@@ -238,7 +238,7 @@ def render_text(state: ExecutionState) -> str:
         f"{title(state)} {state.execution_id}",
         f"{words(state).task.lower()} {state.task_id or state.name or '-'}",
         state.status.value,
-        f"{format_count(state.entry_count)} {words(state).entries}",
+        _count(state.entry_count, words(state).entries.removesuffix("s")),
         f"elapsed {format_duration(elapsed)}",
     ]
     if state.current_step_label and not state.is_terminal:
