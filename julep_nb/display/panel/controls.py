@@ -13,8 +13,8 @@ Every action control works the same way (:class:`ActionControl`):
 - one request at a time, however many clicks;
 - a failure (``ActionRefused``, ``ActionUnsupported``, ``SourceError``…) is shown next
   to the control, escaped, and the control can be used again;
-- after a terminal status the panel *settles* the controls: disabled, one paced
-  update after the final state.
+- after a terminal status the panel *settles* the controls (disabled, the button
+  saying how it ended), in paced steps after the final state.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ActionControl",
-    "make_button",
-    "note_html",
-    "set_traits",
     "CancelControl",
     "Control",
+    "Request",
     "TerminateControl",
+    "make_button",
+    "note_html",
     "on_loop",
+    "set_traits",
 ]
 
 Request = Callable[[], Awaitable[Any]]
@@ -95,6 +96,7 @@ class Control:
 
 
 def make_button(description: str, icon: str, tooltip: str, **style: Any) -> ipywidgets.Button:
+    """A button of the panel's controls (they share one size)."""
     import ipywidgets as w
 
     return w.Button(

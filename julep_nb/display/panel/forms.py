@@ -54,7 +54,6 @@ class _FormControl(ActionControl):
     def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
         super().__init__(handle, loop=loop)
         self.send_button: ipywidgets.Button  # set by the subclass, with the form
-        self.sending = ""  # the name of the signal or query sent last
 
     def _toggle_clicked(self, _widget: Any = None) -> None:
         on_loop(self.loop, self.toggle)
@@ -115,20 +114,22 @@ class SignalControl(_FormControl):
         )
 
     @staticmethod
-    def _name_widget(names: tuple[str, ...]) -> ipywidgets.Widget:
+    def _name_widget(names: tuple[str, ...], chosen: Any = None) -> ipywidgets.Widget:
         import ipywidgets as w
 
         layout = w.Layout(**FIELD)
         if names:  # nothing chosen yet: a click on Send must not pick one for the user
             options = [("— choose a signal —", None), *((n, n) for n in names)]
-            return w.Dropdown(options=options, value=None, layout=layout)
+            value = chosen if chosen in names else None
+            return w.Dropdown(options=options, value=value, layout=layout)
         return w.Text(placeholder="signal name", layout=layout)
 
     def sync(self, state: ExecutionState) -> None:
-        if state.signals != self.names:
-            self.names = state.signals
-            self.name = self._name_widget(state.signals)
+        if state.signals != self.names:  # the source named (other) signals: a new field
+            old, self.names = self.name, state.signals
+            self.name = self._name_widget(state.signals, getattr(old, "value", None))
             self.row.children = (self.name, self.send_button)
+            old.close()
 
     def expected_messages(self, state: ExecutionState) -> int:
         return int(state.signals != self.names)
@@ -142,14 +143,14 @@ class SignalControl(_FormControl):
             raise InputError("Name the signal to send; nothing was sent.")
         payload = parse_value(self.payload.value)
 
-        async def signal() -> None:
+        async def signal() -> str:
             await self.handle.signal(name, payload)
+            return name
 
-        self.sending = name
         return signal
 
     def succeeded(self, result: Any) -> None:
-        self.message.value = note_html(f"Sent signal {self.sending}.")
+        self.message.value = note_html(f"Sent signal {result}.")
 
 
 class QueryControl(_FormControl):
@@ -183,17 +184,22 @@ class QueryControl(_FormControl):
             raise InputError("Name the query to ask; nothing was sent.")
         arguments = parse_arguments(self.arguments.value)
 
-        async def query() -> Any:
-            return await self.handle.query(name, *arguments)
+        async def query() -> tuple[str, Any]:
+            return name, await self.handle.query(name, *arguments)
 
-        self.sending = name
         return query
 
+    def show_busy(self, busy: bool) -> None:
+        super().show_busy(busy)
+        if busy:
+            self.answer.value = ""  # an answer shown is the answer to the last query
+
     def succeeded(self, result: Any) -> None:
-        text, cut = bounded_json(result, ANSWER_CHARS)
+        name, answer = result
+        text, cut = bounded_json(answer, ANSWER_CHARS)
         more = " (truncated)" if cut else ""
         self.answer.value = (
-            f'{note_html(f"{self.sending} answered{more}:")}<pre style="{PRE}">{esc(text)}</pre>'
+            f'{note_html(f"{name} answered{more}:")}<pre style="{PRE}">{esc(text)}</pre>'
         )
 
 
