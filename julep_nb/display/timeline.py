@@ -101,7 +101,7 @@ def _notes(entry: TimelineEntry) -> str:
     notes = [entry.note] if entry.note else []
     if entry.attempt and entry.attempt > 1:
         notes.append(f"attempt {entry.attempt}")
-    if entry.ended_at is None:
+    if entry.ended_at is None and not entry.is_final:
         notes.append("running")
     return "".join(f' <span style="{MUTED}">{esc(note)}</span>' for note in notes)
 
@@ -126,11 +126,12 @@ def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
     """One row per entry, newest ``limit`` only, with an "N earlier" summary row.
 
     Entries still in progress (``state.running``) follow, marked "running", with no
-    duration yet.
+    duration yet (none once the execution ended: what was running stopped with it).
     """
     rows = state.timeline(limit=max(limit, 0))
     noun = words(state).entries
-    if not rows and state.seen_count == 0 and not state.running:
+    running = () if state.is_terminal else state.running
+    if not rows and state.seen_count == 0 and not running:
         known = state.entry_count
         text = f"{format_count(known)} {noun}, not loaded yet." if known else f"No {noun} yet."
         return f'<div style="{MUTED} margin: 4px 0;">{text}</div>'
@@ -143,9 +144,7 @@ def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
             f"⋯ {format_count(hidden)} earlier {noun} not shown</td></tr>"
         )
     body += "".join(ROWS.row(row.entry, hidden + i + 1, row.duration) for i, row in enumerate(rows))
-    body += "".join(
-        _row(entry, state.seen_count + i + 1, None) for i, entry in enumerate(state.running)
-    )
+    body += "".join(_row(entry, state.seen_count + i + 1, None) for i, entry in enumerate(running))
     return table(("#", "type", "step", "time", "duration", "output"), body)
 
 

@@ -116,6 +116,7 @@ async def test_terminate_asks_first_then_sends_once_with_the_reason(flows: Workf
     assert "wf-1 terminated" in shown and "Execution terminated" in shown
     assert "Reason: stuck <b>card</b>" in shown and "&lt;b&gt;card" in panel.live.value
     assert "reason: stuck <b>card</b>" in render_text(panel.state)
+    assert "charge" not in shown  # what was running stopped with the execution
     # a moment later (paced, one control per step) every control is at rest
     await until(lambda: all(c.settled for c in panel.controls.values()))
     assert terminate.button.description == "Terminated"
@@ -169,7 +170,7 @@ async def test_the_signal_form_sends_yaml_and_refuses_what_it_cannot_read(
     assert signal.opened
     # the names the source reports, nothing chosen for the user
     assert [label for label, _ in signal.name.options][1:] == ["approve", "reject"]
-    assert signal.name.value is None
+    assert signal.name.value == ""
 
     signal.payload.value = "note: ok"
     signal.send_button.click()

@@ -34,8 +34,12 @@ class WorkflowStream:
     def __init__(self, source: Workflows, cursor: int) -> None:
         self.source = source
         self.cursor = cursor
-        self.complete = True  # every event is sent, in order
         self._closed = False
+
+    @property
+    def complete(self) -> bool:
+        """Every event was sent (the watcher stops reading at a terminal state)."""
+        return self.cursor >= len(self.source.events)
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
@@ -126,11 +130,14 @@ class Workflows(SourceBase):
 
     def end(self, status: ExecutionStatus, kind: str, output: Any = None) -> None:
         """The workflow ends with ``status`` (an entry of ``kind``, then a report)."""
+        at = now()
         entry = TimelineEntry(
             id=f"e{len(self.events) + 1}",
             kind=kind,
             label=kind,
-            at=now(),
+            at=at,
+            started_at=at,
+            ended_at=at,
             status=status,
             execution_status=status,
             output=output,
@@ -170,8 +177,15 @@ class Workflows(SourceBase):
         await self._steer()
         if self.accepts is not None and name not in self.accepts:
             raise ActionRefused(f"workflow {execution_id} has no signal {name!r}")
+        at = now()
         entry = TimelineEntry(
-            id=f"e{len(self.events) + 1}", kind="signal", label=name, at=now(), output=payload
+            id=f"e{len(self.events) + 1}",
+            kind="signal",
+            label=name,
+            at=at,
+            started_at=at,
+            ended_at=at,
+            output=payload,
         )
         self.emit(entry)
 

@@ -119,8 +119,8 @@ class SignalControl(_FormControl):
 
         layout = w.Layout(**FIELD)
         if names:  # nothing chosen yet: a click on Send must not pick one for the user
-            options = [("— choose a signal —", None), *((n, n) for n in names)]
-            value = chosen if chosen in names else None
+            options = [("— choose a signal —", ""), *((n, n) for n in names)]
+            value = chosen if chosen in names else ""
             return w.Dropdown(options=options, value=value, layout=layout)
         return w.Text(placeholder="signal name", layout=layout)
 
