@@ -241,7 +241,9 @@ class ExecutionPanel:
         return self._count(step)
 
     def ticks(self) -> bool:
-        return self.handle.watch_error is None  # a stopped watcher: the clock would mislead
+        # Nobody watching (or a watcher stopped on an error, which is shown): the state
+        # may be stale, and a moving clock would say otherwise. An update re-arms it.
+        return self.handle.watching and self.handle.watch_error is None
 
     # ------------------------------------------------------------------ hooks
 
