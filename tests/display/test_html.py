@@ -311,3 +311,11 @@ def test_a_running_entry_is_shown_in_progress_after_the_finished_ones() -> None:
     rows = Structure(H.render_timeline(state)).visible
     assert rows.index("fetch") < rows.index("charge attempt 2 running")
     assert "Step charge" in Structure(H.render_header(state, now=NOW)).visible
+
+
+def test_a_final_entry_is_never_shown_running() -> None:
+    stop = TimelineEntry(
+        id="x", kind="terminated", label="stop", at=T0, execution_status=S.TERMINATED
+    )
+    state = reduce_all(None, [StatusReport("wf-9", S.RUNNING, at=T0), stop])
+    assert "running" not in Structure(H.render_timeline(state)).visible

@@ -280,3 +280,12 @@ async def test_an_action_the_source_lacks_is_unsupported_naming_the_source(
         await handle.resume({"answer": 42})
     with pytest.raises(ActionUnsupported, match=r"InMemory offers cancel, query, signal"):
         await flows.resume(flows.execution_id, {"answer": 42})
+
+
+async def test_an_html_only_panel_of_a_workflow_has_no_controls_and_ends(flows: Workflows) -> None:
+    handle = watch(flows.execution_id, source=flows)
+    panel = ExecutionPanel(handle, widgets=False, refresh_rate=1000)
+    await handle.terminate(reason="enough")
+    await until(lambda: panel.state.is_terminal)
+    assert panel.controls == {} and panel.widgets() == []
+    assert "reason: enough" in render_text(panel.state)
