@@ -2,8 +2,10 @@
 
 Pure: no widgets here. A waiting step's ``info`` may describe its answer with a
 JSON-Schema-like ``input_schema`` or a ``fields`` list/dict; :func:`field_specs`
-normalises both to :class:`FieldSpec`. :func:`parse_mapping` reads a YAML/JSON object
-and names the line and column of a syntax error.
+normalises both to :class:`FieldSpec`. :func:`parse_value` reads any YAML/JSON value
+(a signal's payload), :func:`parse_mapping` an object (a resume input) and
+:func:`parse_arguments` a query's arguments; each names the line and column of a
+syntax error.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ import yaml
 
 from julep_nb.sources.julep.errors import InputError
 
-__all__ = ["FieldSpec", "convert", "field_specs", "parse_mapping", "schema_problem"]
+__all__ = [
+    "FieldSpec",
+    "convert",
+    "field_specs",
+    "parse_arguments",
+    "parse_mapping",
+    "parse_value",
+    "schema_problem",
+]
 
 _JSON_OBJECT = re.compile(r'\s*\{\s*"')
 SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean"})
@@ -100,34 +110,48 @@ def field_specs(info: Any) -> list[FieldSpec]:
     return _from_fields(info.get("fields"))
 
 
-def parse_mapping(text: str) -> dict[str, Any]:
-    """A YAML or JSON object from ``text`` (empty: ``{}``); InputError names line/column."""
+def parse_value(text: str) -> Any:
+    """A YAML or JSON value from ``text`` (empty: None); InputError names line/column."""
     if not text.strip():
-        return {}
+        return None
     if _JSON_OBJECT.match(text):  # {"key": ...}: JSON, and its errors are JSON's
         try:
-            value = json.loads(text)
+            return json.loads(text)
         except json.JSONDecodeError as error:
             raise InputError(
                 f"Invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}. "
                 "Fix the input and submit again; nothing was sent."
             ) from None
-    else:  # YAML, flow style ({answer: 42}) included
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or str(error)
-            raise InputError(
-                f"Invalid YAML{where}: {problem}. Fix the input and submit again; nothing was sent."
-            ) from None
+    try:  # YAML, flow style ({answer: 42}) and most JSON included
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(
+            f"Invalid YAML{where}: {problem}. Fix the input and submit again; nothing was sent."
+        ) from None
+
+
+def parse_mapping(text: str) -> dict[str, Any]:
+    """A YAML or JSON object from ``text`` (empty: ``{}``); InputError names line/column."""
+    value = parse_value(text)
+    if value is None and not text.strip():
+        return {}
     if not isinstance(value, dict):
         raise InputError(
             f"The resume input must be a mapping (e.g. 'answer: 42'), got "
             f"{type(value).__name__}: {str(value)[:80]!r}. Nothing was sent."
         )
     return value
+
+
+def parse_arguments(text: str) -> tuple[Any, ...]:
+    """Query arguments from YAML/JSON: empty is none, a list is the arguments, else one."""
+    value = parse_value(text)
+    if value is None and not text.strip():
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
 
 
 def convert(spec: FieldSpec, raw: Any) -> Any:

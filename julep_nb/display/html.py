@@ -5,17 +5,14 @@ nbviewer strip ``<style>``) and use JupyterLab's CSS variables with fallbacks, s
 card reads well in light and dark themes and outside Jupyter. No JavaScript.
 
 Rendering is cheap enough to run at 10 Hz in hundreds of panels: only the newest
-``limit`` timeline rows are rendered (each row once, then cached), the Gantt chart
-reads per-step totals that the state keeps in O(steps), and JSON is encoded lazily
-and stopped at the size shown.
+``limit`` timeline rows are rendered (each row once, then cached: see
+:mod:`julep_nb.display.timeline`), the Gantt chart reads per-step totals that the
+state keeps in O(steps), and JSON is encoded lazily and stopped at the size shown.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +22,6 @@ from julep_nb.display._format import (
     esc_attr,
     format_count,
     format_duration,
-    format_time,
     now_like,
     one_line,
 )
@@ -33,10 +29,8 @@ from julep_nb.display._style import (
     CELL,
     ERROR_TINT,
     MUTED,
-    NOWRAP,
     PRE,
     ROW,
-    ROW_PRE,
     STATUS_COLORS,
     WAIT_TINT,
     badge,
@@ -45,11 +39,13 @@ from julep_nb.display._style import (
     code,
     table,
 )
+from julep_nb.display._words import title, words
 from julep_nb.display.gantt import render_bars
-from julep_nb.live.events import ExecutionStatus, TimelineEntry
+from julep_nb.display.timeline import ROW_OUTPUT_CHARS, render_timeline, render_transitions
+from julep_nb.live.events import ExecutionStatus
 from julep_nb.live.handle import set_html_renderer
 from julep_nb.live.state import ExecutionState
-from julep_nb.sources.julep.models import Execution, Task, Transition, live_status
+from julep_nb.sources.julep.models import Execution, Task, live_status
 
 __all__ = [
     "STATUS_COLORS",
@@ -66,12 +62,11 @@ __all__ = [
     "render_timeline",
     "render_transitions",
     "render_waiting",
+    "stop_reason",
 ]
 
 S = ExecutionStatus
 
-ROW_PREVIEW_CHARS = 60
-ROW_OUTPUT_CHARS = 2_000
 OPEN_OUTPUT_CHARS = 2_000  # outputs shorter than this start expanded
 
 
@@ -107,45 +102,20 @@ def _describe(value: Any) -> str:
 # --------------------------------------------------------------------------- card parts
 
 
-@dataclass(frozen=True)
-class _Words:
-    """How a card names things of one source."""
-
-    noun: str = "execution"  # what runs
-    task: str = "Type"  # what it runs
-    entries: str = "events"  # its timeline rows
-
-
-_WORDS: dict[str | None, _Words] = {
-    "Julep": _Words("execution", "Task", "transitions"),
-    "Temporal": _Words("workflow", "Type", "events"),
-}
-
-
-def _words(state: ExecutionState) -> _Words:
-    return _WORDS.get(state.source, _Words())
-
-
-def _title(state: ExecutionState) -> str:
-    """ "Julep execution", "Temporal workflow"…: what the card is about."""
-    noun = _words(state).noun
-    return f"{state.source} {noun}" if state.source else noun.capitalize()
-
-
 def render_header(state: ExecutionState, *, now: datetime | None = None) -> str:
     """Execution and task ids, the status badge, elapsed time, entries, current step."""
     elapsed = state.elapsed(now or now_like(state.created_at))
     facts = [
-        f"{esc(_words(state).task)} {code(state.task_id or state.name or '—')}",
+        f"{esc(words(state).task)} {code(state.task_id or state.name or '—')}",
         f"Elapsed <b>{esc(format_duration(elapsed))}</b>",
-        f"{esc(_words(state).entries.capitalize())} <b>{format_count(state.entry_count)}</b>",
+        f"{esc(words(state).entries.capitalize())} <b>{format_count(state.entry_count)}</b>",
     ]
     if state.current_step_label and not state.is_terminal:
         facts.append(f"Step {code(state.current_step_label)}")
     spans = "".join(f"<span>{fact}</span>" for fact in facts)
     return (
         '<div style="display: flex; flex-wrap: wrap; align-items: center; gap: 4px 10px;">'
-        f'<span style="font-weight: 600;">{esc(_title(state))}</span>{code(state.execution_id)}'
+        f'<span style="font-weight: 600;">{esc(title(state))}</span>{code(state.execution_id)}'
         f"{badge(state.status)}</div>"
         f'<div style="display: flex; flex-wrap: wrap; gap: 2px 16px; margin-top: 2px; {MUTED}">'
         f"{spans}</div>"
@@ -173,16 +143,20 @@ def render_output(value: Any, *, max_chars: int = 20_000) -> str:
 
 def render_error(message: str | None, *, max_chars: int = 20_000) -> str:
     """The error of a failed execution, shown prominently."""
-    return _render_stopped("failed", message, max_chars=max_chars)
+    return _render_stopped(S.FAILED, message, max_chars=max_chars)
 
 
-def _render_stopped(how: str, message: str | None, *, max_chars: int = 20_000) -> str:
+def _render_stopped(
+    status: ExecutionStatus, message: str | None, *, max_chars: int = 20_000
+) -> str:
+    """A failed or timed-out execution: its error message, or a line saying there is none."""
+    how = "failed" if status is S.FAILED else "timed out"
     text = message or f"The execution {how} without an error message."
     cut = len(text) > max_chars
     body = f'<pre style="{PRE}">{esc(text[:max_chars])}</pre>'
     if cut:
         body += f'<div style="{MUTED} font-style: italic;">Error message truncated.</div>'
-    return box(f"Execution {how}", body, ERROR_TINT, STATUS_COLORS[S.FAILED])
+    return box(f"Execution {how}", body, ERROR_TINT, STATUS_COLORS[status])
 
 
 def render_waiting(info: Any, *, max_chars: int = 20_000) -> str:
@@ -193,29 +167,37 @@ def render_waiting(info: Any, *, max_chars: int = 20_000) -> str:
     return box("Waiting for input", body, WAIT_TINT, STATUS_COLORS[S.AWAITING_INPUT])
 
 
-def _render_cancelled(state: ExecutionState) -> str:
+def stop_reason(state: ExecutionState) -> str | None:
+    """Why a cancelled or terminated execution stopped, when the service says."""
     output = state.output
-    reason = output.get("reason") if isinstance(output, Mapping) else None
-    reason = reason or (state.error if state.status is not S.CANCELLED else None)
+    reason = output.get("reason") if isinstance(output, Mapping) else output
+    if isinstance(reason, str) and reason and reason != state.status.value:
+        return reason  # {"reason": …}, or the reason itself (a bare "cancelled" says nothing)
+    return state.error or None
+
+
+def _render_cancelled(state: ExecutionState) -> str:
+    reason = stop_reason(state)
     body = f"<div>Reason: {esc(reason)}</div>" if reason else ""
-    title = "cancelled" if state.status is S.CANCELLED else "terminated"
-    return box(f"Execution {title}", body, "", STATUS_COLORS[state.status])
+    how = "cancelled" if state.status is S.CANCELLED else "terminated"
+    return box(f"Execution {how}", body, "", STATUS_COLORS[state.status])
 
 
 def _render_continued(state: ExecutionState) -> str:
-    body = f"<div>Next run: {code(state.next_run)}</div>" if state.next_run else ""
+    if state.next_run:
+        body = f"<div>It goes on as a new run: {code(state.next_run)}</div>"
+    else:
+        body = "<div>It goes on as a new run.</div>"
     return box("Continued as new", body, "", STATUS_COLORS[S.CONTINUED_AS_NEW])
 
 
 def render_result(state: ExecutionState, *, max_chars: int = 20_000) -> str:
-    """The part that depends on the status: output, error, cancellation or the wait."""
+    """The part that depends on the status: output, error, how it stopped, or the wait."""
     status = state.status
     if status is S.SUCCEEDED:
         return render_output(state.output, max_chars=max_chars)
-    if status is S.FAILED:
-        return render_error(state.error, max_chars=max_chars)
-    if status is S.TIMED_OUT:
-        return _render_stopped("timed out", state.error, max_chars=max_chars)
+    if status in (S.FAILED, S.TIMED_OUT):
+        return _render_stopped(status, state.error, max_chars=max_chars)
     if status in (S.CANCELLED, S.TERMINATED):
         return _render_cancelled(state)
     if status is S.CONTINUED_AS_NEW:
@@ -223,110 +205,6 @@ def render_result(state: ExecutionState, *, max_chars: int = 20_000) -> str:
     if status is S.AWAITING_INPUT:
         return render_waiting(state.waiting_info, max_chars=max_chars)
     return ""
-
-
-# --------------------------------------------------------------------------- timeline
-
-
-class _RowCache:
-    """Rendered timeline rows, so that a live panel renders each entry once.
-
-    Keyed by the entry object, its position and its duration, which together fix the
-    row's HTML. Rows go with their entry (a weak reference's callback), so the cache
-    holds rows only for entries still alive somewhere (a state log keeps the newest
-    few hundred per execution as objects) and never keeps an output alive.
-    """
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._size = size
-        self._rows: dict[tuple[int, int, float], tuple[weakref.ref[TimelineEntry], str]] = {}
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def row(self, entry: TimelineEntry, position: int, duration: float) -> str:
-        key = (id(entry), position, duration)
-        hit = self._rows.get(key)
-        if hit is not None and hit[0]() is entry:
-            return hit[1]
-        html = _row(entry, position, duration)
-        rows = self._rows
-
-        def forget(_ref: weakref.ref[TimelineEntry], key: tuple[int, int, float] = key) -> None:
-            rows.pop(key, None)  # runs before the id can be reused
-
-        with self._lock:
-            if len(rows) >= self._size:  # drop the oldest tenth in one go
-                for old in list(rows)[: self._size // 10]:
-                    rows.pop(old, None)
-            rows[key] = (weakref.ref(entry, forget), html)
-        return html
-
-
-_ROWS = _RowCache()
-
-
-def _output_cell(entry: TimelineEntry) -> str:
-    output = entry.output
-    if output is None and entry.error is None:
-        return f'<span style="{MUTED}">—</span>'
-    preview = one_line(entry.error if entry.error is not None else output, ROW_PREVIEW_CHARS)
-    text, cut = bounded_json(output if output is not None else entry.error, ROW_OUTPUT_CHARS)
-    more = "\n…" if cut else ""
-    return (
-        f'<details><summary style="cursor:pointer;"><code>{esc(preview)}</code></summary>'
-        f'<pre style="{ROW_PRE}">{esc(text)}{more}</pre></details>'
-    )
-
-
-def _row(entry: TimelineEntry, position: int, duration: float | None, *, timed: bool = True) -> str:
-    failed = entry.status in (S.FAILED, S.TIMED_OUT, S.TERMINATED)
-    tint = ROW + (ERROR_TINT if failed else "")
-    notes = [entry.note] if entry.note else []
-    if entry.attempt and entry.attempt > 1:
-        notes.append(f"attempt {entry.attempt}")
-    if entry.ended_at is None:
-        notes.append("running")
-    kind_note = "".join(f' <span style="{MUTED}">{esc(note)}</span>' for note in notes)
-    moment = entry.ended_at or entry.at
-    took = f'<td style="{NOWRAP}">{"…" if duration is None else format_duration(duration)}</td>'
-    took = took if timed else ""
-    color = STATUS_COLORS.get(entry.execution_status or entry.status or S.RUNNING, "#616161")
-    return (
-        f'<tr style="{tint}"><td style="{CELL}{MUTED}">{position}</td>'
-        f'<td style="{NOWRAP}"><span style="color:{color};">●</span> '
-        f"{esc(entry.kind)}</td>"
-        f'<td style="{CELL}"><code>{esc(entry.label)}</code>{kind_note}</td>'
-        f'<td style="{NOWRAP}" title="{esc_attr(moment.isoformat())}">{format_time(moment)}</td>'
-        f'{took}<td style="{CELL}">{_output_cell(entry)}</td></tr>'
-    )
-
-
-def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
-    """One row per transition, newest ``limit`` only, with an "N earlier" summary row."""
-    rows = state.timeline(limit=max(limit, 0))
-    noun = _words(state).entries
-    if not rows and state.seen_count == 0 and not state.running:
-        known = state.entry_count
-        text = f"{format_count(known)} {noun}, not loaded yet." if known else f"No {noun} yet."
-        return f'<div style="{MUTED} margin: 4px 0;">{text}</div>'
-    hidden = state.seen_count - len(rows)
-    body = ""
-    if hidden:
-        noun = noun[:-1] if hidden == 1 and noun.endswith("s") else noun
-        body = (
-            f'<tr style="{ROW}"><td colspan="6" style="{CELL}{MUTED}font-style:italic;">'
-            f"⋯ {format_count(hidden)} earlier {noun} not shown</td></tr>"
-        )
-    body += "".join(
-        _ROWS.row(row.entry, hidden + i + 1, row.duration) for i, row in enumerate(rows)
-    )
-    running = "".join(
-        _row(entry, state.seen_count + i + 1, None) for i, entry in enumerate(state.running)
-    )
-    body += running  # entries in progress: no duration yet
-    return table(("#", "type", "step", "time", "duration", "output"), body)
 
 
 def render_gantt(state: ExecutionState) -> str:
@@ -357,22 +235,33 @@ def render_text(state: ExecutionState) -> str:
     """A text/plain summary of the execution."""
     elapsed = state.elapsed(now_like(state.created_at))
     parts = [
-        f"{_title(state)} {state.execution_id}",
-        f"{_words(state).task.lower()} {state.task_id or state.name or '-'}",
+        f"{title(state)} {state.execution_id}",
+        f"{words(state).task.lower()} {state.task_id or state.name or '-'}",
         state.status.value,
-        f"{format_count(state.entry_count)} {_words(state).entries}",
+        _count(state.entry_count, words(state).entries.removesuffix("s")),
         f"elapsed {format_duration(elapsed)}",
     ]
     if state.current_step_label and not state.is_terminal:
         parts.append(f"step {state.current_step_label}")
-    lines = [" · ".join(parts)]
-    if state.status in (S.FAILED, S.TIMED_OUT, S.TERMINATED):
-        lines.append(f"  error: {one_line(state.error or '', 200)}")
-    elif state.status is S.AWAITING_INPUT:
-        lines.append(f"  waiting for input: {one_line(state.waiting_info, 200)}")
-    elif state.status is S.SUCCEEDED:
-        lines.append(f"  output: {one_line(state.output, 200)}")
-    return "\n".join(lines)
+    detail = _text_detail(state)
+    return " · ".join(parts) + (f"\n  {detail}" if detail else "")
+
+
+def _text_detail(state: ExecutionState) -> str | None:
+    """The second line of the text summary: what the status is about, if anything."""
+    status = state.status
+    if status is S.FAILED or (status is S.TIMED_OUT and state.error):
+        return f"error: {one_line(state.error or '', 200)}"
+    if status in (S.CANCELLED, S.TERMINATED):
+        reason = stop_reason(state)
+        return f"reason: {one_line(reason, 200)}" if reason else None
+    if status is S.CONTINUED_AS_NEW:
+        return f"next run: {state.next_run}" if state.next_run else None
+    if status is S.AWAITING_INPUT:
+        return f"waiting for input: {one_line(state.waiting_info, 200)}"
+    if status is S.SUCCEEDED:
+        return f"output: {one_line(state.output, 200)}"
+    return None
 
 
 # --------------------------------------------------------------------------- other objects
@@ -435,16 +324,6 @@ def render_executions(executions: list[Execution]) -> str:
         for e in executions
     )
     return card(table(("id", "status", "created", "updated"), body))
-
-
-def render_transitions(transitions: list[Transition]) -> str:
-    """A table of transitions (as listed by the server, without durations)."""
-    if not transitions:
-        return card(f'<div style="{MUTED}">No transitions.</div>')
-    body = "".join(
-        _row(t.as_live_event(), i + 1, None, timed=False) for i, t in enumerate(transitions)
-    )
-    return card(table(("#", "type", "step", "time", "output"), body))
 
 
 def render_settings(settings: Mapping[str, Any]) -> str:

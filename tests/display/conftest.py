@@ -9,6 +9,10 @@ import comm
 import pytest
 from comm.base_comm import BaseComm
 
+from julep_nb.display.panel import ExecutionPanel
+from julep_nb.display.panel.controls import CancelControl
+from julep_nb.live.events import Capability
+
 
 class Messages(list[tuple[str, str, dict[str, Any]]]):
     """Comm messages as ``(comm_id, msg_type, data)``; ``times[i]`` is when ``self[i]`` went."""
@@ -16,6 +20,13 @@ class Messages(list[tuple[str, str, dict[str, Any]]]):
     def __init__(self) -> None:
         super().__init__()
         self.times: list[float] = []
+
+
+def cancel_of(panel: ExecutionPanel) -> CancelControl:
+    """The panel's Cancel control (its button, error line and requests)."""
+    control = panel.control(Capability.CANCEL)
+    assert isinstance(control, CancelControl)
+    return control
 
 
 def busiest_window(sends: list[tuple[float, int]]) -> int:

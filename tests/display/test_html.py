@@ -10,7 +10,9 @@ import pytest
 
 from julep_nb.display import html as H
 from julep_nb.display.gantt import MAX_BARS
-from julep_nb.live.state import reduce, reduce_all
+from julep_nb.display.timeline import ROWS
+from julep_nb.live.events import StatusReport, TimelineEntry
+from julep_nb.live.state import ExecutionState, reduce, reduce_all
 from julep_nb.sources.julep.models import (
     JULEP_STATUSES,
     Execution,
@@ -236,9 +238,84 @@ def test_the_row_cache_lets_go_of_transitions_that_are_gone() -> None:
         return html
 
     gc.collect()
-    before = len(H._ROWS)
+    before = len(ROWS)
     html = follow_a_run()
     assert "1,950 earlier transitions not shown" in Structure(html).visible
     gc.collect()
     # none are left: the run's states, and with them its transitions, are gone
-    assert len(H._ROWS) <= before
+    assert len(ROWS) <= before
+
+
+# --------------------------------------------------------------------------- other sources
+
+
+def _workflow(status: S, **report: object) -> ExecutionState:
+    """A non-Julep workflow that ended with ``status``: one activity, then the report."""
+    activity = TimelineEntry(
+        id="a1",
+        kind="activity",
+        label="charge",
+        at=T0 + timedelta(seconds=5),
+        started_at=T0 + timedelta(seconds=1),
+        ended_at=T0 + timedelta(seconds=5),
+        status=S.FAILED if status is S.TIMED_OUT else S.SUCCEEDED,
+        attempt=3,
+    )
+    start = StatusReport("wf-9", S.RUNNING, at=T0, source="Temporal", name="Billing", created_at=T0)
+    end = StatusReport("wf-9", status, at=T0 + timedelta(seconds=6), **report)  # type: ignore[arg-type]
+    return reduce_all(None, [start, activity, end])
+
+
+# (status, report fields, what the card shows, the text summary's second line)
+ENDINGS = [
+    (S.TERMINATED, {"error": "stuck <b>"}, ["Execution terminated", "Reason: stuck <b>"],
+     "reason: stuck <b>"),
+    (S.TERMINATED, {}, ["Execution terminated"], None),
+    (S.TIMED_OUT, {"error": "deadline 5s"}, ["Execution timed out", "deadline 5s"],
+     "error: deadline 5s"),
+    (S.TIMED_OUT, {}, ["The execution timed out without an error message."], None),
+    (S.CONTINUED_AS_NEW, {"next_run": "run-2"}, ["Continued as new", "new run: run-2"],
+     "next run: run-2"),
+    (S.CONTINUED_AS_NEW, {}, ["It goes on as a new run."], None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "report", "strings", "line"), ENDINGS)
+def test_the_statuses_other_sources_end_in_have_their_own_card_and_text(
+    status: S, report: dict[str, object], strings: list[str], line: str | None
+) -> None:
+    state = _workflow(status, **report)
+    html = H.render_execution(state, now=NOW)
+    text = Structure(html).visible
+    assert f"Temporal workflow wf-9 {status.value}" in text and "Type Billing" in text
+    assert H.STATUS_COLORS[status] in html  # the badge and the box in the status' colour
+    assert "charge attempt 3" in text and "Elapsed 6.00 s" in text
+    for expected in strings:
+        assert expected in text, expected
+    assert "stuck <b>" not in html  # escaped
+    summary = H.render_text(state).splitlines()
+    assert (
+        summary[0]
+        == f"Temporal workflow wf-9 · type Billing · {status.value} · 1 event · elapsed 6.00 s"
+    )
+    assert summary[1:] == ([f"  {line}"] if line else [])
+
+
+def test_a_running_entry_is_shown_in_progress_after_the_finished_ones() -> None:
+    done = TimelineEntry(id="a1", kind="activity", label="fetch", at=T0 + timedelta(seconds=2))
+    going = TimelineEntry(
+        id="a2", kind="activity", label="charge", at=T0 + timedelta(seconds=2), attempt=2
+    )
+    report = StatusReport("wf-9", S.RUNNING, at=T0, source="Temporal", running=(going,))
+    state = reduce_all(None, [report, done])
+    rows = Structure(H.render_timeline(state)).visible
+    assert rows.index("fetch") < rows.index("charge attempt 2 running")
+    assert "Step charge" in Structure(H.render_header(state, now=NOW)).visible
+
+
+def test_a_final_entry_is_never_shown_running() -> None:
+    stop = TimelineEntry(
+        id="x", kind="terminated", label="stop", at=T0, execution_status=S.TERMINATED
+    )
+    state = reduce_all(None, [StatusReport("wf-9", S.RUNNING, at=T0), stop])
+    assert "running" not in Structure(H.render_timeline(state)).visible

@@ -25,7 +25,7 @@ from julep_nb.sources.julep.models import ExecutionStatus
 from tests.faults import FaultServer
 from tests.live.servers import FakeJulep, unauthorized
 
-from .conftest import Messages, busiest_window
+from .conftest import Messages, busiest_window, cancel_of
 from .factories import Structure
 from .sources import MemoryJulep
 
@@ -67,11 +67,11 @@ async def test_the_panel_follows_an_execution_to_its_result(source: MemoryJulep)
     await until(lambda: panel.state.seen_count == 2)
     assert "running" in text(panel.live) and "Step main[2]" in text(panel.live)
     assert "fetch" in text(panel.live) and "Step durations" in text(panel.live)
-    assert not panel.cancel_button.disabled and panel.form is None
+    assert not cancel_of(panel).button.disabled and panel.form is None
     source.commit("finish", {"answer": 42})
     await until(lambda: panel.state.is_terminal)
     assert "succeeded" in text(panel.live) and '"answer": 42' in text(panel.live)
-    await until(lambda: panel.cancel_button.disabled)  # one refresh period after the state
+    await until(lambda: cancel_of(panel).button.disabled)  # one refresh period after the state
 
 
 async def test_a_burst_is_coalesced_to_the_refresh_rate(
@@ -89,14 +89,14 @@ async def test_a_burst_is_coalesced_to_the_refresh_rate(
     await until(lambda: panel.state.is_terminal)
     assert panel.state.seen_count == 302 and "succeeded" in shown[-1]
     assert "302 ● finish main[301]" in text(panel.live)
-    await until(lambda: panel.cancel_button.disabled)
+    await until(lambda: cancel_of(panel).button.disabled)
     # every widget of the panel counted: at most refresh_rate messages in any second,
     # the final state and the Cancel button disabling after it included
     sent = [i for i in range(before, len(frontend)) if frontend[i][1] == "comm_msg"]
     assert busiest_window([(frontend.times[i], 1) for i in sent]) <= 5
     assert [frontend[i][0] for i in sent].count(panel.live.model_id) == len(shown)
     assert len(sent) == len(shown) + 1  # the live HTML per update, then the button
-    assert panel.messages == len(shown) + 1  # what the pacing counted: + the first render
+    assert panel.messages == len(sent) + 1  # what the pacing counted: these + the first render
 
 
 async def test_an_update_while_running_is_one_widget_message(
@@ -126,7 +126,7 @@ async def test_the_elapsed_time_moves_while_nothing_else_does(
     await asyncio.sleep(0.55)  # a long step: no transition, no status change
     assert panel.state.seen_count == 1 and len(set(shown)) >= 3, shown
     source.commit("finish", {"done": True})
-    await until(lambda: panel.cancel_button.disabled)
+    await until(lambda: cancel_of(panel).button.disabled)
     final, sent = text(panel.live), len(frontend)
     await asyncio.sleep(0.3)
     assert len(frontend) == sent and text(panel.live) == final  # a finished panel is still
@@ -137,18 +137,18 @@ async def test_cancel_sends_one_request_however_many_clicks(source: MemoryJulep)
     source.commit("init")
     await until(lambda: panel.state.status is S.STARTING)
     source.gate = asyncio.Event()
-    panel.cancel_button.click()
-    panel.cancel_button.click()
-    assert panel.cancel_button.disabled and panel.cancel_button.description == "Cancelling…"
+    cancel_of(panel).button.click()
+    cancel_of(panel).button.click()
+    assert cancel_of(panel).button.disabled and cancel_of(panel).button.description == "Cancelling…"
     await asyncio.sleep(0.02)
-    panel.cancel_button.click()
-    assert panel.cancel_requests == 1
+    cancel_of(panel).button.click()
+    assert cancel_of(panel).requests == 1
     source.gate.set()
     await until(lambda: panel.state.is_terminal)
     assert source.cancels == [None] and panel.state.status is S.CANCELLED
     assert "Execution cancelled" in text(panel.live)
-    await until(lambda: panel.cancel_button.description == "Cancelled")
-    assert panel.cancel_button.disabled
+    await until(lambda: cancel_of(panel).button.description == "Cancelled")
+    assert cancel_of(panel).button.disabled
 
 
 async def test_a_failed_cancel_is_shown_and_can_be_retried(source: MemoryJulep) -> None:
@@ -156,13 +156,13 @@ async def test_a_failed_cancel_is_shown_and_can_be_retried(source: MemoryJulep) 
     source.commit("init")
     await until(lambda: panel.state.status is S.STARTING)
     source.fail = TransportError("Could not reach the Julep server at http://x <b>")
-    panel.cancel_button.click()
-    assert panel.cancel_task is not None
-    await asyncio.wait_for(panel.cancel_task, 2)
-    assert "Cancel failed: TransportError: Could not reach" in panel.message.value
-    assert "&lt;b&gt;" in panel.message.value
-    assert not panel.cancel_button.disabled and panel.cancel_button.description == "Cancel"
-    panel.cancel_button.click()
+    cancel_of(panel).button.click()
+    assert cancel_of(panel).task is not None
+    await asyncio.wait_for(cancel_of(panel).task, 2)
+    assert "Cancel failed: TransportError: Could not reach" in cancel_of(panel).message.value
+    assert "&lt;b&gt;" in cancel_of(panel).message.value
+    assert not cancel_of(panel).button.disabled and cancel_of(panel).button.description == "Cancel"
+    cancel_of(panel).button.click()
     await until(lambda: panel.state.is_terminal)
     assert source.cancels == [None, None]
 
@@ -171,11 +171,11 @@ async def test_a_click_from_another_thread_cancels_on_the_loop(source: MemoryJul
     handle, panel = live(source, refresh_rate=100)
     source.commit("init")
     await until(lambda: panel.state.status is S.STARTING)
-    thread = threading.Thread(target=lambda: [panel.cancel_button.click() for _ in range(3)])
+    thread = threading.Thread(target=lambda: [cancel_of(panel).button.click() for _ in range(3)])
     thread.start()
     thread.join(2)
     await until(lambda: panel.state.is_terminal)
-    assert source.cancels == [None] and panel.cancel_requests == 1
+    assert source.cancels == [None] and cancel_of(panel).requests == 1
 
 
 QUESTION = {"question": "How many?", "fields": [{"name": "n", "type": "integer", "required": True}]}
@@ -234,7 +234,7 @@ async def test_a_finished_execution_shows_its_final_state_at_once(source: Memory
     await handle
     panel = ExecutionPanel(handle)
     assert "failed" in text(panel.live) and "Execution failed" in text(panel.live)
-    assert panel.cancel_button.disabled
+    assert cancel_of(panel).button.disabled
     bundle = bundle_for(panel, panel.state)
     assert bundle[WIDGET_MIME]["model_id"] == panel.widget.model_id  # type: ignore[union-attr]
     assert "boom" in bundle["text/html"] and "failed" in bundle["text/plain"]

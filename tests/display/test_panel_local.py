@@ -17,6 +17,8 @@ from julep_nb.local.server import LocalServer
 from julep_nb.sources.julep.client import Client
 from julep_nb.sources.julep.models import ExecutionStatus
 
+from .conftest import cancel_of
+
 S = ExecutionStatus
 KEY = "sk-julep-LOCAL-PANEL-0123456789abcdef"
 
@@ -82,13 +84,13 @@ async def test_wait_resume_and_result_through_the_panel(
             form.submit.click()
             form.submit.click()
             state = await asyncio.wait_for(handle, 10)
-            await until(lambda: panel.state.is_terminal and panel.cancel_button.disabled)
+            await until(lambda: panel.state.is_terminal and cancel_of(panel).button.disabled)
         finally:
             stop_all()
     assert state.status is S.SUCCEEDED and state.output == {"answer": 17}
     resumes = [t for t in state.transitions if t.type.value == "resume"]
     assert len(resumes) == 1 and resumes[0].output == {"n": 7}
-    assert panel.form is None and panel.cancel_button.disabled
+    assert panel.form is None and cancel_of(panel).button.disabled
     assert "succeeded" in panel.live.value and "17" in panel.live.value
     assert "double" in panel.live.value and panel.timeline_below.layout.display == "none"
     for widget in panel.widgets():
@@ -105,12 +107,12 @@ async def test_cancel_from_the_panel_cancels_the_execution(keyed_server: LocalSe
         panel = ExecutionPanel(handle, refresh_rate=50)
         try:
             await until(lambda: panel.state.seen_count == 1)  # init; the sleep has begun
-            panel.cancel_button.click()
-            panel.cancel_button.click()
+            cancel_of(panel).button.click()
+            cancel_of(panel).button.click()
             state = await asyncio.wait_for(handle, 10)
-            await until(lambda: panel.cancel_button.description == "Cancelled")
+            await until(lambda: cancel_of(panel).button.description == "Cancelled")
         finally:
             stop_all()
-    assert state.status is S.CANCELLED and panel.cancel_requests == 1
+    assert state.status is S.CANCELLED and cancel_of(panel).requests == 1
     assert "Execution cancelled" in panel.live.value
-    assert panel.cancel_button.description == "Cancelled"
+    assert cancel_of(panel).button.description == "Cancelled"

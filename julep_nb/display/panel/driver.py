@@ -1,0 +1,202 @@
+"""The update driver: when a live view shows a new state, so a burst never floods it.
+
+The watcher hands a view every change, as fast as they come (10,000 transitions a
+second, if the service sends them). The driver is where a view's pacing lives:
+
+- it coalesces: while an update waits for its slot, a newer state replaces it, so
+  the view shows the newest state, never a backlog;
+- it paces with :class:`~julep_nb.display.pacing.MessagePacer`, counting the widget
+  messages each update really sent, so the view sends at most ``refresh_rate`` of
+  them in any one second;
+- for a terminal state it hands the watcher a future that is done once the view
+  shows it (``await handle`` returns after the final panel, which headless
+  executors need), then *settles* the view from the next slot on (controls
+  disabled), in paced steps like any update;
+- while nothing changes it re-shows the same state every ``tick`` seconds, so the
+  elapsed time moves;
+- every update runs as part of the cell that runs now (:func:`in_running_cell`).
+
+Updates may be handed in from any thread; they hop onto the loop captured when the
+driver was made (the kernel's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from julep_nb.display.cell import in_running_cell
+from julep_nb.display.pacing import MessagePacer
+from julep_nb.live.state import ExecutionState
+from julep_nb.live.sync import running_loop
+
+__all__ = ["PacedView", "UpdateDriver"]
+
+
+class PacedView(Protocol):
+    """What the driver needs from a view: show a state, and say what it costs."""
+
+    def expected_messages(self, state: ExecutionState) -> int:
+        """How many messages showing ``state`` will send (an estimate, made before)."""
+        ...
+
+    def apply(self, state: ExecutionState) -> int:
+        """Show ``state``; how many messages that sent."""
+        ...
+
+    def settle_messages(self, state: ExecutionState) -> int:
+        """How many messages the next :meth:`settle` step will send (0: at rest)."""
+        ...
+
+    def settle(self, state: ExecutionState) -> int:
+        """After the terminal ``state`` is shown: one step towards rest; messages sent."""
+        ...
+
+    def ticks(self) -> bool:
+        """Whether the clock is worth re-rendering (False stops the ticking)."""
+        ...
+
+
+class UpdateDriver:
+    """Shows the newest state on ``view``, at most ``refresh_rate`` messages a second."""
+
+    def __init__(
+        self,
+        view: PacedView,
+        *,
+        refresh_rate: float,
+        tick: float | None,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.view = view
+        self.loop = loop  # None: no event loop (a script): every update goes at once
+        self.tick = tick
+        self.pacer = MessagePacer(refresh_rate)  # on the loop's clock
+        self.state: ExecutionState | None = None  # what the view shows
+        self.updates = 0  # updates applied, each one batch of messages
+        self.messages = 0  # messages sent so far (the settling included)
+        self.finished = False  # a terminal state was shown
+        self._pending: ExecutionState | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._ticker: asyncio.TimerHandle | None = None
+        self._final_shown: asyncio.Future[None] | None = None
+
+    def start(self, state: ExecutionState) -> None:
+        """Show ``state`` now (the first render), then keep the clock moving."""
+        self._show(state)
+
+    def update(self, state: ExecutionState) -> asyncio.Future[None] | None:
+        """Show ``state``: at once, or when the message budget allows (the newest wins).
+
+        For a terminal state it returns a future that is done once the view shows it:
+        the watcher makes ``await handle`` wait for it, so the code after the ``await``
+        (and a headless executor, which stops listening after the last cell) sees the
+        final view.
+        """
+        loop = self.loop
+        if loop is not None and running_loop() is not loop:
+            loop.call_soon_threadsafe(self.update, state)
+            return None
+        self._pending = state
+        if loop is None:
+            self._flush()
+            return None
+        if state.is_terminal and self._final_shown is None:
+            self._final_shown = loop.create_future()
+        if self._timer is None:  # else a trailing update is due; it takes the newest state
+            self._schedule(loop)
+        return self._final_shown if state.is_terminal else None
+
+    def close(self) -> None:
+        """Drop what is pending and stop ticking (a scheduled settling still happens)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    # ------------------------------------------------------------------ pacing
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        delay = self._due() - loop.time()
+        if delay <= 0:
+            self._flush()
+        else:
+            self._timer = loop.call_later(delay, self._flush)
+
+    def _due(self) -> float:
+        """When the pending update may go, on the loop's clock."""
+        pending = self._pending
+        expected = self.view.expected_messages(pending) if pending is not None else 1
+        return self.pacer.due(expected)
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        loop = self.loop
+        if self._pending is None:
+            return
+        if loop is not None and self._due() > loop.time() + 0.001:
+            self._schedule(loop)  # the pending state now needs more messages than planned
+            return
+        state, self._pending = self._pending, None
+        in_running_cell(self._show, state)
+
+    def _show(self, state: ExecutionState) -> None:
+        first = self.updates == 0
+        self.state = state
+        sent = self.view.apply(state)
+        self.messages += sent
+        self.updates += 1
+        loop = self.loop
+        if loop is not None:
+            self.pacer.applied(loop.time(), sent)
+        if not state.is_terminal or self.finished:
+            self._schedule_tick()
+            return
+        self.finished = True
+        self.close()
+        if self._final_shown is not None and not self._final_shown.done():
+            self._final_shown.set_result(None)
+        if loop is None or first:  # nothing was shown before: at rest at once
+            self._settle(state, paced=False)
+        else:  # paced updates, so the final state goes out alone and at once
+            self._settle_later(state)
+
+    def _settle_later(self, state: ExecutionState) -> None:
+        assert self.loop is not None
+        due = self.pacer.due(max(self.view.settle_messages(state), 1))
+        self.loop.call_later(max(due - self.loop.time(), 0.0), in_running_cell, self._settle, state)
+
+    def _settle(self, state: ExecutionState, *, paced: bool = True) -> None:
+        """One settling step; the next one is paced like any update (or follows at once)."""
+        while True:
+            sent = self.view.settle(state)
+            self.messages += sent
+            if self.loop is not None:
+                self.pacer.applied(self.loop.time(), sent)
+            if not self.view.settle_messages(state):
+                return
+            if paced:
+                return self._settle_later(state)
+
+    # ------------------------------------------------------------------ the clock
+
+    def _schedule_tick(self) -> None:
+        """Arm the ticker, unless it is armed (or there is nothing to tick for)."""
+        if self._ticker is None and self.tick and self.loop is not None and not self.finished:
+            self._ticker = self.loop.call_later(self.tick, self._on_tick)
+
+    def _on_tick(self) -> None:
+        """Show the same state again if nothing was shown for a tick: the clock moved."""
+        self._ticker = None
+        if self.finished or not self.tick or not self.view.ticks():
+            return  # e.g. a stopped watcher: its error is shown, the clock would mislead
+        assert self.loop is not None
+        state = self.state
+        quiet = self.loop.time() - self.pacer.last_apply >= 0.9 * self.tick
+        if quiet and self._pending is None and state is not None and state.created_at is not None:
+            self.update(state)
+        self._schedule_tick()

@@ -1,0 +1,268 @@
+"""The panel's form controls: Signal, Query, and the resume form's place.
+
+- :class:`SignalControl`: a signal name (a dropdown of the names the source reports
+  in ``state.signals``, else free text) and a YAML/JSON payload, parsed before
+  anything is sent;
+- :class:`QueryControl`: a query name and YAML/JSON arguments; the answer is shown,
+  escaped;
+- :class:`ResumeControl`: the resume form of :mod:`julep_nb.display.form`, only while
+  the execution awaits input.
+
+Signal and Query are opened from their button beside the header; their form sits
+in the drawer below it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from julep_nb.display._fields import parse_arguments, parse_value
+from julep_nb.display._format import bounded_json, esc
+from julep_nb.display._style import PRE
+from julep_nb.display.form import ResumeForm
+from julep_nb.display.panel.controls import (
+    ActionControl,
+    Control,
+    Request,
+    make_button,
+    note_html,
+    on_loop,
+    set_traits,
+)
+from julep_nb.live.events import Capability, ExecutionStatus
+from julep_nb.live.state import ExecutionState
+from julep_nb.sources.julep.errors import InputError
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+    from julep_nb.live.handle import ExecutionHandle
+
+__all__ = ["QueryControl", "ResumeControl", "SignalControl"]
+
+ANSWER_CHARS = 20_000
+FIELD = {"flex": "1 1 auto", "max_width": "420px"}
+
+
+class _FormControl(ActionControl):
+    """An action with a form in the drawer, opened and closed by its button."""
+
+    busy_word = "Sending…"  # the form's button while a request is in flight
+    send = "Send"  # ...and otherwise
+
+    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
+        super().__init__(handle, loop=loop)
+        self.send_button: ipywidgets.Button  # set by the subclass, with the form
+
+    def _toggle_clicked(self, _widget: Any = None) -> None:
+        on_loop(self.loop, self.toggle)
+
+    @property
+    def opened(self) -> bool:
+        """The form is open."""
+        assert self.body is not None
+        return self.body.layout.display != "none"
+
+    def toggle(self) -> None:
+        """On the loop: open the form, or close it."""
+        assert self.body is not None
+        self.body.layout.display = "none" if self.opened else None
+
+    def show_busy(self, busy: bool) -> None:
+        word = self.busy_word if busy else self.send
+        set_traits(self.send_button, disabled=busy, description=word)
+
+    def models(self) -> tuple[Any, ...]:
+        send = (self.send_button.disabled, self.send_button.description)
+        return (*super().models(), send)
+
+    def settle(self, state: ExecutionState) -> None:
+        super().settle(state)
+        set_traits(self.send_button, disabled=True, description=self.send)
+
+    def settle_messages(self, state: ExecutionState) -> int:
+        send = (self.send_button.disabled, self.send_button.description)
+        return super().settle_messages(state) + int(send != (True, self.send))
+
+
+class SignalControl(_FormControl):
+    """Send the execution a named signal with a YAML/JSON payload."""
+
+    capability = Capability.SIGNAL
+    verb = "Signal"
+
+    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
+        import ipywidgets as w
+
+        super().__init__(handle, loop=loop)
+        self.button = make_button("Signal", "paper-plane", "Send the execution a signal")
+        self.button.on_click(self._toggle_clicked)
+        self.names: tuple[str, ...] = ()  # the names the dropdown offers (none: free text)
+        self.name: ipywidgets.Widget = self._name_widget(())
+        self.payload = w.Textarea(
+            placeholder="payload: YAML or JSON, e.g.\nnote: ok",
+            rows=3,
+            layout=w.Layout(width="100%", max_width="560px"),
+        )
+        self.send_button = make_button("Send", "paper-plane", "Send the signal")
+        self.send_button.on_click(self.clicked)
+        self.row = w.HBox([self.name, self.send_button])
+        title = w.HTML(note_html("Signal the execution:"))
+        self.body = w.VBox(
+            [title, self.row, self.payload, self.message], layout=w.Layout(display="none")
+        )
+
+    @staticmethod
+    def _name_widget(names: tuple[str, ...], chosen: Any = None) -> ipywidgets.Widget:
+        import ipywidgets as w
+
+        layout = w.Layout(**FIELD)
+        if names:  # nothing chosen yet: a click on Send must not pick one for the user
+            options = [("— choose a signal —", ""), *((n, n) for n in names)]
+            value = chosen if chosen in names else ""
+            return w.Dropdown(options=options, value=value, layout=layout)
+        return w.Text(placeholder="signal name", layout=layout)
+
+    def sync(self, state: ExecutionState) -> None:
+        if state.signals != self.names:  # the source named (other) signals: a new field
+            old, self.names = self.name, state.signals
+            self.name = self._name_widget(state.signals, getattr(old, "value", None))
+            self.row.children = (self.name, self.send_button)
+            old.close()
+
+    def expected_messages(self, state: ExecutionState) -> int:
+        return int(state.signals != self.names)
+
+    def models(self) -> tuple[Any, ...]:
+        return (*super().models(), self.row.children)
+
+    def request(self) -> Request:
+        name = (self.name.value or "").strip()
+        if not name:
+            raise InputError("Name the signal to send; nothing was sent.")
+        payload = parse_value(self.payload.value)
+
+        async def signal() -> str:
+            await self.handle.signal(name, payload)
+            return name
+
+        return signal
+
+    def succeeded(self, result: Any) -> None:
+        self.message.value = note_html(f"Sent signal {result}.")
+
+
+class QueryControl(_FormControl):
+    """Ask the execution a named query (nothing changes) and show its answer."""
+
+    capability = Capability.QUERY
+    verb = "Query"
+    busy_word = "Asking…"
+    send = "Ask"
+
+    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
+        import ipywidgets as w
+
+        super().__init__(handle, loop=loop)
+        self.button = make_button("Query", "question", "Ask the execution a query")
+        self.button.on_click(self._toggle_clicked)
+        self.name = w.Text(placeholder="query name", layout=w.Layout(**FIELD))
+        self.arguments = w.Text(
+            placeholder="arguments: YAML/JSON list, e.g. [1, x]", layout=w.Layout(**FIELD)
+        )
+        self.send_button = make_button("Ask", "question", "Ask the query")
+        self.send_button.on_click(self.clicked)
+        self.answer = w.HTML()
+        title = w.HTML(note_html("Query the execution:"))
+        row = w.HBox([self.name, self.arguments, self.send_button])
+        self.body = w.VBox([title, row, self.answer, self.message], layout=w.Layout(display="none"))
+
+    def request(self) -> Request:
+        name = self.name.value.strip()
+        if not name:
+            raise InputError("Name the query to ask; nothing was sent.")
+        arguments = parse_arguments(self.arguments.value)
+
+        async def query() -> tuple[str, Any]:
+            return name, await self.handle.query(name, *arguments)
+
+        return query
+
+    def show_busy(self, busy: bool) -> None:
+        super().show_busy(busy)
+        if busy:
+            self.answer.value = ""  # an answer shown is the answer to the last query
+
+    def succeeded(self, result: Any) -> None:
+        name, answer = result
+        text, cut = bounded_json(answer, ANSWER_CHARS)
+        more = " (truncated)" if cut else ""
+        self.answer.value = (
+            f'{note_html(f"{name} answered{more}:")}<pre style="{PRE}">{esc(text)}</pre>'
+        )
+
+
+class ResumeControl(Control):
+    """The resume form, in the panel's form box, only while the execution awaits input.
+
+    A new question, or a new wait after a sent answer, gets a new form (a form that
+    was answered is spent).
+    """
+
+    capability = Capability.RESUME
+
+    def __init__(
+        self,
+        handle: ExecutionHandle,
+        *,
+        loop: asyncio.AbstractEventLoop | None,
+        box: ipywidgets.Box,
+    ) -> None:
+        self.handle = handle
+        self.loop = loop
+        self.box = box
+        self.form: ResumeForm | None = None
+        self._form_for: tuple[str, str | None] | None = None  # (question, wait entry id)
+
+    @staticmethod
+    def _wait_of(state: ExecutionState) -> tuple[str, str | None]:
+        """What the execution waits for: the question (as JSON) and the waiting entry."""
+        latest = state.latest_entry
+        waits = latest is not None and latest.status is ExecutionStatus.AWAITING_INPUT
+        wait_id = latest.id if waits and latest is not None else None
+        return bounded_json(state.waiting_info, 10_000)[0], wait_id
+
+    def _needs_form(self, state: ExecutionState) -> bool:
+        if state.status is not ExecutionStatus.AWAITING_INPUT:
+            return False
+        if self.form is None or self._form_for is None:
+            return True
+        question, wait_id = self._wait_of(state)
+        same_wait = not self.form.done or self._form_for[1] in (None, wait_id)
+        return not (self._form_for[0] == question and same_wait)
+
+    def sync(self, state: ExecutionState) -> None:
+        if state.status is not ExecutionStatus.AWAITING_INPUT:
+            if self.form is not None:
+                self.form = None
+                self.box.children = ()
+            return
+        if self._needs_form(state):
+            self._form_for = self._wait_of(state)
+            self.form = ResumeForm(state.waiting_info, self.handle.resume, loop=self.loop)
+            self.box.children = (self.form.widget,)
+
+    def expected_messages(self, state: ExecutionState) -> int:
+        waiting = state.status is ExecutionStatus.AWAITING_INPUT
+        return int(self._needs_form(state) or (not waiting and self.form is not None))
+
+    def models(self) -> tuple[Any, ...]:
+        return (self.box.children,)
+
+    def settle(self, state: ExecutionState) -> None:
+        self.settled = True
+        self.sync(state)
+
+    def settle_messages(self, state: ExecutionState) -> int:
+        return self.expected_messages(state)

@@ -1,0 +1,143 @@
+"""The panel's widgets, and what an execution state looks like in them.
+
+Everything that moves while an execution runs (header, result, timeline) is one HTML
+widget, :attr:`PanelView.live`, so an update is one widget message. While the
+execution waits for input the timeline moves to a second HTML widget below the
+resume form, so the question and the form stay side by side::
+
+    ┌ live HTML (header, result, timeline) ─────────────┐ [Cancel]     <- buttons
+    │                                                    │ [Terminate]
+    message (a stopped watcher)
+    drawer (what the controls open: confirmations, forms, their errors)
+    form_box (the resume form, while the execution awaits input)
+    timeline_below (the timeline, while the execution awaits input)
+
+Only this module and the controls touch ipywidgets; the HTML comes from the pure
+renderers in :mod:`julep_nb.display.html`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from julep_nb.display.html import render_gantt, render_header, render_result, render_timeline
+from julep_nb.live.events import ExecutionStatus
+from julep_nb.live.state import ExecutionState
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+__all__ = ["ERROR_STYLE", "PanelView", "error_html"]
+
+ERROR_STYLE = "color:#c62828;white-space:pre-wrap;"
+BORDER = "1px solid var(--jp-border-color2, #e0e0e0)"
+
+
+def error_html(text: str) -> str:
+    """``text`` as an escaped error line."""
+    return f'<span style="{ERROR_STYLE}">{escape(text)}</span>'
+
+
+def watch_error_html(error: BaseException | None) -> str:
+    """The message line for a watcher that stopped on ``error`` ("" while it runs)."""
+    if error is None:
+        return ""
+    return error_html(f"Stopped watching: {type(error).__name__}: {error}")
+
+
+class PanelView:
+    """The panel's widgets; :meth:`render` shows a state in them."""
+
+    def __init__(
+        self,
+        *,
+        timeline_limit: int,
+        buttons: Sequence[ipywidgets.Widget] = (),
+        drawer: Sequence[ipywidgets.Widget] = (),
+    ) -> None:
+        import ipywidgets as w
+
+        self.timeline_limit = timeline_limit
+        # header + result + timeline: what changes with each transition, in one widget
+        self.live = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
+        # the timeline, below the resume form, only while the execution awaits input
+        self.timeline_below = w.HTML(layout=w.Layout(display="none"))
+        self.message = w.HTML()
+        self.form_box = w.VBox([])
+        top: list[ipywidgets.Widget] = [self.live]
+        if buttons:
+            column = w.VBox(list(buttons), layout=w.Layout(flex="0 0 auto"))
+            top.append(column)
+        parts: list[ipywidgets.Widget] = [
+            w.HBox(top, layout=w.Layout(align_items="flex-start")),
+            self.message,
+        ]
+        if drawer:
+            parts.append(w.VBox(list(drawer)))
+        parts += [self.form_box, self.timeline_below]
+        self.widget = w.VBox(
+            parts, layout=w.Layout(border=BORDER, padding="4px 10px", max_width="1000px")
+        )
+        self._rendered: dict[str, Any] = {}  # part -> what it was last rendered from
+        self._html = {"timeline": "", "result": ""}  # parts of the live HTML, as rendered
+
+    def widgets(self) -> list[ipywidgets.Widget]:
+        """Every widget of the panel, the controls' and the resume form's included."""
+        found: list[ipywidgets.Widget] = []
+        stack: list[Any] = [self.widget]
+        while stack:
+            widget = stack.pop()
+            found.append(widget)
+            stack.extend(getattr(widget, "children", ()))
+        return found
+
+    def models(self) -> tuple[Any, ...]:
+        """What :meth:`render` may change, one entry per widget model (one message each)."""
+        below = self.timeline_below
+        return (self.live.value, below.value, below.layout.display, self.message.value)
+
+    def expected_messages(self, state: ExecutionState, *, error: BaseException | None) -> int:
+        """Messages :meth:`render` will send for ``state``: the live HTML, and the rest."""
+        waiting = state.status is ExecutionStatus.AWAITING_INPUT
+        moves = waiting != (self.timeline_below.layout.display is None)  # HTML + layout
+        return 1 + 2 * moves + (watch_error_html(error) != self.message.value)
+
+    def render(self, state: ExecutionState, *, error: BaseException | None = None) -> None:
+        """Show ``state``, and the error that stopped the watcher (None: it runs)."""
+        top = render_header(state) + self._result(state)
+        timeline = self._timeline(state)
+        below = self.timeline_below
+        with below.hold_sync(), below.layout.hold_sync():
+            if state.status is ExecutionStatus.AWAITING_INPUT:  # question, form, timeline
+                self.live.value = top
+                below.value = timeline
+                below.layout.display = None
+            else:
+                self.live.value = top + timeline
+                below.value = ""
+                below.layout.display = "none"
+        self.message.value = watch_error_html(error)
+
+    def _timeline(self, state: ExecutionState) -> str:
+        latest = state.latest_entry
+        key = (state.seen_count, latest and latest.id, state.running, self.timeline_limit)
+        if self._changed("timeline", key):
+            limit = self.timeline_limit
+            self._html["timeline"] = render_gantt(state) + render_timeline(state, limit=limit)
+        return self._html["timeline"]
+
+    def _result(self, state: ExecutionState) -> str:
+        latest = state.latest_entry
+        key = (state.status, latest and latest.id, state.reported_error, id(state.reported_output))
+        if self._changed("result", key):
+            self._html["result"] = render_result(state)
+        return self._html["result"]
+
+    def _changed(self, part: str, key: Any) -> bool:
+        """Whether ``part`` shows something else now (then ``key`` is remembered)."""
+        if self._rendered.get(part, object()) == key:
+            return False
+        self._rendered[part] = key
+        return True
