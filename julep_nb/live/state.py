@@ -248,7 +248,11 @@ class ExecutionState:
             log.append(entry)
         else:
             log = EntryLog.build([*self.entries, entry])
-        running = tuple(r for r in self.running if r.id != entry.id) if self.running else ()
+        # An entry that ends the execution ends whatever was still in progress.
+        if entry.is_final:
+            running: tuple[TimelineEntry, ...] = ()
+        else:
+            running = tuple(r for r in self.running if r.id != entry.id) if self.running else ()
         return replace(self, _log=log, _n=self._n + 1, running=running)
 
 
