@@ -182,6 +182,8 @@ class ExecutionState:
     def output(self) -> Any:
         """The latest output: the final result once done, the question while waiting."""
         latest = self.latest_entry
+        if latest is not None and latest.is_final:
+            return latest.output  # the entry that ended it carries the result or the reason
         if (
             latest is not None
             and latest.execution_status is not None
