@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from julep_nb.batch import BatchHandle
 from julep_nb.live.events import ExecutionStatus
 from tests.magics.conftest import Shell
+from tests.magics.test_kernel import execute, idle_messages, kernel, ok  # noqa: F401
+
+if TYPE_CHECKING:
+    from jupyter_client.blocking.client import BlockingKernelClient
+
+    from julep_nb.local.server import LocalServer
 
 S = ExecutionStatus
 
@@ -96,3 +102,29 @@ def test_bad_batch_cells_send_nothing(divide: Shell) -> None:
         message = divide.fails(cell)
         assert expected in message, (cell, message)
     assert len(divide.run("%julep_exec list divide")) == 0
+
+
+def test_one_batch_panel_in_a_kernel(
+    kernel: BlockingKernelClient,  # noqa: F811
+    local_server: LocalServer,
+) -> None:
+    ok(kernel, "%load_ext julep_nb")
+    ok(kernel, f"%config JulepMagics.base_url = {local_server.base_url!r}")
+    ok(kernel, f"%%julep_task\n{TASK_DIVIDE}")
+    ok(kernel, "rows = [{'n': 1}, {'n': 2}, {'n': 0}]")
+    started = ok(kernel, "%%julep_exec divide --over rows -o b\ntag: k\n")
+    displays = started.of_type("display_data")
+    assert len(displays) == 1 and not started.of_type("execute_result"), started.messages
+    display_id = displays[0]["content"]["transient"]["display_id"]
+
+    later = idle_messages(kernel, until=20)  # the batch and its panel go on between cells
+    finals = [
+        m["content"]["data"]["text/html"]
+        for m in later
+        if m["msg_type"] == "update_display_data"
+        and m["content"]["transient"]["display_id"] == display_id
+    ]
+    assert finals and "succeeded" in finals[-1]
+    text = ok(kernel, "states = await b\nprint([s.status.value for s in states])").text()
+    assert text.strip() == "['succeeded', 'succeeded', 'failed']"
+    assert execute(kernel, "%julep_exec divide --over nothing").reply["ename"] == "UsageError"
