@@ -8,7 +8,7 @@ import pytest
 
 from julep_nb.batch import BatchHandle
 from julep_nb.live.events import ExecutionStatus
-from tests.magics.conftest import Shell
+from tests.magics.conftest import Shell, docs_block
 from tests.magics.test_kernel import execute, idle_messages, kernel, ok  # noqa: F401
 
 if TYPE_CHECKING:
@@ -83,6 +83,16 @@ def test_the_batch_panel_shows_the_batch(divide: Shell, capsys: pytest.CaptureFi
     divide.run("%julep_exec divide --over rows --wait --panel html")
     out = capsys.readouterr().out  # no frontend here: the panel's final line is printed
     assert "Batch of 2 (done" in out and "succeeded 2" in out
+
+
+def test_the_docs_batch_example_runs_as_written(julep: Shell) -> None:
+    julep.run(docs_block("%%julep_task\nname: divide"))
+    julep.run(docs_block('rows = [{"n": 1}'))
+    julep.run(docs_block("%%julep_exec divide --over rows -o batch"))
+    julep.run(docs_block("states = await batch"))
+    assert [s.status.value for s in julep.ns["states"]] == ["succeeded", "succeeded", "failed"]
+    assert [s.output["tag"] for s in julep.ns["states"][:2]] == ["shared", "shared"]
+    assert len(julep.ns["retry"]) == 1
 
 
 def test_bad_batch_cells_send_nothing(divide: Shell) -> None:
