@@ -332,5 +332,6 @@ class JulepMagics(Magics, Configurable):
 
 def _line_secrets(line: str) -> list[str]:
     """Secrets in URLs written on the magic line itself (``--source temporal://:KEY@…``)."""
-    found = (url_secret(word) for word in line.split() if "://" in word)
+    words = (word.partition("=")[2] if word.startswith("--") else word for word in line.split())
+    found = (url_secret(word) for word in words if "://" in word)
     return [secret for secret in found if secret]
