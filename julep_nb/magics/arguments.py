@@ -186,9 +186,11 @@ def resume_parser() -> ArgParser:
     return parser
 
 
-def _execution_parser(command: str, description: str, *, source: bool = True) -> ArgParser:
+def _execution_parser(
+    command: str, description: str, *, source: bool = True, metavar: str = "EXECUTION_ID"
+) -> ArgParser:
     parser = ArgParser(f"%julep_exec {command}", description)
-    parser.add_argument("execution_id", metavar="EXECUTION_ID")
+    parser.add_argument("execution_id", metavar=metavar)
     if source:
         _add_source_option(parser)
     return parser
@@ -215,14 +217,18 @@ def cancel_parser() -> ArgParser:
 
 def terminate_parser() -> ArgParser:
     """``%julep_exec terminate WORKFLOW_ID --source S [--reason TEXT]``."""
-    parser = _execution_parser("terminate", "End a Temporal or Thand workflow at once.")
+    parser = _execution_parser(
+        "terminate", "End a Temporal or Thand workflow at once.", metavar="WORKFLOW_ID"
+    )
     parser.add_argument("--reason", default=None, help="why (kept in the workflow's history)")
     return parser
 
 
 def signal_parser() -> ArgParser:
     """``%julep_exec signal WORKFLOW_ID NAME --source S [--payload JSON]`` (or a cell body)."""
-    parser = _execution_parser("signal", "Send a signal to a Temporal or Thand workflow.")
+    parser = _execution_parser(
+        "signal", "Send a signal to a Temporal or Thand workflow.", metavar="WORKFLOW_ID"
+    )
     parser.add_argument("signal", metavar="SIGNAL_NAME")
     parser.add_argument(
         "--payload",
@@ -235,7 +241,9 @@ def signal_parser() -> ArgParser:
 
 def query_parser() -> ArgParser:
     """``%julep_exec query WORKFLOW_ID NAME [ARG ...] --source S``."""
-    parser = _execution_parser("query", "Ask a Temporal workflow's query and show the answer.")
+    parser = _execution_parser(
+        "query", "Ask a Temporal workflow's query and show the answer.", metavar="WORKFLOW_ID"
+    )
     parser.add_argument("query", metavar="QUERY_NAME")
     parser.add_argument(
         "args", nargs="*", metavar="ARG", help="the query's arguments (each JSON, else a string)"
