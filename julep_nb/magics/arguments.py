@@ -23,10 +23,13 @@ __all__ = [
     "config_parser",
     "list_parser",
     "parse_assignment",
+    "query_parser",
     "resume_parser",
     "run_parser",
+    "signal_parser",
     "status_parser",
     "task_parser",
+    "terminate_parser",
     "transitions_parser",
     "watch_parser",
 ]
@@ -116,6 +119,17 @@ def _add_display_options(parser: ArgParser) -> None:
     )
 
 
+def _add_source_option(parser: ArgParser) -> None:
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="URL_OR_NAME",
+        help="a Temporal or Thand source: temporal://HOST:PORT/NAMESPACE, "
+        "thand+http://HOST:PORT/api/v1, or a name from JulepMagics.sources "
+        "(default: Julep)",
+    )
+
+
 def _add_input_options(parser: ArgParser, *, what: str) -> None:
     parser.add_argument(
         "--input",
@@ -145,6 +159,20 @@ def run_parser() -> ArgParser:
     parser.add_argument(
         "--metadata", metavar="JSON", default=None, help="execution metadata (a JSON object)"
     )
+    parser.add_argument(
+        "--over",
+        type=identifier,
+        metavar="VAR",
+        default=None,
+        help="run once per row of VAR (a list of dicts or a DataFrame): a batch",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        metavar="N",
+        default=None,
+        help="with --over: at most N executions in flight (default 16)",
+    )
     _add_display_options(parser)
     return parser
 
@@ -158,9 +186,13 @@ def resume_parser() -> ArgParser:
     return parser
 
 
-def _execution_parser(command: str, description: str) -> ArgParser:
+def _execution_parser(
+    command: str, description: str, *, source: bool = True, metavar: str = "EXECUTION_ID"
+) -> ArgParser:
     parser = ArgParser(f"%julep_exec {command}", description)
-    parser.add_argument("execution_id", metavar="EXECUTION_ID")
+    parser.add_argument("execution_id", metavar=metavar)
+    if source:
+        _add_source_option(parser)
     return parser
 
 
@@ -178,14 +210,50 @@ def watch_parser() -> ArgParser:
 
 def cancel_parser() -> ArgParser:
     """``%julep_exec cancel EXECUTION_ID [--reason TEXT]``."""
-    parser = _execution_parser("cancel", "Cancel an execution.")
+    parser = _execution_parser("cancel", "Cancel an execution (gracefully).")
     parser.add_argument("--reason", default=None, help="why (stored by the server)")
+    return parser
+
+
+def terminate_parser() -> ArgParser:
+    """``%julep_exec terminate WORKFLOW_ID --source S [--reason TEXT]``."""
+    parser = _execution_parser(
+        "terminate", "End a Temporal or Thand workflow at once.", metavar="WORKFLOW_ID"
+    )
+    parser.add_argument("--reason", default=None, help="why (kept in the workflow's history)")
+    return parser
+
+
+def signal_parser() -> ArgParser:
+    """``%julep_exec signal WORKFLOW_ID NAME --source S [--payload JSON]`` (or a cell body)."""
+    parser = _execution_parser(
+        "signal", "Send a signal to a Temporal or Thand workflow.", metavar="WORKFLOW_ID"
+    )
+    parser.add_argument("signal", metavar="SIGNAL_NAME")
+    parser.add_argument(
+        "--payload",
+        metavar="JSON",
+        default=None,
+        help="the signal's payload as JSON (or the cell body, YAML or JSON)",
+    )
+    return parser
+
+
+def query_parser() -> ArgParser:
+    """``%julep_exec query WORKFLOW_ID NAME [ARG ...] --source S``."""
+    parser = _execution_parser(
+        "query", "Ask a Temporal workflow's query and show the answer.", metavar="WORKFLOW_ID"
+    )
+    parser.add_argument("query", metavar="QUERY_NAME")
+    parser.add_argument(
+        "args", nargs="*", metavar="ARG", help="the query's arguments (each JSON, else a string)"
+    )
     return parser
 
 
 def transitions_parser() -> ArgParser:
     """``%julep_exec transitions EXECUTION_ID [--limit N]``."""
-    parser = _execution_parser("transitions", "List an execution's transitions.")
+    parser = _execution_parser("transitions", "List an execution's transitions.", source=False)
     parser.add_argument(
         "--limit",
         type=positive_int,
@@ -197,12 +265,23 @@ def transitions_parser() -> ArgParser:
 
 
 def list_parser() -> ArgParser:
-    """``%julep_exec list TASK_ID``."""
-    parser = ArgParser("%julep_exec list", "List a task's executions, newest first.")
+    """``%julep_exec list TASK_ID`` or ``%julep_exec list --source S [--query Q]``."""
+    parser = ArgParser(
+        "%julep_exec list", "List a task's executions, or a source's workflows, newest first."
+    )
     parser.add_argument(
         "task_id",
         metavar="TASK_ID",
-        help="a task id, or the name of a task defined with %%%%julep_task",
+        nargs="?",
+        default=None,
+        help="a task id, or the name of a task defined with %%%%julep_task (Julep)",
+    )
+    _add_source_option(parser)
+    parser.add_argument(
+        "--query",
+        default=None,
+        metavar="TEXT",
+        help="with a Temporal --source: a visibility query, e.g. \"WorkflowType = 'Approval'\"",
     )
     parser.add_argument(
         "--limit", type=positive_int, default=20, metavar="N", help="at most N (default 20)"

@@ -20,7 +20,7 @@ from julep_nb.sources.julep.errors import InputError
 
 __all__ = ["JSON_OPTIONS", "Expansion", "expand_args", "looks_like_template"]
 
-JSON_OPTIONS: Final = frozenset({"--input", "--metadata"})
+JSON_OPTIONS: Final = frozenset({"--input", "--metadata", "--payload"})
 
 _TEMPLATE: Final = re.compile(r"\{[^{}]+\}|\$\{?[A-Za-z_]\w*")
 

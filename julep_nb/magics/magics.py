@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Float, Integer, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
 from julep_nb.connect import Client, shared_local_server
@@ -27,10 +27,12 @@ from julep_nb.magics.arguments import PANEL_MODES, HelpRequested
 from julep_nb.magics.errors import CommandError
 from julep_nb.magics.loop import kernel_loop, run_sync
 from julep_nb.magics.session import CellRecord, Session, ViewOptions
+from julep_nb.magics.sources import SourcePool, mask_url, mask_urls, url_secret
 from julep_nb.magics.usage import EXEC_USAGE, TASK_USAGE
 from julep_nb.sources.julep.config import ENVIRONMENTS, NOT_GIVEN, Settings, mask_key, redact
 from julep_nb.sources.julep.config import resolve_settings as _resolve
 from julep_nb.sources.julep.errors import ConfigError, JulepError
+from julep_nb.sources.urls import SCHEMES
 
 __all__ = ["JulepMagics"]
 
@@ -98,7 +100,16 @@ class JulepMagics(Magics, Configurable):
         help="With no base URL and no key, start the embedded local server (else an error).",
     ).tag(config=True)
 
+    sources = Dict(
+        value_trait=Unicode(),
+        key_trait=Unicode(),
+        help="Named Temporal and Thand sources for --source NAME: name -> URL "
+        "(temporal://HOST:PORT/NAMESPACE, thand+http://HOST:PORT/api/v1). A secret in a "
+        "URL is stored privately: reading it back shows only its last 4 characters.",
+    ).tag(config=True)
+
     _secret: str | None = None  # the real key; the trait holds only its masked form
+    _source_urls: dict[str, str] = {}  # noqa: RUF012 - replaced, never mutated
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -110,6 +121,7 @@ class JulepMagics(Magics, Configurable):
         self.agents: dict[str, str] = {}  # base URL -> default agent id
         self._cell = CellRecord()  # the running cell
         self._cells: dict[str, CellRecord] = {}  # cell key -> what its last run started
+        self._sources = SourcePool(named=lambda: self._source_urls, run=run_sync)
 
     # ------------------------------------------------------------------ traits
 
@@ -120,6 +132,24 @@ class JulepMagics(Magics, Configurable):
             return str(value)  # the masked value written back: no change
         self._secret = value or None
         return mask_key(value) if value else None
+
+    @validate("sources")
+    def _keep_source_secrets(self, proposal: Any) -> dict[str, str]:
+        """Keep the real URLs privately; the trait holds them masked."""
+        real: dict[str, str] = {}
+        for name, url in dict(proposal["value"]).items():
+            old = self._source_urls.get(name)
+            if old is not None and url == mask_url(old):
+                url = old  # the masked value written back: no change
+            scheme = url.partition("://")[0].lower() if "://" in url else ""
+            if scheme not in SCHEMES:
+                raise TraitError(
+                    f"JulepMagics.sources[{name!r}] = {mask_url(url)!r} is not a source URL: "
+                    "use temporal://HOST:PORT/NAMESPACE or thand+http://HOST:PORT/api/v1."
+                )
+            real[name] = url
+        self._source_urls = real
+        return mask_urls(real)
 
     @validate("refresh_rate")
     def _positive_rate(self, proposal: Any) -> float:
@@ -194,6 +224,8 @@ class JulepMagics(Magics, Configurable):
                 view["base_url"] = "(none: set JULEP_API_KEY or JULEP_BASE_URL)"
         for name in SHOWN_OPTIONS:
             view[name] = getattr(self, name)
+        masked = mask_urls(self._source_urls)
+        view["sources"] = ", ".join(f"{n} = {u}" for n, u in masked.items()) or "—"
         return view
 
     def _configure(self, name: str, value: Any) -> None:
@@ -214,6 +246,7 @@ class JulepMagics(Magics, Configurable):
                 timeline_limit=self.timeline_limit,
             ),
             cell=self._cell,
+            source=self._sources.get,
             configure=self._configure,
             describe=self.describe,
         )
@@ -253,6 +286,7 @@ class JulepMagics(Magics, Configurable):
         self._cells.clear()
         self._cell = CellRecord()
         stop_all(kernel_loop())  # also those restarted by `await h`
+        self._sources.close()
         clients = [*self._retired, *([self._client] if self._client else [])]
         self._client, self._client_settings, self._retired = None, None, []
         for client in clients:
@@ -265,7 +299,7 @@ class JulepMagics(Magics, Configurable):
     @line_cell_magic
     @_documented(EXEC_USAGE)
     def julep_exec(self, line: str, cell: str | None = None) -> Any:
-        with self._user_errors():
+        with self._user_errors(line):
             return router.exec_magic(self.session(), line, cell)
         return None
 
@@ -278,11 +312,26 @@ class JulepMagics(Magics, Configurable):
         return None
 
     @contextlib.contextmanager
-    def _user_errors(self) -> Iterator[None]:
+    def _user_errors(self, line: str = "") -> Iterator[None]:
         """Errors a user can fix become UsageError (no traceback), the key redacted."""
         try:
             yield
         except HelpRequested as shown:
             print(str(shown).rstrip())
         except USER_ERRORS as exc:
-            raise UsageError(redact(str(exc), self._secret)) from None
+            text = redact(str(exc), self._secret)
+            for secret in [*self._source_secrets(), *_line_secrets(line)]:
+                text = redact(text, secret)
+            raise UsageError(text) from None
+
+    def _source_secrets(self) -> list[str]:
+        """The secrets in the configured source URLs (masked in every error)."""
+        found = (url_secret(url) for url in self._source_urls.values())
+        return [secret for secret in found if secret]
+
+
+def _line_secrets(line: str) -> list[str]:
+    """Secrets in URLs written on the magic line itself (``--source temporal://:KEY@…``)."""
+    words = (word.partition("=")[2] if word.startswith("--") else word for word in line.split())
+    found = (url_secret(word) for word in words if "://" in word)
+    return [secret for secret in found if secret]

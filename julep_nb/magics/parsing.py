@@ -19,6 +19,7 @@ __all__ = [
     "MAX_BODY_CHARS",
     "has_content",
     "parse_body",
+    "parse_value",
     "parse_mapping_option",
     "split_args",
 ]
@@ -86,6 +87,19 @@ def parse_body(text: str | None, *, what: str = "cell body") -> dict[str, Any]:
             "lines (YAML) or a JSON object {...}. Nothing was sent."
         )
     return data
+
+
+def parse_value(text: str | None, *, what: str) -> Any:
+    """Any YAML or JSON value (a signal's payload); an empty text is None (no payload)."""
+    if not has_content(text):
+        return None
+    assert text is not None
+    if len(text) > MAX_BODY_CHARS:
+        raise InputError(
+            f"The {what} is {len(text):,} characters; the limit is {MAX_BODY_CHARS:,}. "
+            "Nothing was sent."
+        )
+    return _load(text, what)
 
 
 def _load(text: str, what: str) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from IPython.display import display
 
+from julep_nb.display.batch_panel import render_batch, render_batch_text
 from julep_nb.display.html import (
     render_execution,
     render_executions,
@@ -22,6 +23,7 @@ from julep_nb.display.html import (
     render_text,
     render_transitions,
 )
+from julep_nb.live.batch.handle import BatchHandle
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.state import ExecutionState
 from julep_nb.sources.julep.models import Execution, Task, Transition
@@ -97,7 +99,14 @@ def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
             return  # the live panel above is this result
         display(handle._repr_mimebundle_(), raw=True)
 
+    def display_batch(batch: Any) -> None:
+        if already_shown(batch):
+            return  # the batch panel above is this result
+        bundle = {"text/plain": render_batch_text(batch), "text/html": render_batch(batch)}
+        display(bundle, raw=True)
+
     shell.display_formatter.ipython_display_formatter.for_type(ExecutionHandle, display_handle)
+    shell.display_formatter.ipython_display_formatter.for_type(BatchHandle, display_batch)
 
 
 def unregister(shell: Any) -> None:
@@ -107,3 +116,4 @@ def unregister(shell: Any) -> None:
         formatters[mime].pop(ExecutionState, None)
         formatters[mime].pop(Task, None)
     shell.display_formatter.ipython_display_formatter.pop(ExecutionHandle, None)
+    shell.display_formatter.ipython_display_formatter.pop(BatchHandle, None)

@@ -18,6 +18,7 @@ from julep_nb.magics.errors import CommandError
 
 if TYPE_CHECKING:
     from julep_nb.live.handle import ExecutionHandle
+    from julep_nb.live.source import ExecutionSource
     from julep_nb.sources.julep.client import Client
 
 __all__ = ["CellRecord", "Runner", "Session", "ViewOptions"]
@@ -50,11 +51,15 @@ class CellRecord:
 
     key: str | None = None
     started: list[ExecutionHandle] = field(default_factory=list)
-    shown: list[ExecutionHandle] = field(default_factory=list)
+    shown: list[Any] = field(default_factory=list)  # handles and batches on screen
 
 
 def _no_options(name: str, value: Any) -> None:
     raise NotImplementedError("this session cannot change options")
+
+
+def _no_sources(ref: str) -> ExecutionSource:
+    raise CommandError(f"--source {ref}: this session has no sources (load the extension).")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +71,8 @@ class Session:
     ``namespace`` is the notebook's (``-o VAR``, ``--input-var``, variables as ids);
     None outside IPython. ``task_names`` (``%%julep_task`` name → id) and ``agents``
     (base URL → default agent id) are written by the commands that learn them.
+    ``source(url_or_name)`` is the connected Temporal or Thand source of a
+    ``--source`` value (connected once per URL per session, then reused).
     ``configure(name, value)`` sets an option and ``describe()`` returns the resolved
     settings (key masked) and the options: only ``config`` uses them.
     """
@@ -78,6 +85,7 @@ class Session:
     agent_id: str | None = None
     view: ViewOptions = field(default_factory=ViewOptions)
     cell: CellRecord = field(default_factory=CellRecord)
+    source: Callable[[str], ExecutionSource] = _no_sources
     configure: Callable[[str, Any], None] = _no_options
     describe: Callable[[], Mapping[str, Any]] = dict
 

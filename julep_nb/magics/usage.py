@@ -11,7 +11,8 @@ from typing import Final
 __all__ = ["EXEC_USAGE", "TASK_USAGE"]
 
 EXEC_USAGE: Final = """\
-Start, watch, resume, cancel and inspect Julep task executions.
+Start, watch, resume, cancel and inspect Julep task executions, and Temporal or
+Thand workflows (--source).
 
 Cell magics (the body is YAML or JSON; an empty body is ``{}``)::
 
@@ -21,6 +22,14 @@ Cell magics (the body is YAML or JSON; an empty body is ``{}``)::
 
     %%julep_exec resume EXECUTION_ID [-o VAR] [--wait] [--panel MODE]
     <resume input>          answer an execution that is awaiting_input
+
+    %%julep_exec TASK_ID --over VAR [-o NAME] [--concurrency N] [--wait]
+    <fields>                one execution per row of VAR (a list of dicts or a
+                            DataFrame), <fields> merged into every input (they
+                            win over a row's own); one batch panel
+
+    %%julep_exec signal WORKFLOW_ID SIGNAL_NAME --source URL_OR_NAME
+    <payload>               signal a Temporal or Thand workflow
 
 Line magics::
 
@@ -32,12 +41,19 @@ Line magics::
     %julep_exec cancel EXECUTION_ID [--reason TEXT]
     %julep_exec transitions EXECUTION_ID [--limit N]
     %julep_exec list TASK_ID [--limit N]    the task's executions, newest first
+    %julep_exec list --source S [--query Q] [--limit N]   a source's workflows
+    %julep_exec terminate WORKFLOW_ID --source S [--reason TEXT]
+    %julep_exec signal WORKFLOW_ID SIGNAL_NAME --source S [--payload JSON]
+    %julep_exec query WORKFLOW_ID QUERY_NAME [ARG ...] --source S
     %julep_exec config [NAME=VALUE ...]     resolved settings (key masked), or set
                                             JulepMagics options
     %julep_exec help                        this text
 
 TASK_ID is a task id, or the name of a task defined with ``%%julep_task`` in
 this session. JSON values need no quoting: ``--input {"topic": "otters"}``.
+``--source`` (on status, watch, cancel, list, terminate, signal, query) takes
+temporal://HOST:PORT/NAMESPACE, thand+http://HOST:PORT/api/v1, or a name from
+``%config JulepMagics.sources = {NAME: URL}``; without it, everything is Julep.
 
 Options:
   -o VAR            also store the result (an ExecutionHandle) in VAR
@@ -52,7 +68,7 @@ Options:
 returns an ExecutionState; ``list`` and ``transitions`` return lists.
 Each subcommand also has ``-h``. Settings: ``%config JulepMagics`` (base_url,
 environment, api_key, agent_id, panel, refresh_rate, timeline_limit,
-auto_local); environment variables JULEP_BASE_URL and JULEP_API_KEY apply.
+auto_local, sources); environment variables JULEP_BASE_URL and JULEP_API_KEY apply.
 With neither a URL nor a key, the embedded local server is started.
 Full reference: docs/magics.md.
 """

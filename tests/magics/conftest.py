@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -43,6 +45,17 @@ main:
   - sleep:
       seconds: 30
 """
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "magics.md"
+
+
+def docs_block(starting: str) -> str:
+    """The fenced code block of docs/magics.md whose text starts with ``starting``."""
+    for body in re.findall(r"```[a-z]*\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S):
+        if body.startswith(starting):
+            return str(body)
+    raise AssertionError(f"no block starting with {starting!r} in {DOCS}")
 
 
 class Shell:

@@ -84,12 +84,14 @@ def test_status_transitions_and_list(session: Session) -> None:
     run = arguments.run_parser().parse([task.id, "--wait", "--input", '{"name": "Bo"}'])
     handle = commands.run(session, run, None)
 
-    state = commands.status(session, argparse.Namespace(execution_id=handle.id), None)
+    state = commands.status(session, arguments.status_parser().parse([handle.id]), None)
     assert isinstance(state, ExecutionState)
     assert state.status is S.SUCCEEDED and state.input == {"name": "Bo"}
     newest = arguments.transitions_parser().parse([handle.id, "--limit", "1"])
     assert [t.type.value for t in commands.transitions(session, newest, None)] == ["finish"]
-    listed = commands.list_executions(session, argparse.Namespace(task_id="hello", limit=5), None)
+    listed = commands.list_executions(
+        session, arguments.list_parser().parse(["hello", "--limit", "5"]), None
+    )
     assert [e.id for e in listed] == [handle.id]
 
 
@@ -110,7 +112,9 @@ def test_unknown_ids_are_command_errors(session: Session) -> None:
     with pytest.raises(CommandError, match=f"Unknown execution '{missing}'"):
         commands.watch(session, arguments.watch_parser().parse([missing]), None)
     with pytest.raises(CommandError, match="Unknown task 'nope'.*Define one with %%julep_task"):
-        commands.list_executions(session, argparse.Namespace(task_id="nope", limit=5), None)
+        commands.list_executions(
+            session, arguments.list_parser().parse(["nope", "--limit", "5"]), None
+        )
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from julep_nb.magics.commands.config import config
 from julep_nb.magics.commands.executions import cancel, resume, run, watch
 from julep_nb.magics.commands.inspection import list_executions, status, transitions
+from julep_nb.magics.commands.sources import query, signal, terminate
 from julep_nb.magics.commands.tasks import define_task
 
 __all__ = [
@@ -20,9 +21,12 @@ __all__ = [
     "config",
     "define_task",
     "list_executions",
+    "query",
     "resume",
     "run",
+    "signal",
     "status",
+    "terminate",
     "transitions",
     "watch",
 ]

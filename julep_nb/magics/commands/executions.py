@@ -11,10 +11,13 @@ import argparse
 from collections.abc import Mapping
 from typing import Any
 
+from julep_nb.batch import BatchHandle
 from julep_nb.connect import run as start_execution
 from julep_nb.live.errors import ActionRefused
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.magics import parsing
+from julep_nb.magics.commands.batch import run_batch
+from julep_nb.magics.commands.sources import source_cancel, source_watch
 from julep_nb.magics.errors import CommandError, refused, task_hint, unknown
 from julep_nb.magics.presenter import attach, present, started
 from julep_nb.magics.session import Session
@@ -23,8 +26,14 @@ from julep_nb.sources.julep.errors import APIError, InputError
 __all__ = ["cancel", "read_input", "resume", "run", "watch"]
 
 
-def run(session: Session, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
-    """Start an execution of a task and show it live."""
+def run(
+    session: Session, args: argparse.Namespace, body: str | None
+) -> ExecutionHandle | BatchHandle:
+    """Start an execution of a task and show it live (with ``--over``: a batch)."""
+    if args.over is not None:
+        return run_batch(session, args, body)
+    if args.concurrency is not None:
+        raise InputError("--concurrency goes with --over VAR (a batch); leave it out here.")
     payload = read_input(session, args, body, what="execution input")
     metadata = None
     if args.metadata is not None:
@@ -68,7 +77,9 @@ def resume(session: Session, args: argparse.Namespace, body: str | None) -> Exec
 
 
 def watch(session: Session, args: argparse.Namespace, body: str | None) -> ExecutionHandle:
-    """Attach to an existing execution and show it live."""
+    """Attach to an existing execution (or ``--source`` workflow) and show it live."""
+    if args.source:
+        return source_watch(session, args)
     client = session.client()
     with unknown("execution", args.execution_id):
         session.run(client.get_execution(args.execution_id))
@@ -76,7 +87,9 @@ def watch(session: Session, args: argparse.Namespace, body: str | None) -> Execu
 
 
 def cancel(session: Session, args: argparse.Namespace, body: str | None) -> None:
-    """Cancel an execution (the server records the reason)."""
+    """Cancel an execution (the server records the reason), or a ``--source`` workflow."""
+    if args.source:
+        return source_cancel(session, args)
     client = session.client()
     with unknown("execution", args.execution_id):
         execution = session.run(client.get_execution(args.execution_id))
