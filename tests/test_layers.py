@@ -32,7 +32,15 @@ ALLOWED: dict[str, set[str]] = {
     "display": {"display", "live", "sources"},
     "magics": {"magics", "display", "batch", "connect", "live", "sources"},
     "top": {
-        "top", "magics", "display", "batch", "connect", "live", "sources", "local", "_version",
+        "top",
+        "magics",
+        "display",
+        "batch",
+        "connect",
+        "live",
+        "sources",
+        "local",
+        "_version",
     },  # fmt: skip
 }
 TOP = {"julep_nb", "julep_nb.demo", "julep_nb.notebook_demo"}
