@@ -137,6 +137,11 @@ class HistoryMapper:
         """Activities, timers and child workflows in progress, as running entries."""
         return [self._running(sid, item) for sid, item in sorted(self._open.items())]
 
+    @property
+    def has_open_activity(self) -> bool:
+        """An activity is scheduled and not closed (only ``describe()`` says how it goes)."""
+        return any(item.kind == "activity" for item in self._open.values())
+
     def activity_event_id(self, activity_id: str) -> int | None:
         """The scheduled event id of the open activity ``activity_id``."""
         for sid, item in self._open.items():

@@ -97,9 +97,8 @@ def describe_report(
     )  # fmt: skip
 
 
-def running_entries(mapper: HistoryMapper, description: Any) -> tuple[TimelineEntry, ...]:
-    """What runs now: pending activities (with attempts) first, then timers and children."""
-    pending = list(description.raw_description.pending_activities) if description else []
+def running_entries(mapper: HistoryMapper, pending: Any = ()) -> tuple[TimelineEntry, ...]:
+    """What runs now: open activities (refined by ``PendingActivityInfo``s), timers, children."""
     running: dict[str, TimelineEntry] = {e.id: e for e in mapper.open_entries()}
     for info in pending:
         entry = mapper.running_activity(info)

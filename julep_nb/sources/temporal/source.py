@@ -168,7 +168,9 @@ class TemporalSource(SourceBase):
         report = describe_report(execution_id, description, chain=ref.follows_chain)
         running = StatusReport(
             execution_id=execution_id, status=report.status, source=SOURCE,
-            running=running_entries(mapper, description) if mapper.closed is None else (),
+            running=running_entries(mapper, description.raw_description.pending_activities)
+            if mapper.closed is None
+            else (),
         )  # fmt: skip
         return Snapshot((report, *events, running), new_cursor)
 

@@ -158,3 +158,10 @@ def test_reports_name_the_workflow() -> None:
     out = mapper().feed(history(event(11, "workflow_execution_completed"))[0])
     report = next(e for e in out if isinstance(e, StatusReport))
     assert report.name == "Flow" and report.source == "Temporal"
+
+
+def test_public_names_are_sorted_and_resolve() -> None:
+    import julep_nb.sources.temporal as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)
