@@ -472,7 +472,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path().resolve()))  # approval_workflows.py sits beside this notebook
 
 import julep_nb
-from julep_nb.display.panel import show
+from julep_nb.display import html as _panels  # handles render as final panels
 from julep_nb.sources.temporal import TemporalSource, start_dev_server
 from temporalio.worker import Worker
 
@@ -504,7 +504,7 @@ await approval.signal("approve", {"by": "ana"})
 state = await approval
 state.status.value, state.output
 """),
-    code("show(approval);"),
+    code("approval"),
     md("""
 ## 2. A failing activity, retried
 
@@ -520,7 +520,7 @@ ok, bad = await asyncio.gather(retried, failing)
 [(r.entry.label, r.entry.status.value, r.entry.attempt) for r in ok.timeline()
  if r.entry.kind == "activity"], ok.output, bad.status.value, bad.error
 """),
-    code("show(failing);"),
+    code("failing"),
     md("""
 ## 3. Cancel and terminate
 
@@ -539,7 +539,7 @@ await to_end.terminate(reason="no longer needed")
 cancelled, terminated = await asyncio.gather(to_cancel, to_end)
 cancelled.status.value, terminated.status.value, terminated.error
 """),
-    code("show(to_end);"),
+    code("to_end"),
     md("""
 ## 4. List workflows
 

@@ -272,17 +272,14 @@ class HistoryMapper:
 
     def _signaled(self, event_id: int, at: datetime, attrs: Any) -> list[Event]:
         return [
-            self._entry(
-                "signal", event_id, at, attrs.signal_name, output=self._values(attrs.input),
-                note=attrs.identity or None,
-            )
+            self._entry("signal", event_id, at, attrs.signal_name, output=self._values(attrs.input))
         ]  # fmt: skip
 
     def _cancel_requested(self, event_id: int, at: datetime, attrs: Any) -> list[Event]:
         return [
             self._entry(
                 "cancel_request", event_id, at, "cancel requested",
-                note=attrs.cause or attrs.identity or None,
+                note=attrs.cause or None,
             )
         ]  # fmt: skip
 
