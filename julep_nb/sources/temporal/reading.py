@@ -17,16 +17,20 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from julep_nb.live.events import Event, ExecutionStatus, StatusReport, TimelineEntry
 from julep_nb.sources.temporal.errors import rpc_errors
-from julep_nb.sources.temporal.history import SOURCE, HistoryMapper, timestamp
+from julep_nb.sources.temporal.history import SOURCE, HistoryMapper
 
 __all__ = [
     "STATUSES",
     "RunRef",
     "TemporalCursor",
+    "cursor_of",
     "describe_report",
     "execution_id",
+    "handle_for",
+    "mapper_for",
     "parse_execution_id",
     "read_run",
+    "running_entries",
 ]
 
 S = ExecutionStatus
@@ -139,7 +143,3 @@ async def read_run(
             run_id, after = mapper.next_run, 0
             continue
         return events, TemporalCursor(run_id, mapper.last_event_id), mapper, description
-
-
-def closed_at(description: Any) -> Any:
-    return timestamp(description.raw_description.workflow_execution_info.close_time)
