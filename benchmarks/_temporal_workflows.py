@@ -32,3 +32,17 @@ class Gated:
     @workflow.signal(name="go")
     def start(self) -> None:
         self.go = True
+
+
+@workflow.defn
+class Pulse:
+    """``n`` short activities, ``interval`` seconds apart (a steadily changing panel)."""
+
+    @workflow.run
+    async def run(self, n: int, interval: float) -> int:
+        for i in range(n):
+            await workflow.execute_activity(
+                greet, str(i), start_to_close_timeout=timedelta(seconds=30)
+            )
+            await workflow.sleep(interval)
+        return n

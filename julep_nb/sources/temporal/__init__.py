@@ -34,9 +34,9 @@ from julep_nb.sources.temporal.source import TemporalSource
 from julep_nb.sources.temporal.stream import HISTORY_STREAM, HistoryStream
 
 __all__ = [
-    "HISTORY_STREAM",
     "DevServer",
     "DevServerError",
+    "HISTORY_STREAM",
     "HistoryMapper",
     "HistoryStream",
     "TemporalCursor",

@@ -137,6 +137,11 @@ class HistoryMapper:
         """Activities, timers and child workflows in progress, as running entries."""
         return [self._running(sid, item) for sid, item in sorted(self._open.items())]
 
+    @property
+    def has_open_activity(self) -> bool:
+        """An activity is scheduled and not closed (only ``describe()`` says how it goes)."""
+        return any(item.kind == "activity" for item in self._open.values())
+
     def activity_event_id(self, activity_id: str) -> int | None:
         """The scheduled event id of the open activity ``activity_id``."""
         for sid, item in self._open.items():
@@ -267,17 +272,14 @@ class HistoryMapper:
 
     def _signaled(self, event_id: int, at: datetime, attrs: Any) -> list[Event]:
         return [
-            self._entry(
-                "signal", event_id, at, attrs.signal_name, output=self._values(attrs.input),
-                note=attrs.identity or None,
-            )
+            self._entry("signal", event_id, at, attrs.signal_name, output=self._values(attrs.input))
         ]  # fmt: skip
 
     def _cancel_requested(self, event_id: int, at: datetime, attrs: Any) -> list[Event]:
         return [
             self._entry(
                 "cancel_request", event_id, at, "cancel requested",
-                note=attrs.cause or attrs.identity or None,
+                note=attrs.cause or None,
             )
         ]  # fmt: skip
 

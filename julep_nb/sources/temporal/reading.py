@@ -17,16 +17,20 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from julep_nb.live.events import Event, ExecutionStatus, StatusReport, TimelineEntry
 from julep_nb.sources.temporal.errors import rpc_errors
-from julep_nb.sources.temporal.history import SOURCE, HistoryMapper, timestamp
+from julep_nb.sources.temporal.history import SOURCE, HistoryMapper
 
 __all__ = [
     "STATUSES",
     "RunRef",
     "TemporalCursor",
+    "cursor_of",
     "describe_report",
     "execution_id",
+    "handle_for",
+    "mapper_for",
     "parse_execution_id",
     "read_run",
+    "running_entries",
 ]
 
 S = ExecutionStatus
@@ -97,9 +101,8 @@ def describe_report(
     )  # fmt: skip
 
 
-def running_entries(mapper: HistoryMapper, description: Any) -> tuple[TimelineEntry, ...]:
-    """What runs now: pending activities (with attempts) first, then timers and children."""
-    pending = list(description.raw_description.pending_activities) if description else []
+def running_entries(mapper: HistoryMapper, pending: Any = ()) -> tuple[TimelineEntry, ...]:
+    """What runs now: open activities (refined by ``PendingActivityInfo``s), timers, children."""
     running: dict[str, TimelineEntry] = {e.id: e for e in mapper.open_entries()}
     for info in pending:
         entry = mapper.running_activity(info)
@@ -140,7 +143,3 @@ async def read_run(
             run_id, after = mapper.next_run, 0
             continue
         return events, TemporalCursor(run_id, mapper.last_event_id), mapper, description
-
-
-def closed_at(description: Any) -> Any:
-    return timestamp(description.raw_description.workflow_execution_info.close_time)

@@ -79,13 +79,17 @@ class TemporalSource(SourceBase):
         *,
         namespace: str = "default",
         api_key: str | None = None,
-        tls: bool = False,
+        tls: bool | None = None,
         **client_options: Any,
     ) -> TemporalSource:
-        """Connect and check the namespace (``api_key``: Temporal Cloud's, sent the SDK's way)."""
+        """Connect and check the namespace.
+
+        ``api_key`` is sent the SDK's way (a bearer token); with a key, TLS is on unless
+        ``tls=False`` (Temporal Cloud needs both). The key is never shown.
+        """
         try:
             client = await Client.connect(
-                target, namespace=namespace, api_key=api_key, tls=tls or None, **client_options
+                target, namespace=namespace, api_key=api_key, tls=tls, **client_options
             )
         except RPCError as exc:
             raise map_rpc_error(exc, f"connect to {target}") from exc
@@ -168,7 +172,9 @@ class TemporalSource(SourceBase):
         report = describe_report(execution_id, description, chain=ref.follows_chain)
         running = StatusReport(
             execution_id=execution_id, status=report.status, source=SOURCE,
-            running=running_entries(mapper, description) if mapper.closed is None else (),
+            running=running_entries(mapper, description.raw_description.pending_activities)
+            if mapper.closed is None
+            else (),
         )  # fmt: skip
         return Snapshot((report, *events, running), new_cursor)
 

@@ -5,7 +5,8 @@
 happen) and passes on what lies past its cursor (the last event id passed on). Two
 things the history does not say come from ``describe()``: which activities run now,
 with their attempt and last failure (the history records an activity's start only
-when it ends), asked again every :data:`DESCRIBE_INTERVAL` while any is open; and
+when it ends), asked after :data:`DESCRIBE_INTERVAL` without news while one is open
+(a short activity never costs a request); and
 the signal names, from the workflow's own ``__temporal_workflow_metadata`` query,
 asked once in the background.
 
@@ -24,7 +25,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.service import RPCError
 
 from julep_nb.live.errors import SourceUnreachable
@@ -130,10 +133,10 @@ class HistoryStream:
         if not self._signals_asked:
             self._signals_asked = True
             self._start(self._ask_signals(run_id, queue), "signals")
-        describing: list[asyncio.Task[Any]] = []
+        describing: asyncio.Task[Any] | None = None
         last_running: tuple[Any, ...] | None = None
         while True:
-            timeout = DESCRIBE_INTERVAL if mapper.open_entries() else None
+            timeout = DESCRIBE_INTERVAL if mapper.has_open_activity else None
             try:
                 item = await asyncio.wait_for(queue.get(), timeout)
             except asyncio.TimeoutError:
@@ -144,32 +147,43 @@ class HistoryStream:
                 raise item
             if isinstance(item, StatusReport):
                 yield item
-            elif isinstance(item, _Described):
-                running = running_entries(mapper, item.description)
-                if running != last_running and mapper.closed is None:
-                    last_running = running
-                    yield StatusReport(
-                        execution_id=self.execution, status=S.RUNNING, source=SOURCE,
-                        running=running,
-                    )  # fmt: skip
+                continue
+            if isinstance(item, _Described):
+                running = running_entries(mapper, item.pending)
+            elif item is not None:
+                async for live in self._fed(mapper, item):
+                    yield live
+                if mapper.closed is not None:
+                    break
+                running = running_entries(mapper)  # what the history says, no request
+            elif describing is None or describing.done():
+                # Quiet for a while with something open: ask for attempts and failures, in
+                # the background (the next history event must not wait for it).
+                describing = self._start(self._describe(run_id, queue), "describe")
+                continue
             else:
-                if item is not None:
-                    async for live in self._fed(mapper, item):
-                        yield live
-                    if mapper.closed is not None:
-                        break
-                if (item is None or _touches_activity(item)) and not any(
-                    not t.done() for t in describing
-                ):
-                    # In the background: the next history event must not wait for it.
-                    describing[:] = [self._start(self._describe(handle, queue), "describe")]
+                continue
+            if running != last_running:
+                last_running = running
+                yield self._running(running)
         await self._ended(mapper)
 
-    async def _describe(self, handle: Any, queue: asyncio.Queue[Any]) -> None:
+    def _running(self, running: tuple[Any, ...]) -> StatusReport:
+        return StatusReport(
+            execution_id=self.execution, status=S.RUNNING, source=SOURCE, running=running
+        )
+
+    async def _describe(self, run_id: str, queue: asyncio.Queue[Any]) -> None:
+        # The raw RPC: only the pending activities are needed, not a decoded description.
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.client.namespace,
+            execution=WorkflowExecution(workflow_id=self.ref.workflow_id, run_id=run_id),
+        )
         try:
-            queue.put_nowait(_Described(await handle.describe()))
+            response = await self.client.workflow_service.describe_workflow_execution(request)
         except RPCError:
-            pass  # the history stream reports a lost server; this was only a refinement
+            return  # the history stream reports a lost server; this was only a refinement
+        queue.put_nowait(_Described(tuple(response.pending_activities)))
 
     async def _fed(self, mapper: HistoryMapper, event: Any) -> AsyncIterator[Event]:
         mapped = mapper.feed(event)
@@ -220,9 +234,9 @@ class HistoryStream:
 
 @dataclass(frozen=True, slots=True)
 class _Described:
-    """A ``describe()`` answer, for the running activities."""
+    """The pending activities a describe request answered."""
 
-    description: Any
+    pending: tuple[Any, ...]
 
 
 def _touches_activity(event: Any) -> bool:

@@ -17,18 +17,12 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
-temporalio = pytest.importorskip(
-    "temporalio", reason="temporalio is not installed: pip install -e '.[dev]' (or [temporal])"
-)
-
-from temporalio.worker import Worker  # noqa: E402
-
-from julep_nb.sources.temporal import DevServer, TemporalSource, start_dev_server  # noqa: E402
-from tests.sources.temporal import workflows  # noqa: E402
-
+# Optional dependency: the fixtures import the SDK, and each test module starts with
+# pytest.importorskip(...), so that without temporalio the tests skip with the reason.
 _EXIT_STATUS: list[int] = []
 
 
@@ -45,7 +39,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def temporal_server() -> Iterator[DevServer]:
+def temporal_server() -> Iterator[Any]:
+    from julep_nb.sources.temporal import start_dev_server
+
     server = start_dev_server()
     try:
         yield server
@@ -54,7 +50,9 @@ def temporal_server() -> Iterator[DevServer]:
 
 
 @pytest.fixture
-async def source(temporal_server: DevServer) -> TemporalSource:
+async def source(temporal_server: Any) -> Any:
+    from julep_nb.sources.temporal import TemporalSource
+
     return await TemporalSource.connect(temporal_server.target)
 
 
@@ -64,7 +62,11 @@ def task_queue() -> str:
 
 
 @pytest.fixture
-async def worker(source: TemporalSource, task_queue: str) -> AsyncIterator[Worker]:
+async def worker(source: Any, task_queue: str) -> AsyncIterator[Any]:
+    from temporalio.worker import Worker
+
+    from tests.sources.temporal import workflows
+
     async with Worker(
         source.client,
         task_queue=task_queue,

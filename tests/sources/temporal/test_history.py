@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("temporalio", reason="temporalio is not installed: pip install -e '.[dev]'")
+
 from datetime import datetime, timedelta, timezone
 
 from temporalio.api.common.v1 import ActivityType, Payloads, WorkflowType
@@ -158,3 +162,10 @@ def test_reports_name_the_workflow() -> None:
     out = mapper().feed(history(event(11, "workflow_execution_completed"))[0])
     report = next(e for e in out if isinstance(e, StatusReport))
     assert report.name == "Flow" and report.source == "Temporal"
+
+
+def test_public_names_are_sorted_and_resolve() -> None:
+    import julep_nb.sources.temporal as package
+
+    assert package.__all__ == sorted(package.__all__)
+    assert all(hasattr(package, name) for name in package.__all__)

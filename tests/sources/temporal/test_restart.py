@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("temporalio", reason="temporalio is not installed: pip install -e '.[dev]'")
+
 import asyncio
 import uuid
 from collections import Counter

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("temporalio", reason="temporalio is not installed: pip install -e '.[dev]'")
+
 import asyncio
 
 import pytest
@@ -204,3 +208,13 @@ async def test_temporal_url_connects_to_the_namespace(temporal_server) -> None:
     assert isinstance(source, TemporalSource) and source.namespace == "default"
     with pytest.raises(SourceNotFound, match="elsewhere"):
         await source_from_url(f"temporal://{temporal_server.target}/elsewhere")
+
+
+async def test_api_key_is_never_shown(temporal_server) -> None:
+    key = "tc-secret-api-key-1234"
+    source = await TemporalSource.connect(temporal_server.target, api_key=key, tls=False)
+    assert key not in repr(source)
+    target = f"127.0.0.1:{free_port()}"
+    with pytest.raises(SourceUnreachable) as failed:
+        await asyncio.wait_for(TemporalSource.connect(target, api_key=key, tls=False), 60)
+    assert key not in str(failed.value) and key not in repr(failed.value)

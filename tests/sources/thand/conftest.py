@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
-pytest.importorskip("temporalio", reason="temporalio is not installed: pip install -e '.[dev]'")
-
-from temporalio.client import Client  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
-
-from julep_nb.sources.temporal import DevServer, start_dev_server  # noqa: E402
-from tests.sources.temporal.conftest import (  # noqa: E402,F401 - the clean-exit hooks
+from tests.sources.temporal.conftest import (  # noqa: F401 - the clean-exit hooks
     pytest_sessionfinish,
     pytest_unconfigure,
 )
-from tests.sources.thand.server import ThandServer, create_app  # noqa: E402
-from tests.sources.thand.workflows import AccessRequest  # noqa: E402
 
 TOKEN = "thand-secret-token"
 
 
 @pytest.fixture(scope="module")
-def temporal() -> Iterator[DevServer]:
+def temporal() -> Iterator[Any]:
+    from julep_nb.sources.temporal import start_dev_server
+
     with start_dev_server() as server:
         yield server
 
@@ -35,14 +30,21 @@ def task_queue() -> str:
 
 
 @pytest.fixture(scope="module", params=["code", "reference"])
-def thand(request, temporal: DevServer, task_queue: str) -> Iterator[ThandServer]:
+def thand(request, temporal: Any, task_queue: str) -> Iterator[Any]:
+    from tests.sources.thand.server import ThandServer, create_app
+
     app = create_app(temporal.target, token=TOKEN, task_queue=task_queue, shape=request.param)
     with ThandServer(app) as server:
         yield server
 
 
 @pytest.fixture
-async def worker(temporal: DevServer, task_queue: str) -> AsyncIterator[Worker]:
+async def worker(temporal: Any, task_queue: str) -> AsyncIterator[Any]:
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from tests.sources.thand.workflows import AccessRequest
+
     client = await Client.connect(temporal.target)
     async with Worker(client, task_queue=task_queue, workflows=[AccessRequest]) as running:
         yield running
