@@ -5,7 +5,7 @@ notebook does, and in the same run:
 
 - the server's own rate: the 3-step task of ``bench_local_server`` created and
   followed to the end by its minimal HTTP client (16 at a time), in the kernel;
-- ``run_many`` over N inputs (10,000; 2,000 with ``--quick``) with its live batch
+- ``run_many`` over N inputs (10,000; 500 with ``--quick``) with its live batch
   panel displayed: executions/s from the call to the end of ``await batch``, the
   kernel's RSS growth, and the panel's widget ``comm_msg``s read on iopub (mean per
   second and the busiest one-second window, against ``refresh_rate``);
@@ -15,7 +15,7 @@ notebook does, and in the same run:
   16 at a time.
 
 The anchors run fewer executions than the batch (their rate does not depend on the
-count): 1,000 / 300 for the server and ``gather``, 160 / 64 for the SDK loop.
+count): 1,000 / 150 for the server and ``gather``, 160 / 32 for the SDK loop.
 
 Run: ``python -m benchmarks.bench_batch [--quick]``.
 """
@@ -142,7 +142,7 @@ def busiest_second(times: list[float]) -> int:
 
 def main(quick: bool = False) -> list[dict[str, Any]]:
     """Measure and return the rows (see the module docstring)."""
-    n, n_anchor, n_sdk = (2_000, 300, 64) if quick else (10_000, 1_000, 160)
+    n, n_anchor, n_sdk = (500, 150, 32) if quick else (10_000, 1_000, 160)
     kernel = _Kernel()
     try:
         kernel.run(SETUP)
