@@ -21,6 +21,7 @@ from typing import Any, Final
 import httpx
 
 from julep_nb.live.batch.follow import OnLost, OnState, cancel_unless_ended
+from julep_nb.live.events import ExecutionStatus
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.state import ExecutionState, reduce
 from julep_nb.sources.julep.client import Client
@@ -172,7 +173,7 @@ class ListFollower:
         stale = [
             execution_id
             for execution_id, t in self._tracked.items()
-            if now - t.seen > STALE and t.state.status.value != "awaiting_input"
+            if now - t.seen > STALE and t.state.status is not ExecutionStatus.AWAITING_INPUT
         ][:STALE_PER_POLL]
         changed = 0
         for execution_id in stale:
