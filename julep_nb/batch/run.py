@@ -50,17 +50,19 @@ async def run_many(
     concurrency: int = 16,
     metadata: Mapping[str, Any] | None = None,
     agent: str | Agent | None = None,
+    common: Mapping[str, Any] | None = None,
 ) -> BatchHandle:
     """Start one execution of ``task`` per input; returns a started :class:`BatchHandle`.
 
     ``task``: a task id, a :class:`Task`, or a task's name together with ``agent`` (an
     agent or its id) whose tasks are searched. ``inputs``: a list (or any iterable) of
     dicts, or a pandas DataFrame (one row per execution). At most ``concurrency``
-    executions are in flight; one that awaits input frees its slot.
+    executions are in flight; one that awaits input frees its slot. ``common``: fields
+    added to every input (an input's own value wins), e.g. a magic's cell body.
     """
     chosen = client if client is not None else default_client()
     task_id = await _task_id(chosen, task, agent)
-    rows, columns = normalize_inputs(inputs)
+    rows, columns = normalize_inputs(inputs, common=common)
     batch = _batch(chosen, task_id, rows, columns, concurrency=concurrency, metadata=metadata)
     return batch.start()
 

@@ -37,6 +37,14 @@ def test_iterables_of_dicts_keep_first_seen_columns() -> None:
         normalize_inputs(["x"])
 
 
+def test_common_fields_reach_every_row_and_rows_win() -> None:
+    rows, columns = normalize_inputs(
+        pd.DataFrame({"n": [1, 2], "k": [0, 5]}), common={"k": 9, "lang": "en"}
+    )
+    assert rows == [{"k": 0, "lang": "en", "n": 1}, {"k": 5, "lang": "en", "n": 2}]
+    assert columns == ["n", "k", "lang"]
+
+
 def _state(status: S, output: object = None, error: str | None = None) -> ExecutionState:
     report = StatusReport(
         execution_id="e1", status=status, at=T0 + timedelta(seconds=2), output=output,
