@@ -4,7 +4,8 @@ One kernel (``jupyter_client``) runs the embedded local server on a WAL file, as
 notebook does, and in the same run:
 
 - the server's own rate: the 3-step task of ``bench_local_server`` created and
-  followed to the end by its minimal HTTP client (16 at a time), in the kernel;
+  followed to the end by its minimal HTTP client (16 at a time), in the kernel, just
+  before and just after the batch (the mean: the load of a shared machine drifts);
 - ``run_many`` over N inputs (10,000; 500 with ``--quick``) with its live batch
   panel displayed: executions/s from the call to the end of ``await batch``, the
   kernel's RSS growth, and the panel's widget ``comm_msg``s read on iopub (mean per
@@ -146,10 +147,12 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     kernel = _Kernel()
     try:
         kernel.run(SETUP)
-        server = kernel.value(f"await raw_executions_per_second(_server, {n_anchor})")
+        server_rate = f"await raw_executions_per_second(_server, {n_anchor})"
+        before = kernel.value(server_rate)
         code = BATCH.replace("RATE", repr(REFRESH_RATE)).replace("N", str(n))
         out, comms = kernel.run(code.replace("K", str(CONCURRENCY)))
         batch = json.loads(out.splitlines()[-1])
+        server = (before + kernel.value(server_rate)) / 2  # the machine's load drifts
         gathered = kernel.value(f"await _gather_runs({n_anchor}, {CONCURRENCY})")
         sdk = kernel.value(f"await _sdk_loop({n_sdk}, {CONCURRENCY})")
     finally:
