@@ -21,6 +21,7 @@ from typing import Any, Final
 import httpx
 
 from julep_nb.live.batch.follow import OnLost, OnState, cancel_unless_ended
+from julep_nb.live.events import ExecutionStatus
 from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.state import ExecutionState, reduce
 from julep_nb.sources.julep.client import Client
@@ -33,7 +34,7 @@ __all__ = ["ListFollower"]
 logger = logging.getLogger(__name__)
 
 PAGE: Final = 100  # Julep's largest page
-MIN_INTERVAL: Final = 0.01  # seconds between polls while executions change
+MIN_INTERVAL: Final = 0.005  # seconds between polls while executions change
 MAX_INTERVAL: Final = 0.5  # ...backing off to this while nothing does
 ERROR_INTERVAL: Final = 1.0  # ...and this after a failed poll
 STALE: Final = 3.0  # seconds without news before an execution is asked for on its own
@@ -118,23 +119,26 @@ class ListFollower:
         """One pass over the pages updated since the last; how many executions changed."""
         http = await self.client.http_ready()
         newest, offset, changed = self._since, 0, 0
+        # Most news is about the executions in flight: a page a little larger than their
+        # number is cheaper for both sides than Julep's largest, and paging covers the rest.
+        size = min(PAGE, 2 * len(self._tracked) + 8)
         while True:
-            items = await self._page(http, offset)
+            items = await self._page(http, offset, size)
             for item in items:
                 changed += self._apply(item)
                 if item.updated_at is not None and (newest is None or item.updated_at > newest):
                     newest = item.updated_at
             last = items[-1].updated_at if items else None
-            if len(items) < PAGE or self._since is None or last is None or last < self._since:
+            if len(items) < size or self._since is None or last is None or last < self._since:
                 break
-            offset += PAGE
+            offset += size
         self._since = newest
         return changed
 
-    async def _page(self, http: httpx.AsyncClient, offset: int) -> list[Execution]:
+    async def _page(self, http: httpx.AsyncClient, offset: int, size: int) -> list[Execution]:
         self.polls += 1
         params: dict[str, Any] = {
-            "sort_by": "updated_at", "direction": "desc", "limit": PAGE, "offset": offset,
+            "sort_by": "updated_at", "direction": "desc", "limit": size, "offset": offset,
         }  # fmt: skip
         response = await http.get(f"/tasks/{self.task_id}/executions", params=params)
         if response.status_code in _FATAL_STATUS:
@@ -169,7 +173,7 @@ class ListFollower:
         stale = [
             execution_id
             for execution_id, t in self._tracked.items()
-            if now - t.seen > STALE and t.state.status.value != "awaiting_input"
+            if now - t.seen > STALE and t.state.status is not ExecutionStatus.AWAITING_INPUT
         ][:STALE_PER_POLL]
         changed = 0
         for execution_id in stale:

@@ -36,6 +36,10 @@ __all__ = ["CREATE_DEADLINE", "run_many"]
 CREATE_DEADLINE: Final = 120.0
 """Seconds a creation keeps being retried while the service is unreachable or busy."""
 CREATE_BACKOFF: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+CREATES_IN_FLIGHT: Final = 4
+"""Creation requests on the wire at once. A server handles them one after another, and
+httpcore rescans every pooled connection on each event: a few connections keep the
+server busy at a fraction of the client's CPU (see docs/performance.md, batches)."""
 
 
 async def run_many(
@@ -46,17 +50,19 @@ async def run_many(
     concurrency: int = 16,
     metadata: Mapping[str, Any] | None = None,
     agent: str | Agent | None = None,
+    common: Mapping[str, Any] | None = None,
 ) -> BatchHandle:
     """Start one execution of ``task`` per input; returns a started :class:`BatchHandle`.
 
     ``task``: a task id, a :class:`Task`, or a task's name together with ``agent`` (an
     agent or its id) whose tasks are searched. ``inputs``: a list (or any iterable) of
     dicts, or a pandas DataFrame (one row per execution). At most ``concurrency``
-    executions are in flight; one that awaits input frees its slot.
+    executions are in flight; one that awaits input frees its slot. ``common``: fields
+    added to every input (an input's own value wins), e.g. a magic's cell body.
     """
     chosen = client if client is not None else default_client()
     task_id = await _task_id(chosen, task, agent)
-    rows, columns = normalize_inputs(inputs)
+    rows, columns = normalize_inputs(inputs, common=common)
     batch = _batch(chosen, task_id, rows, columns, concurrency=concurrency, metadata=metadata)
     return batch.start()
 
@@ -72,11 +78,15 @@ def _batch(
 ) -> BatchHandle:
     """An unstarted batch of ``task_id`` over ``rows`` (its own id, so its own keys)."""
     batch_id = uuid.uuid4().hex
+    gates: list[asyncio.Semaphore] = []  # made on the loop that runs the batch
 
     async def start(index: int, row: Mapping[str, Any]) -> ExecutionState:
         extra = {**(metadata or {}), "julep_nb_batch": batch_id, "julep_nb_row": index}
         key = f"julep_nb-{batch_id}-{index}"
-        return reduce(None, await _create(client, task_id, row, extra, key))
+        if not gates:
+            gates.append(asyncio.Semaphore(min(concurrency, CREATES_IN_FLIGHT)))
+        async with gates[0]:
+            return reduce(None, await _create(client, task_id, row, extra, key))
 
     def again(subset: list[dict[str, Any]], same_columns: list[str]) -> BatchHandle:
         return _batch(

@@ -30,13 +30,25 @@ def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def normalize_inputs(inputs: Any) -> tuple[Inputs, list[str]]:
+def normalize_inputs(
+    inputs: Any, *, common: Mapping[str, Any] | None = None
+) -> tuple[Inputs, list[str]]:
     """``(rows, columns)``: one dict per execution, and the input columns in order.
 
     A DataFrame gives one row per execution, its columns in order (its index is
     dropped: keep it as a column with ``df.reset_index()``). Anything else must be an
-    iterable of mappings with string keys.
+    iterable of mappings with string keys. ``common`` fields are added to every row
+    (a row's own value wins) and become columns too.
     """
+    rows, columns = _rows(inputs)
+    if common:
+        extra = {str(k): v for k, v in common.items()}
+        rows = [{**extra, **row} for row in rows]
+        columns += [key for key in extra if key not in columns]
+    return rows, columns
+
+
+def _rows(inputs: Any) -> tuple[Inputs, list[str]]:
     if is_dataframe(inputs):
         columns = [str(c) for c in inputs.columns]
         if len(set(columns)) != len(columns):
