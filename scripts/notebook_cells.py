@@ -321,10 +321,8 @@ back as a DataFrame. Failures are kept with their inputs, so they can be retried
 import pandas as pd
 
 import julep_nb
-from julep_nb.batch import run_many
 from julep_nb.display.batch_panel import show_batch
 from julep_nb.display.panel import show
-from julep_nb.live.batch.tables import timeline_dataframe
 
 client = julep_nb.Client()  # the embedded local server: nothing is configured
 agent = await client.create_agent(name="notebook 04")
@@ -352,7 +350,7 @@ and fail on purpose.
     code(
         """
 df = pd.DataFrame({"n": [1, 2, 3, 4, 5, 6, 7, 8, -1, 9, 10, -2]})
-batch = await run_many(task, df, client=client, concurrency=4)
+batch = await julep_nb.run_many(task, df, client=client, concurrency=4)
 show_batch(batch)
 states = await batch
 """,
@@ -396,7 +394,7 @@ again.to_dataframe()[["n", "status", "error"]]
     code(
         """
 fixed = df[out["status"] == "failed"].assign(n=lambda d: d["n"].abs())
-retry = await run_many(task, fixed, client=client)
+retry = await julep_nb.run_many(task, fixed, client=client)
 show_batch(retry)
 await retry
 """,
@@ -413,7 +411,23 @@ DataFrame (one row per transition).
 first = batch[0]
 show(first)
 state = await first
-timeline_dataframe(state)[["kind", "label", "status"]]
+state.to_dataframe()[["kind", "label", "status"]]
+"""),
+    md("""
+The same from a magic: `%%julep_exec TASK --over VAR` runs the task over the list or
+DataFrame `VAR` (fields in the cell body are added to every input) and shows one batch
+panel; `-o NAME` keeps the `BatchHandle`.
+"""),
+    code("%load_ext julep_nb"),
+    code(
+        """
+%%julep_exec task --over fixed --concurrency 4 -o magic_batch
+# no extra fields: each row of `fixed` is one input
+""",
+        IGNORE,
+    ),
+    code("""
+(await magic_batch)[-1].output
 """),
 ]
 
