@@ -9,6 +9,7 @@ its text and its saved widget state) must show a terminal status.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,9 @@ def _fresh(name: str, tmp_path: Path) -> Path:
             cell.outputs = []
             cell.execution_count = None
     nb.metadata.pop("widgets", None)
+    for module in (ROOT / "notebooks").glob("*.py"):  # what notebooks import (06's workflows)
+        if module.name != "conftest.py":
+            shutil.copy(module, tmp_path / module.name)
     path = tmp_path / name
     nbformat.write(nb, path)
     return path

@@ -176,7 +176,13 @@ async def test_list_renders_a_table_with_badges(source, task_queue) -> None:
         workflows.Hello.run, "x", id=workflow_id, task_queue=task_queue
     )
     await handle
-    listed = await source.list(f"WorkflowId = '{workflow_id}'")
+    # Visibility is eventually consistent: the listing catches up with the end.
+    async with asyncio.timeout(10):
+        while True:
+            listed = await source.list(f"WorkflowId = '{workflow_id}'")
+            if [s.status for s in listed] == [S.SUCCEEDED]:
+                break
+            await asyncio.sleep(0.1)
     assert [(s.id, s.status, s.name) for s in listed] == [(workflow_id, S.SUCCEEDED, "Hello")]
     html = listed._repr_html_()
     assert "listed&lt;b&gt;" in html and "<b>" not in html
