@@ -12,17 +12,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Dict, Enum, Float, Integer, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from julep_nb.connect import Client, shared_local_server
 from julep_nb.live.errors import SourceError
 from julep_nb.live.registry import stop_all
-from julep_nb.magics import router
 from julep_nb.magics.arguments import PANEL_MODES, HelpRequested
 from julep_nb.magics.errors import CommandError
 from julep_nb.magics.loop import kernel_loop, run_sync
@@ -33,6 +31,9 @@ from julep_nb.sources.julep.config import ENVIRONMENTS, NOT_GIVEN, Settings, mas
 from julep_nb.sources.julep.config import resolve_settings as _resolve
 from julep_nb.sources.julep.errors import ConfigError, JulepError
 from julep_nb.sources.urls import SCHEMES
+
+if TYPE_CHECKING:
+    from julep_nb.connect import Client
 
 __all__ = ["JulepMagics"]
 
@@ -186,6 +187,8 @@ class JulepMagics(Magics, Configurable):
             self._retired.append(self._client)
             if self._client.base_url != target.base_url:
                 self.task_names.clear()  # names defined here refer to the other server
+        from julep_nb.connect import Client  # httpx and pydantic: on the first request
+
         self._client, self._client_settings = Client(settings=target), settings
         return self._client
 
@@ -196,6 +199,8 @@ class JulepMagics(Magics, Configurable):
                 f"{NO_SERVER_HELP}; or %config JulepMagics.auto_local = True for the "
                 "embedded local server."
             )
+        from julep_nb.connect import shared_local_server
+
         server = shared_local_server()
         if not self._announced:
             self._announced = True
@@ -300,6 +305,8 @@ class JulepMagics(Magics, Configurable):
     @_documented(EXEC_USAGE)
     def julep_exec(self, line: str, cell: str | None = None) -> Any:
         with self._user_errors(line):
+            from julep_nb.magics import router  # the commands load with the first magic
+
             return router.exec_magic(self.session(), line, cell)
         return None
 
@@ -308,6 +315,8 @@ class JulepMagics(Magics, Configurable):
     @_documented(TASK_USAGE)
     def julep_task(self, line: str, cell: str) -> Any:
         with self._user_errors():
+            from julep_nb.magics import router
+
             return router.task_magic(self.session(), line, cell)
         return None
 

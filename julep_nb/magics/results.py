@@ -10,31 +10,29 @@ already displayed is not displayed a second time as the cell's result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
-from julep_nb.display.batch_panel import render_batch, render_batch_text
-from julep_nb.display.html import (
-    render_execution,
-    render_executions,
-    render_settings,
-    render_task,
-    render_text,
-    render_transitions,
-)
-from julep_nb.live.batch.handle import BatchHandle
-from julep_nb.live.handle import ExecutionHandle
-from julep_nb.live.state import ExecutionState
-from julep_nb.sources.julep.models import Execution, Task, Transition
+if TYPE_CHECKING:
+    from julep_nb.sources.julep.models import Execution, Transition
+
+# The types the formatters are for, by name: registering them imports nothing, so
+# %load_ext stays quick (the display layer loads when the first result shows).
+_STATE = ("julep_nb.live.state", "ExecutionState")
+_TASK = ("julep_nb.sources.julep.models", "Task")
+_HANDLE = ("julep_nb.live.handle", "ExecutionHandle")
+_BATCH = ("julep_nb.live.batch.handle", "BatchHandle")
 
 __all__ = ["ExecutionList", "SettingsView", "TransitionList", "register", "unregister"]
 
 
-class ExecutionList(list[Execution]):
+class ExecutionList(list["Execution"]):
     """A task's executions (a plain list) that display as a table."""
 
     def _repr_html_(self) -> str:
+        from julep_nb.display.html import render_executions
+
         return render_executions(list(self))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -43,10 +41,12 @@ class ExecutionList(list[Execution]):
         p.text("\n".join(lines))
 
 
-class TransitionList(list[Transition]):
+class TransitionList(list["Transition"]):
     """An execution's transitions (a plain list) that display as a table."""
 
     def _repr_html_(self) -> str:
+        from julep_nb.display.html import render_transitions
+
         return render_transitions(list(self))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -62,6 +62,8 @@ class SettingsView(dict[str, Any]):
     """Resolved settings, already redacted, that display as a table."""
 
     def _repr_html_(self) -> str:
+        from julep_nb.display.html import render_settings
+
         return render_settings(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -70,14 +72,20 @@ class SettingsView(dict[str, Any]):
 
 
 def _state_html(state: Any) -> str:
+    from julep_nb.display.html import render_execution
+
     return render_execution(state)
 
 
 def _state_text(state: Any, p: Any, cycle: bool) -> None:
+    from julep_nb.display.html import render_text
+
     p.text(render_text(state))
 
 
 def _task_html(task: Any) -> str:
+    from julep_nb.display.html import render_task
+
     return render_task(task)
 
 
@@ -89,10 +97,10 @@ def _task_text(task: Any, p: Any, cycle: bool) -> None:
 def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
     """Install the formatters; ``already_shown(handle)`` says a panel is on screen."""
     formatters = shell.display_formatter.formatters
-    formatters["text/html"].for_type(ExecutionState, _state_html)
-    formatters["text/plain"].for_type(ExecutionState, _state_text)
-    formatters["text/html"].for_type(Task, _task_html)
-    formatters["text/plain"].for_type(Task, _task_text)
+    formatters["text/html"].for_type_by_name(*_STATE, _state_html)
+    formatters["text/plain"].for_type_by_name(*_STATE, _state_text)
+    formatters["text/html"].for_type_by_name(*_TASK, _task_html)
+    formatters["text/plain"].for_type_by_name(*_TASK, _task_text)
 
     def display_handle(handle: Any) -> None:
         if already_shown(handle):
@@ -102,18 +110,28 @@ def register(shell: Any, already_shown: Callable[[Any], bool]) -> None:
     def display_batch(batch: Any) -> None:
         if already_shown(batch):
             return  # the batch panel above is this result
+        from julep_nb.display.batch_panel import render_batch, render_batch_text
+
         bundle = {"text/plain": render_batch_text(batch), "text/html": render_batch(batch)}
         display(bundle, raw=True)
 
-    shell.display_formatter.ipython_display_formatter.for_type(ExecutionHandle, display_handle)
-    shell.display_formatter.ipython_display_formatter.for_type(BatchHandle, display_batch)
+    rich = shell.display_formatter.ipython_display_formatter
+    rich.for_type_by_name(*_HANDLE, display_handle)
+    rich.for_type_by_name(*_BATCH, display_batch)
 
 
 def unregister(shell: Any) -> None:
-    """Remove what :func:`register` installed."""
+    """Remove what :func:`register` installed (by name, or by type once it was used)."""
     formatters = shell.display_formatter.formatters
     for mime in ("text/html", "text/plain"):
-        formatters[mime].pop(ExecutionState, None)
-        formatters[mime].pop(Task, None)
-    shell.display_formatter.ipython_display_formatter.pop(ExecutionHandle, None)
-    shell.display_formatter.ipython_display_formatter.pop(BatchHandle, None)
+        for spec in (_STATE, _TASK):
+            _forget(formatters[mime], spec)
+    for spec in (_HANDLE, _BATCH):
+        _forget(shell.display_formatter.ipython_display_formatter, spec)
+
+
+def _forget(formatter: Any, spec: tuple[str, str]) -> None:
+    formatter.deferred_printers.pop(spec, None)
+    for cls in list(formatter.type_printers):
+        if (cls.__module__, cls.__name__) == spec:
+            formatter.type_printers.pop(cls, None)

@@ -15,7 +15,6 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from julep_nb.live.source import ExecutionSource
-from julep_nb.sources.thand import ThandSource
 
 __all__ = ["SCHEMES", "source_from_url"]
 
@@ -43,6 +42,8 @@ async def source_from_url(
     if scheme.startswith("thand+"):
         port = f":{parts.port}" if parts.port else ""
         base = f"{scheme.removeprefix('thand+')}://{host}{port}{parts.path}"
+        from julep_nb.sources.thand import ThandSource  # httpx: only when used
+
         return ThandSource(base, token=secret)
     tls = True if scheme == "temporals" else (False if secret is None else None)
     return await _temporal(host, parts.port or 7233, parts.path, secret, tls=tls)
