@@ -66,11 +66,10 @@ def resume(session: Session, args: argparse.Namespace, body: str | None) -> Exec
     ):
         try:
             session.run(handle.resume(payload))
-        except ActionRefused as exc:
-            if isinstance(exc, APIError):
-                raise  # the server's own refusal (409): its status and words
+        except ActionRefused as exc:  # not waiting: nothing was sent
+            text = exc.message if isinstance(exc, APIError) else str(exc)
             raise CommandError(
-                f"{exc} Check it with %julep_exec status {args.execution_id}."
+                f"{text} Check it with %julep_exec status {args.execution_id}."
             ) from None
     session.run(started(handle))
     return present(session, handle, args)

@@ -25,10 +25,10 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
-from julep_nb.live.errors import ActionRefused, StreamUnavailable
+from julep_nb.live.errors import StreamUnavailable
 from julep_nb.live.events import Capability, Event, ExecutionStatus
 from julep_nb.live.source import Snapshot, SourceBase
-from julep_nb.sources.julep.errors import AuthError, JulepError
+from julep_nb.sources.julep.errors import AuthError, ConflictError, JulepError
 from julep_nb.sources.julep.models import Execution, Transition
 
 if TYPE_CHECKING:
@@ -125,10 +125,13 @@ class JulepSource(SourceBase):
     async def resume(self, execution_id: str, input: Mapping[str, Any]) -> None:
         """Answer the execution; refused (nothing sent) unless it is awaiting input."""
         execution = await self.client.get_execution(execution_id)
-        if execution.status.value != ExecutionStatus.AWAITING_INPUT.value:
-            raise ActionRefused(
+        if execution.status is not ExecutionStatus.AWAITING_INPUT:
+            # A ConflictError, as the server's own 409 would be: also an ActionRefused.
+            raise ConflictError(
                 f"Execution {execution_id} is {execution.status.value}, not awaiting_input: "
-                "there is nothing to resume. Resume it once its status is 'awaiting_input'."
+                "there is nothing to resume. Resume it once its status is 'awaiting_input'.",
+                status=409,
+                code="not_awaiting_input",
             )
         await self.client.resume(execution_id, input)
 
