@@ -21,7 +21,6 @@ from tests.browser.test_jupyterlab import (
     RUN_NEXT,
     _badge,
     _cell,
-    _command,
     _open,
     _wait_idle,
 )
@@ -95,7 +94,7 @@ BATCH_CELLS = [
 
 def _write_notebook(path: Path, sources: list[str]) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.cells = [nbformat.v4.new_code_cell(source.strip()) for source in sources]
     nbformat.write(nb, path)
 
