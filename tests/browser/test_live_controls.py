@@ -144,7 +144,15 @@ def test_temporal_signal_form_sends_approve(browser: Any, lab: Lab, screenshots:
         page.screenshot(path=str(screenshots / "15_temporal_signal_form.png"), full_page=True)
         cell.locator("button", has_text="Send").first.click()
 
-        _wait_for("succeeded", lambda: _badge(cell) == "succeeded", timeout=60)
+        # The kernel handles the click (busy for a moment) but no cell runs meanwhile.
+        running: list[int] = []
+
+        def ended() -> bool:
+            running.append(page.locator(".jp-InputPrompt", has_text="[*]").count())
+            return _badge(cell) == "succeeded"
+
+        _wait_for("succeeded", ended, timeout=60)
+        assert set(running) == {0}, running
         assert page.evaluate(KERNEL_STATUS) == "idle"
         time.sleep(0.5)  # the final display update follows the badge
         page.screenshot(path=str(screenshots / "15_temporal_signalled.png"), full_page=True)
@@ -180,7 +188,8 @@ def test_batch_panel_open_and_resume(browser: Any, lab: Lab, screenshots: Path) 
         _wait_for("two Open buttons", lambda: opens.count() == 2)
         text = _output_text(cell)
         assert "Batch of 3 executions" in text and "awaiting_input 2" in text, text
-        assert "succeeded 1" in text, text
+        assert "succeeded 1" in text and "Let item 1 through?" in text, text
+        assert "Let item 3 through?" in text, text
         page.screenshot(path=str(screenshots / "16_batch_waiting.png"), full_page=True)
 
         _answer_next(cell)
