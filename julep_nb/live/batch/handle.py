@@ -157,8 +157,8 @@ class BatchHandle:
 
     @property
     def waiting(self) -> list[int]:
-        """Inputs whose execution awaits input now."""
-        return list(self._waiting)
+        """Inputs whose execution awaits input now, in input order."""
+        return sorted(self._waiting)
 
     def problem(self, index: int) -> str | None:
         """Why input ``index`` never ran, or stopped being followed, if it did."""
