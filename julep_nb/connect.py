@@ -119,10 +119,4 @@ def watch(
     if source is not None and client is not None:
         raise ValueError("watch() takes a client (Julep) or a source, not both")
     chosen = source if source is not None else source_for(client)
-    handle = ExecutionHandle(execution_id, source=chosen, key=key)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return handle
-    handle.start()
-    return handle
+    return ExecutionHandle(execution_id, source=chosen, key=key).start_if_running()

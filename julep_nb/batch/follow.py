@@ -76,13 +76,7 @@ class ListFollower:
 
     def handle(self, state: ExecutionState) -> ExecutionHandle:
         handle = ExecutionHandle(state.execution_id, source=self.source, initial=state)
-        if not state.is_terminal:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return handle
-            handle.start()
-        return handle
+        return handle if state.is_terminal else handle.start_if_running()
 
     async def cancel(self, state: ExecutionState, *, reason: str | None) -> None:
         await cancel_unless_ended(self.source, state.execution_id, reason=reason)

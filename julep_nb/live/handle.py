@@ -28,7 +28,7 @@ from julep_nb.live.events import Capability, ExecutionStatus
 from julep_nb.live.registry import start_watcher
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import ExecutionState, TimelineRow
-from julep_nb.live.sync import run_sync
+from julep_nb.live.sync import run_sync, running_loop
 from julep_nb.live.watcher import Subscriber, Watcher
 
 __all__ = ["ExecutionHandle", "set_html_renderer"]
@@ -163,6 +163,12 @@ class ExecutionHandle:
         for token, callback in self._callbacks.items():
             self._unsubscribers[token] = watcher.subscribe(callback)
         return watcher
+
+    def start_if_running(self) -> ExecutionHandle:
+        """Start watching when an event loop runs (a notebook cell), else on the first wait."""
+        if running_loop() is not None:
+            self.start()
+        return self
 
     def stop(self) -> None:
         """Stop watching (the execution itself goes on)."""
