@@ -23,10 +23,9 @@ import html
 from collections.abc import AsyncIterator, Callable, Generator, Mapping, Sequence
 from typing import Any
 
-from julep_nb.live.errors import ActionUnsupported
 from julep_nb.live.events import Capability, ExecutionStatus
 from julep_nb.live.registry import start_watcher
-from julep_nb.live.source import ExecutionSource
+from julep_nb.live.source import ExecutionSource, unsupported
 from julep_nb.live.state import ExecutionState, TimelineRow
 from julep_nb.live.sync import run_sync, running_loop
 from julep_nb.live.watcher import Subscriber, Watcher
@@ -239,11 +238,7 @@ class ExecutionHandle:
 
     def _require(self, capability: Capability) -> None:
         if capability not in self.source.capabilities:
-            offered = ", ".join(sorted(c.value for c in self.source.capabilities)) or "none"
-            raise ActionUnsupported(
-                f"{self.source.name} executions cannot {capability.value} (execution "
-                f"{self.id}): {self.source.name} offers {offered}."
-            )
+            raise unsupported(self.source, capability, execution_id=self.id)
 
     async def cancel(self, *, reason: str | None = None) -> None:
         """Ask the service to stop the execution (it may clean up first)."""

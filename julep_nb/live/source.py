@@ -25,7 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from julep_nb.live.errors import ActionUnsupported
 from julep_nb.live.events import Capability, Event
 
-__all__ = ["EventStream", "ExecutionSource", "Snapshot", "SourceBase"]
+__all__ = ["EventStream", "ExecutionSource", "Snapshot", "SourceBase", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,17 @@ class ExecutionSource(Protocol):
     async def resume(self, execution_id: str, input: Mapping[str, Any]) -> None: ...
 
 
+def unsupported(
+    source: ExecutionSource | SourceBase, action: Capability, *, execution_id: str | None = None
+) -> ActionUnsupported:
+    """The error for an action ``source`` does not offer, naming what it does offer."""
+    offered = ", ".join(sorted(c.value for c in source.capabilities)) or "none"
+    which = f" (execution {execution_id})" if execution_id else ""
+    return ActionUnsupported(
+        f"{source.name} executions cannot {action.value}{which}: {source.name} offers {offered}."
+    )
+
+
 class SourceBase:
     """Actions a source does not declare raise a clear :class:`ActionUnsupported`."""
 
@@ -92,16 +103,16 @@ class SourceBase:
         )
 
     async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
-        raise self._unsupported(Capability.CANCEL)
+        raise unsupported(self, Capability.CANCEL)
 
     async def terminate(self, execution_id: str, *, reason: str | None = None) -> None:
-        raise self._unsupported(Capability.TERMINATE)
+        raise unsupported(self, Capability.TERMINATE)
 
     async def signal(self, execution_id: str, name: str, payload: Any = None) -> None:
-        raise self._unsupported(Capability.SIGNAL)
+        raise unsupported(self, Capability.SIGNAL)
 
     async def query(self, execution_id: str, name: str, *args: Any) -> Any:
-        raise self._unsupported(Capability.QUERY)
+        raise unsupported(self, Capability.QUERY)
 
     async def resume(self, execution_id: str, input: Mapping[str, Any]) -> None:
-        raise self._unsupported(Capability.RESUME)
+        raise unsupported(self, Capability.RESUME)

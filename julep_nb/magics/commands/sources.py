@@ -19,7 +19,7 @@ from typing import Any
 from julep_nb.live.errors import SourceNotFound
 from julep_nb.live.events import Capability
 from julep_nb.live.handle import ExecutionHandle
-from julep_nb.live.source import ExecutionSource
+from julep_nb.live.source import ExecutionSource, unsupported
 from julep_nb.live.state import ExecutionState, reduce_all
 from julep_nb.magics import parsing
 from julep_nb.magics.errors import CommandError
@@ -91,7 +91,7 @@ def source_watch(session: Session, args: argparse.Namespace) -> ExecutionHandle:
 def source_cancel(session: Session, args: argparse.Namespace) -> None:
     """Ask the workflow to cancel (it may clean up before it ends ``cancelled``)."""
     source = session.source(args.source)
-    _capable(source, Capability.CANCEL, "cancel", args)
+    _capable(source, Capability.CANCEL, args)
     state = _running(session, source, args, "cancel")
     session.run(source.cancel(args.execution_id, reason=args.reason))
     print(f"Asked workflow {args.execution_id} to cancel (it was {state.status.value}).")
@@ -101,7 +101,7 @@ def terminate(session: Session, args: argparse.Namespace, body: str | None) -> N
     """End the workflow at once; it ends ``terminated`` with the reason."""
     require_source(args, "terminate", f"use %julep_exec cancel {args.execution_id}")
     source = session.source(args.source)
-    _capable(source, Capability.TERMINATE, "terminate", args)
+    _capable(source, Capability.TERMINATE, args)
     state = _running(session, source, args, "terminate")
     session.run(source.terminate(args.execution_id, reason=args.reason))
     why = f": {args.reason}" if args.reason else ""
@@ -115,7 +115,7 @@ def signal(session: Session, args: argparse.Namespace, body: str | None) -> None
     )
     payload = _payload(args, body)
     source = session.source(args.source)
-    _capable(source, Capability.SIGNAL, "signal", args)
+    _capable(source, Capability.SIGNAL, args)
     _running(session, source, args, "signal")
     session.run(source.signal(args.execution_id, args.signal, payload))
     print(f"Sent signal {args.signal!r} to workflow {args.execution_id}.")
@@ -126,7 +126,7 @@ def query(session: Session, args: argparse.Namespace, body: str | None) -> Any:
     require_source(args, "query", "read its state with %julep_exec status")
     values = [_argument(text) for text in args.args]
     source = session.source(args.source)
-    _capable(source, Capability.QUERY, "query", args)
+    _capable(source, Capability.QUERY, args)
     with _known(args):
         return session.run(source.query(args.execution_id, args.query, *values))
 
@@ -160,15 +160,10 @@ def _argument(text: str) -> Any:
         return text
 
 
-def _capable(
-    source: ExecutionSource, capability: Capability, verb: str, args: argparse.Namespace
-) -> None:
+def _capable(source: ExecutionSource, capability: Capability, args: argparse.Namespace) -> None:
     if capability not in source.capabilities:
-        can = ", ".join(sorted(c.value for c in source.capabilities)) or "nothing"
-        raise CommandError(
-            f"--source {_shown(args)}: {source.name} workflows cannot {verb} "
-            f"(this source can: {can}). Nothing was sent."
-        )
+        refusal = unsupported(source, capability)
+        raise CommandError(f"--source {_shown(args)}: {refusal} Nothing was sent.")
 
 
 @contextlib.contextmanager
