@@ -45,7 +45,7 @@ from julep_nb.display.timeline import ROW_OUTPUT_CHARS, render_timeline, render_
 from julep_nb.live.events import ExecutionStatus
 from julep_nb.live.handle import set_html_renderer
 from julep_nb.live.state import ExecutionState
-from julep_nb.sources.julep.models import Execution, Task, live_status
+from julep_nb.sources.julep.models import Execution, Task
 
 __all__ = [
     "STATUS_COLORS",
@@ -318,7 +318,7 @@ def render_executions(executions: list[Execution]) -> str:
         return card(f'<div style="{MUTED}">No executions.</div>')
     body = "".join(
         f'<tr style="{ROW}"><td style="{CELL}">{code(e.id)}</td>'
-        f'<td style="{CELL}">{badge(live_status(e.status))}</td>'
+        f'<td style="{CELL}">{badge(e.status)}</td>'
         f'<td style="{CELL}">{_stamp(e.created_at)}</td>'
         f'<td style="{CELL}">{_stamp(e.updated_at)}</td></tr>'
         for e in executions

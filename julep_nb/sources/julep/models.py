@@ -34,7 +34,6 @@ __all__ = [
     "WireModel",
     "error_text",
     "is_valid_transition",
-    "live_status",
     "status_for",
     "step_label",
     "utcnow",
@@ -285,11 +284,6 @@ class ExecutionStatusEvent(WireModel):
 SOURCE_NAME = "Julep"
 
 
-def live_status(status: ExecutionStatus) -> ExecutionStatus:
-    """Julep's status in the live vocabulary: the same enum, so the same member."""
-    return status
-
-
 def error_text(output: Any) -> str | None:
     """The error message a failing transition's output carries (``Execution.error``).
 
@@ -345,7 +339,7 @@ def _transition_entry(transition: Transition) -> TransitionEntry:
         at=transition.created_at,
         ended_at=transition.created_at,
         status=_ROW_STATUS.get(kind, ExecutionStatus.SUCCEEDED),
-        execution_status=live_status(status_for(kind)),
+        execution_status=status_for(kind),
         output=transition.output,
         error=error_text(transition.output) if kind is TransitionType.ERROR else None,
         scope=transition.current.scope_id,
@@ -358,7 +352,7 @@ def _transition_entry(transition: Transition) -> TransitionEntry:
 def _execution_report(execution: Execution) -> StatusReport:
     return StatusReport(
         execution_id=execution.id,
-        status=live_status(execution.status),
+        status=execution.status,
         at=execution.updated_at or execution.created_at,
         source=SOURCE_NAME,
         task_id=execution.task_id,
@@ -377,7 +371,7 @@ def _status_event_report(event: ExecutionStatusEvent) -> StatusReport:
     task_id = extra.get("task_id")
     return StatusReport(
         execution_id=event.execution_id,
-        status=live_status(event.status),
+        status=event.status,
         at=event.updated_at,
         source=SOURCE_NAME,
         task_id=task_id if isinstance(task_id, str) else None,
