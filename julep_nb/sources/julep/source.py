@@ -29,7 +29,7 @@ from julep_nb.live.errors import StreamUnavailable
 from julep_nb.live.events import Capability, Event, ExecutionStatus
 from julep_nb.live.source import Snapshot, SourceBase
 from julep_nb.sources.julep.errors import AuthError, ConflictError, JulepError
-from julep_nb.sources.julep.models import Execution, Transition
+from julep_nb.sources.julep.models import SOURCE_NAME, Execution, Transition
 
 if TYPE_CHECKING:
     from julep_nb.sources.julep.client import Client
@@ -72,7 +72,7 @@ class JulepCursor:
 class JulepSource(SourceBase):
     """Julep executions: cancel and resume (answering ``awaiting_input``)."""
 
-    name = "Julep"
+    name = SOURCE_NAME
     capabilities = frozenset({Capability.CANCEL, Capability.RESUME})
 
     def __init__(self, client: Client) -> None:

@@ -142,28 +142,3 @@ class Ticker:
 
 WORKFLOWS = [Hello, Retrying, Approval, Sleeper, Counter, Parent, Ticker]
 ACTIVITIES = [greet, flaky, slow]
-
-
-@workflow.defn
-class Gated:
-    """Waits for a ``go`` signal, then runs ``n`` activities with a short timer between."""
-
-    def __init__(self) -> None:
-        self.go = False
-
-    @workflow.run
-    async def run(self, n: int) -> int:
-        await workflow.wait_condition(lambda: self.go)
-        for i in range(n):
-            await workflow.execute_activity(
-                greet, str(i), start_to_close_timeout=timedelta(seconds=10)
-            )
-            await workflow.sleep(0.1)
-        return n
-
-    @workflow.signal(name="go")
-    def start(self) -> None:
-        self.go = True
-
-
-WORKFLOWS.append(Gated)
