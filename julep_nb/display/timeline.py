@@ -130,7 +130,7 @@ def render_timeline(state: ExecutionState, *, limit: int = 50) -> str:
     """
     rows = state.timeline(limit=max(limit, 0))
     noun = words(state).entries
-    running = () if state.is_terminal else state.running
+    running = state.running  # the state keeps none once the execution ended
     if not rows and state.seen_count == 0 and not running:
         known = state.entry_count
         text = f"{format_count(known)} {noun}, not loaded yet." if known else f"No {noun} yet."

@@ -77,7 +77,7 @@ class ExecutionState:
     reported_entry_count: int = 0
     created_at: datetime | None = None
     metadata: dict[str, Any] | None = None
-    running: tuple[TimelineEntry, ...] = ()  # entries in progress, from the latest report
+    running: tuple[TimelineEntry, ...] = ()  # entries in progress (none once it ended)
     next_run: str | None = None  # continued as new: the run that follows
     signals: tuple[str, ...] = ()  # signal names it accepts, when the source says
     _log: EntryLog = field(default=_EMPTY_LOG, repr=False, compare=False)
@@ -270,6 +270,14 @@ def _newer(state: ExecutionState, at: datetime | None) -> bool:
 
 
 def _with_report(state: ExecutionState, report: StatusReport) -> ExecutionState:
+    updated = _reported(state, report)
+    if updated.running and updated.is_terminal:
+        # Nothing runs in an execution that ended, whatever a late report lists.
+        updated = replace(updated, running=())
+    return updated
+
+
+def _reported(state: ExecutionState, report: StatusReport) -> ExecutionState:
     fields: dict[str, Any] = {
         "reported_entry_count": max(report.entry_count or 0, state.reported_entry_count),
         "reported_error": report.error,
@@ -285,8 +293,6 @@ def _with_report(state: ExecutionState, report: StatusReport) -> ExecutionState:
         return replace(state, **{k: v for k, v in fields.items() if v is not None})
     if not _newer(state, report.at) and not status.is_terminal:
         return state
-    if status.is_terminal:
-        fields["running"] = ()
     return replace(
         state, reported_status=status, reported_at=report.at or state.reported_at, **fields
     )

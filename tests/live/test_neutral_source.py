@@ -212,3 +212,11 @@ def test_entries_survive_the_compact_log() -> None:
     assert list(state.entries) == entries
     assert state.entries[0] is not entries[0]  # decoded, not kept
     assert state.step_durations()["fetch-0"] == 0.5
+
+
+def test_an_ended_execution_keeps_nothing_running_whatever_a_late_report_says() -> None:
+    from julep_nb.live.state import reduce_all
+
+    ended = reduce_all(None, [started("wf-6"), StatusReport("wf-6", S.TERMINATED, at=at(9))])
+    late = started("wf-6")  # an older report, listing an activity in progress
+    assert ended.running == () and reduce_all(ended, [late]).running == ()
