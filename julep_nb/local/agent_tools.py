@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from typing import Any, Final
 
 from julep_nb.local.errors import Conflict, InvalidRequest, StepError
+from julep_nb.local.ids import new_id
 from julep_nb.local.rows import RESERVED, check_page, dumps, not_found, now_us, to_dt
 from julep_nb.local.tooldefs import check_tool
 
@@ -65,7 +65,7 @@ class AgentTools:
         """Store a new tool of the agent; ``Conflict`` if the agent has one of that name."""
         self.store.get_agent(agent_id)
         data = _definition(body, "tool")
-        tool_id, now = str(uuid.uuid4()), now_us()
+        tool_id, now = new_id(), now_us()
         try:
             with self.store._write() as db:
                 db.execute(

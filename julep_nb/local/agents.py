@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from contextlib import AbstractContextManager
 from typing import Any
 
+from julep_nb.local.ids import new_id
 from julep_nb.local.rows import RESERVED, agent_from_row, check_page, dumps, not_found, now_us
 from julep_nb.sources.julep.models import Agent
 
@@ -28,7 +28,7 @@ class AgentRows:
 
     def create_agent(self, data: dict[str, Any]) -> Agent:
         """Store a new agent (``data`` is a ``CreateAgentRequest`` body)."""
-        agent_id = str(uuid.uuid4())
+        agent_id = new_id()
         body = {k: v for k, v in data.items() if k not in RESERVED}
         now = now_us()
         with self._write() as db:

@@ -16,23 +16,24 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import pydantic
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
 from julep_nb.local.bodies import MAX_BODY_BYTES, read_body
 from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
+from julep_nb.local.sse_response import EventStreamResponse
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
 from julep_nb.local.tool_routes import agent_tool_routes
-from julep_nb.sources.julep.models import ExecutionStatus, Task
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, Task
 from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
     CreateExecutionRequest,
@@ -46,14 +47,12 @@ __all__ = ["MAX_BODY_BYTES", "EngineLike", "create_app"]
 
 log = logging.getLogger(__name__)
 
-_SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
 
 class EngineLike(Protocol):
     """What the app needs from the step interpreter (``julep_nb.local.engine.Engine``)."""
 
     def validate_task(self, spec: dict[str, Any]) -> dict[str, Any]: ...
-    def start(self, execution_id: str) -> None: ...
+    def start(self, execution_id: str, *, execution: Execution | None = None) -> None: ...
     async def resume(self, execution_id: str, input: dict[str, Any]) -> None: ...
     async def resume_with_token(self, task_token: str, input: dict[str, Any]) -> None: ...
     async def cancel(self, execution_id: str, reason: str | None = None) -> None: ...
@@ -113,10 +112,6 @@ def _check_input(task: Task, data: dict[str, Any]) -> None:
         raise HTTPException(
             400, f"Invalid request arguments schema: {where}: {error.message} (task {task.id})"
         )
-
-
-def _sse(events: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(events, media_type="text/event-stream", headers=_SSE_HEADERS)
 
 
 def _items(models: Iterable[pydantic.BaseModel]) -> Response:
@@ -206,7 +201,18 @@ class _Routes:
         self.ping_interval = ping_interval
 
     def table(self) -> list[Route]:
+        # Starlette tries routes in order: the ones every execution uses come first.
         return [
+            Route("/tasks/{task_id}/executions", self.create_execution, methods=["POST"]),
+            Route("/executions/{execution_id}/status.stream", self.status_stream, methods=["GET"]),
+            Route(
+                "/executions/{execution_id}/transitions.stream",
+                self.transitions_stream,
+                methods=["GET"],
+            ),
+            Route("/executions/{execution_id}", self.get_execution, methods=["GET"]),
+            Route("/tasks/{task_id}/executions", self.list_executions, methods=["GET"]),
+            Route("/executions/{execution_id}/transitions", self.list_transitions, methods=["GET"]),
             Route("/healthz", self.healthz, methods=["GET"]),
             Route("/openapi.json", self.openapi, methods=["GET"]),
             Route("/agents", self.create_agent, methods=["POST"]),
@@ -215,21 +221,11 @@ class _Routes:
             Route("/agents/{agent_id}/tasks", self.list_tasks, methods=["GET"]),
             Route("/agents/{agent_id}/tasks/{task_id}", self.put_task, methods=["POST", "PUT"]),
             Route("/tasks/{task_id}", self.get_task, methods=["GET"]),
-            Route("/tasks/{task_id}/executions", self.create_execution, methods=["POST"]),
-            Route("/tasks/{task_id}/executions", self.list_executions, methods=["GET"]),
             Route("/executions/resume", self.resume_with_token, methods=["POST"]),
-            Route("/executions/{execution_id}", self.get_execution, methods=["GET"]),
             Route("/executions/{execution_id}", self.update_execution, methods=["PUT"]),
-            Route("/executions/{execution_id}/transitions", self.list_transitions, methods=["GET"]),
             Route(
                 "/executions/{execution_id}/transitions/{transition_id}",
                 self.get_transition,
-                methods=["GET"],
-            ),
-            Route("/executions/{execution_id}/status.stream", self.status_stream, methods=["GET"]),
-            Route(
-                "/executions/{execution_id}/transitions.stream",
-                self.transitions_stream,
                 methods=["GET"],
             ),
             *agent_tool_routes(self.store.agent_tools, _page),
@@ -300,7 +296,7 @@ class _Routes:
         )
         if not created:
             return _json(execution.to_wire(), 200, {"Idempotent-Replayed": "true"})
-        self.engine.start(execution.id)
+        self.engine.start(execution.id, execution=execution)
         return _json(execution.to_wire(), 201)
 
     async def list_executions(self, request: Request) -> Response:
@@ -357,7 +353,7 @@ class _Routes:
     async def status_stream(self, request: Request) -> Response:
         execution = self.store.get_execution(request.path_params["execution_id"])
         events = status_events(self.hub, execution.id, ping_interval=self.ping_interval)
-        return _sse(events)
+        return EventStreamResponse(events)
 
     async def transitions_stream(self, request: Request) -> Response:
         execution = self.store.get_execution(request.path_params["execution_id"])
@@ -371,4 +367,4 @@ class _Routes:
         events = transition_events(
             self.hub, execution.id, after=after, ping_interval=self.ping_interval
         )
-        return _sse(events)
+        return EventStreamResponse(events)

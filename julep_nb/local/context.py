@@ -22,6 +22,7 @@ from julep_nb.local.validate import workflows
 
 if TYPE_CHECKING:
     from julep_nb.local.store import Store
+    from julep_nb.sources.julep.models import Execution
 
 __all__ = ["DEVELOPER_ID", "SECRET_PREFIX", "execution_names", "secrets", "task_tools"]
 
@@ -31,10 +32,12 @@ SECRET_PREFIX: Final = "JULEP_NB_SECRET_"
 
 def secrets() -> dict[str, str]:
     """The developer's secrets: ``JULEP_NB_SECRET_<NAME>`` environment variables."""
+    # Keys first: decoding every value of the environment costs more than a step.
+    names = [key for key in os.environ if key.startswith(SECRET_PREFIX)]
     return {
-        key[len(SECRET_PREFIX) :].lower(): value
-        for key, value in os.environ.items()
-        if key.startswith(SECRET_PREFIX) and len(key) > len(SECRET_PREFIX)
+        key[len(SECRET_PREFIX) :].lower(): os.environ[key]
+        for key in names
+        if len(key) > len(SECRET_PREFIX)
     }
 
 
@@ -52,9 +55,9 @@ def task_tools(store: Store, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return inherited + own
 
 
-def execution_names(store: Store, execution_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+def execution_names(store: Store, row: Execution, spec: dict[str, Any]) -> dict[str, Any]:
     """The execution-wide names of Julep's step context (see the module docstring)."""
-    execution = store.get_execution(execution_id).to_wire()
+    execution = row.to_wire()
     agent_id = spec.get("agent_id")
     agent = store.get_agent(agent_id).to_wire() if agent_id else None
     task = {

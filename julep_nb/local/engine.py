@@ -35,7 +35,7 @@ from julep_nb.local.sandbox import MAX_RESULT_SIZE, deep_size
 from julep_nb.local.steps import run_frame
 from julep_nb.local.store import Store
 from julep_nb.local.validate import validate_task
-from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
+from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition, TransitionType
 
 __all__ = ["RESUME_READY_SECONDS", "Engine"]
 
@@ -71,23 +71,27 @@ class Engine:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self, execution_id: str) -> None:
-        """Schedule a queued execution on the running loop; returns at once."""
+    def start(self, execution_id: str, *, execution: Execution | None = None) -> None:
+        """Schedule a queued execution on the running loop; returns at once.
+
+        ``execution`` is the row just created, when the caller has it (saves a read).
+        """
         if execution_id in self._runs:
             raise _conflict(f"execution {execution_id!r} is already running")
-        self._launch(Run(self.store, execution_id, {}), restored=False)
+        self._launch(Run(self.store, execution_id, {}), restored=False, execution=execution)
 
     def _start_from_step(self, task_id: str, input: dict[str, Any]) -> dict[str, Any]:
         """Create and start an execution of ``task_id`` (a system tool call); its wire data."""
         execution, _ = self.store.create_execution(task_id, to_data(input), None)
-        self.start(execution.id)
+        self.start(execution.id, execution=execution)
         return execution.to_wire()
 
-    def _launch(self, run: Run, *, restored: bool) -> None:
+    def _launch(self, run: Run, *, restored: bool, execution: Execution | None = None) -> None:
         loop = asyncio.get_running_loop()
         self._runs[run.execution_id] = run
         run.task = loop.create_task(
-            self._drive(run, restored=restored), name=f"julep-nb execution {run.execution_id}"
+            self._drive(run, restored=restored, execution=execution),
+            name=f"julep-nb execution {run.execution_id}",
         )
         run.task.add_done_callback(lambda _: self._forget(run))
 
@@ -95,17 +99,18 @@ class Engine:
         if self._runs.get(run.execution_id) is run:
             del self._runs[run.execution_id]
 
-    async def _drive(self, run: Run, *, restored: bool) -> None:
+    async def _drive(self, run: Run, *, restored: bool, execution: Execution | None) -> None:
         try:
-            if not restored:
+            if execution is None:
                 execution = self.store.get_execution(run.execution_id)
-                run.spec = self.store.get_task(execution.task_id).model_dump(mode="json")
+            if not restored:
+                run.spec = self.store.task_spec(execution.task_id)
                 run.root = Frame.workflow_frame(
                     run.spec, "main", to_data(execution.input), is_main=True
                 )
                 await run.init_frame(run.root)
             assert run.root is not None
-            run.context = execution_names(self.store, run.execution_id, run.spec)
+            run.context = execution_names(self.store, execution, run.spec)
             services = Services(
                 model=self.model,
                 tools=task_tools(self.store, run.spec),
@@ -217,7 +222,7 @@ class Engine:
                 f"execution {execution_id!r} has no checkpoint for its current wait, so it "
                 "cannot be resumed here: cancel it and start a new execution"
             )
-        spec = checkpoint.get("spec") or self.store.get_task(task_id).model_dump(mode="json")
+        spec = checkpoint.get("spec") or self.store.task_spec(task_id)
         run = Run(self.store, execution_id, spec)
         run.restore(checkpoint)
         self._launch(run, restored=True)

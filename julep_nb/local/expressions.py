@@ -294,6 +294,28 @@ def _fail(expr: str, exc: BaseException) -> ExpressionError:
     return error
 
 
+_IDLE: Final[list[_Evaluator]] = []
+"""Evaluators to reuse: building one (simpleeval's node table) costs more than a step."""
+_IDLE_MAX: Final = 8
+
+
+def _evaluator(names: Mapping[str, Any], budget: Budget) -> _Evaluator:
+    try:
+        evaluator = _IDLE.pop()  # atomic: sessions on other threads take other evaluators
+    except IndexError:
+        return _Evaluator(names, budget)
+    evaluator.names, evaluator.budget, evaluator.depth = names, budget, 0
+    return evaluator
+
+
+def _release(evaluator: _Evaluator) -> None:
+    evaluator.names = {}  # keep no step's values alive
+    if len(_IDLE) < _IDLE_MAX:
+        _IDLE.append(evaluator)
+    else:
+        evaluator.nodes = None  # break the evaluator ↔ bound-method cycle at once
+
+
 class _Session:
     """One evaluation: a budget, the names, and one evaluator for all its expressions."""
 
@@ -309,12 +331,13 @@ class _Session:
     def __exit__(self, *exc: object) -> None:
         self._restore()
         if self._evaluator is not None:
-            self._evaluator.nodes = None  # break the evaluator ↔ bound-method cycle at once
+            _release(self._evaluator)
+            self._evaluator = None
 
     def run(self, expr: str, source: str | None = None) -> Any:
         tree = _parse(_source(expr) if source is None else source, expr)
         if self._evaluator is None:
-            self._evaluator = _Evaluator(ChainMap(dict(self.names), _BASE_NAMES), self.budget)
+            self._evaluator = _evaluator(ChainMap(self.names, _BASE_NAMES), self.budget)
         try:
             return self._evaluator.eval(expr, previously_parsed=tree)
         except ExpressionError:

@@ -15,10 +15,10 @@ restored tree continues where the transitions left off.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from typing import Any
 
+from julep_nb.local.ids import new_id
 from julep_nb.local.validate import step_list
 
 __all__ = ["Frame", "resolve_steps", "to_data"]
@@ -93,7 +93,7 @@ class Frame:
             workflow=name,
             path=[name],
             steps=resolve_steps(spec, [name]),
-            scope_id=str(uuid.uuid4()),
+            scope_id=new_id(),
             history=[input],
             owner=None,
             is_main=is_main,
@@ -116,7 +116,7 @@ class Frame:
             workflow=f"{self.workflow}[{self.index}].{suffix}",
             path=[*self.path, self.index, *slot],
             steps=step_list(node),
-            scope_id=str(uuid.uuid4()),
+            scope_id=new_id(),
             history=[input],
             owner=self.owner,
             is_main=False,

@@ -135,12 +135,19 @@ def error_text(type_: TransitionType, output: Any) -> str | None:
     return error_message(output) if type_ is TransitionType.ERROR else None
 
 
+_CURSOR_KEYS: Final = frozenset({"workflow", "step", "scope_id"})
+
+
 def target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, Any] | None:
     """A validated transition cursor as a plain dict."""
     if target is None:
         return None
     if isinstance(target, TransitionTarget):
         return target.model_dump(mode="json")
+    if _CURSOR_KEYS.issuperset(target):  # the engine's own cursors: checked without pydantic
+        workflow, step, scope = target.get("workflow"), target.get("step"), target.get("scope_id")
+        if type(workflow) is str and type(step) is int and (scope is None or type(scope) is str):
+            return {"workflow": workflow, "step": step, "scope_id": scope}
     return TransitionTarget.model_validate(target).model_dump(mode="json")
 
 

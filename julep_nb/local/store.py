@@ -19,7 +19,6 @@ import logging
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -28,6 +27,7 @@ from julep_nb.local.agent_tools import AgentTools
 from julep_nb.local.agents import AgentRows
 from julep_nb.local.errors import Conflict
 from julep_nb.local.history import TransitionReads
+from julep_nb.local.ids import new_id
 from julep_nb.local.rows import (
     EXECUTION_COLUMNS,
     INSERT_TRANSITION,
@@ -80,6 +80,7 @@ class Store(AgentRows, TransitionReads):
         self._listeners: list[Listener] = []
         self._heads: dict[str, tuple[str | None, int, int]] = {}
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
+        self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per write.
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, cached_statements=256
@@ -133,7 +134,7 @@ class Store(AgentRows, TransitionReads):
     def create_task(self, agent_id: str, spec: dict[str, Any], task_id: str | None = None) -> Task:
         """Store a new task of ``agent_id``; ``Conflict`` if ``task_id`` is taken."""
         self.get_agent(agent_id)
-        task_id = task_id or str(uuid.uuid4())
+        task_id = task_id or new_id()
         body = {k: v for k, v in spec.items() if k not in RESERVED}
         now = now_us()
         spec_json = dumps(body)
@@ -179,6 +180,15 @@ class Store(AgentRows, TransitionReads):
         agent_id, spec, created, updated = self._task_row(task_id)
         return task_from_row(task_id, agent_id, json.loads(spec), created, updated)
 
+    def task_spec(self, task_id: str) -> dict[str, Any]:
+        """The task as wire data (what an execution runs): a fresh dict on every call."""
+        cached = self._task_specs.get(task_id)
+        if cached is None:
+            cached = json.dumps(self.get_task(task_id).to_wire(), separators=(",", ":"))
+            self._task_specs[task_id] = cached
+        spec: dict[str, Any] = json.loads(cached)
+        return spec
+
     def _task_row(self, task_id: str) -> tuple[str, str, int, int]:
         # Tasks are read for every execution and rarely change: keep their rows.
         cached = self._tasks.get(task_id)
@@ -196,6 +206,8 @@ class Store(AgentRows, TransitionReads):
     ) -> tuple[str, str, int, int]:
         if len(self._tasks) >= _TASK_CACHE_SIZE:
             self._tasks.clear()
+            self._task_specs.clear()
+        self._task_specs.pop(task_id, None)
         self._tasks[task_id] = (agent_id, spec, created, updated)
         return self._tasks[task_id]
 
@@ -225,7 +237,7 @@ class Store(AgentRows, TransitionReads):
         Returns ``(execution, created)``; ``created`` is false for a repeated key.
         """
         self._task_row(task_id)  # NotFound for an unknown task
-        execution_id = str(uuid.uuid4())
+        execution_id = new_id()
         now = now_us()
         input_json = dumps(input)
         metadata_json = None if metadata is None else dumps(metadata)
@@ -288,7 +300,7 @@ class Store(AgentRows, TransitionReads):
         row = [
             execution_id,
             0,  # seq, set below
-            str(uuid.uuid4()),
+            new_id(),
             type_.value,
             output_json,
             dumps(cur),
@@ -302,19 +314,19 @@ class Store(AgentRows, TransitionReads):
         update = [status_for(type_).value, type_.value, 0, output_json, error_text(type_, output)]
         with self._lock:
             seq, created = self._commit_transition(execution_id, type_, row, update)
-            transition = Transition.model_validate(
-                {
-                    "id": row[2],
-                    "execution_id": execution_id,
-                    "type": type_,
-                    "output": output,
-                    "current": cur,
-                    "next": nxt,
-                    "step_label": step_label,
-                    "metadata": metadata,
-                    "created_at": to_dt(created),
-                    "updated_at": to_dt(created),
-                }
+            created_at = to_dt(created)
+            # Every field is checked above (cursors, type, JSON output): no second validation.
+            transition = Transition.model_construct(
+                id=row[2],
+                execution_id=execution_id,
+                type=type_,
+                output=output,
+                current=TransitionTarget.model_construct(**cur),
+                next=None if nxt is None else TransitionTarget.model_construct(**nxt),
+                step_label=step_label,
+                metadata=metadata,
+                created_at=created_at,
+                updated_at=created_at,
             )
             # Inside the lock so that listeners see transitions in commit order.
             self._notify(transition, seq)
