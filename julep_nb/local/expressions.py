@@ -337,7 +337,7 @@ class _Session:
     def run(self, expr: str, source: str | None = None) -> Any:
         tree = _parse(_source(expr) if source is None else source, expr)
         if self._evaluator is None:
-            self._evaluator = _evaluator(ChainMap(self.names, _BASE_NAMES), self.budget)
+            self._evaluator = _evaluator(ChainMap({}, self.names, _BASE_NAMES), self.budget)
         try:
             return self._evaluator.eval(expr, previously_parsed=tree)
         except ExpressionError:

@@ -53,7 +53,8 @@ class EventStreamResponse(StreamingResponse):
         try:
             await self.stream_response(send)
         except asyncio.CancelledError:
-            if not gone or task.uncancel() > 0:
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+ counts cancels
+            if not gone or (uncancel is not None and uncancel() > 0):
                 raise  # cancelled from elsewhere (shutdown): let it propagate
         finally:
             streaming = False
