@@ -25,8 +25,8 @@ import functools
 import time
 import types
 from collections import ChainMap
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any, Final, cast
 
 import simpleeval
 
@@ -337,7 +337,9 @@ class _Session:
     def run(self, expr: str, source: str | None = None) -> Any:
         tree = _parse(_source(expr) if source is None else source, expr)
         if self._evaluator is None:
-            self._evaluator = _evaluator(ChainMap({}, self.names, _BASE_NAMES), self.budget)
+            self._evaluator = _evaluator(
+                ChainMap({}, cast("MutableMapping[str, Any]", self.names), _BASE_NAMES), self.budget
+            )
         try:
             return self._evaluator.eval(expr, previously_parsed=tree)
         except ExpressionError:
