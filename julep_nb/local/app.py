@@ -137,7 +137,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        hub.attach(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        hub.attach(loop)
+        store.group_commits(loop)
         try:
             await engine.recover()
             yield
@@ -145,6 +147,7 @@ def create_app(
             hub.close_all()
             hub.detach()
             await engine.aclose()
+            store.group_commits(None)
 
     app = Starlette(
         routes=routes.table(),

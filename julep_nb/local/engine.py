@@ -105,12 +105,15 @@ class Engine:
                 execution = self.store.get_execution(run.execution_id)
             if not restored:
                 run.spec = self.store.task_spec(execution.task_id)
+            # Read before the first transition: the steps then run without a read, so
+            # their transitions share one commit (local/commit_group.py).
+            run.context = execution_names(self.store, execution, run.spec)
+            if not restored:
                 run.root = Frame.workflow_frame(
                     run.spec, "main", to_data(execution.input), is_main=True
                 )
                 await run.init_frame(run.root)
             assert run.root is not None
-            run.context = execution_names(self.store, execution, run.spec)
             services = Services(
                 model=self.model,
                 tools=task_tools(self.store, run.spec),

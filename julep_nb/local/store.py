@@ -14,47 +14,38 @@ are called after each commit, in commit order.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
 from julep_nb.local.agent_tools import AgentTools
 from julep_nb.local.agents import AgentRows
+from julep_nb.local.commit_group import CommitGroup
 from julep_nb.local.errors import Conflict
 from julep_nb.local.history import TransitionReads
 from julep_nb.local.ids import new_id
 from julep_nb.local.rows import (
     EXECUTION_COLUMNS,
-    INSERT_TRANSITION,
-    MOVE_HEAD,
     RESERVED,
     SCHEMA,
-    StaleHead,
-    check_order,
     check_page,
     dumps,
-    error_text,
     execution_from_row,
     not_found,
     now_us,
-    read_head,
-    target_dict,
     task_from_row,
-    to_dt,
 )
+from julep_nb.local.transition_writes import Listener, TransitionWrites
 from julep_nb.sources.julep.models import (
     Execution,
     ExecutionStatus,
     Task,
-    Transition,
-    TransitionTarget,
-    TransitionType,
-    status_for,
 )
 
 __all__ = ["Listener", "Store"]
@@ -63,10 +54,8 @@ log = logging.getLogger(__name__)
 
 _TASK_CACHE_SIZE: Final = 1024
 
-Listener = Callable[[Transition, int], None]
 
-
-class Store(AgentRows, TransitionReads):
+class Store(AgentRows, TransitionReads, TransitionWrites):
     """The local server's SQLite store (WAL mode on files; ``None``/``":memory:"`` in memory).
 
     Meant to be the only writer of its file: it caches task rows and the latest
@@ -95,13 +84,25 @@ class Store(AgentRows, TransitionReads):
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        self._group = CommitGroup(self._db, self._lock)
         self.agent_tools = AgentTools(self)
         """The agents' tools (``/agents/{agent_id}/tools``)."""
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
         with self._lock:
+            self._group.flush()
             self._db.close()
+
+    def group_commits(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Let the transitions written on ``loop`` share a commit per turn (``None``: stop).
+
+        See :mod:`julep_nb.local.commit_group`; the server attaches its own loop.
+        """
+        if loop is None:
+            self._group.detach()
+        else:
+            self._group.attach(loop)
 
     def __enter__(self) -> Store:
         return self
@@ -112,6 +113,7 @@ class Store(AgentRows, TransitionReads):
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._group.flush()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -122,11 +124,13 @@ class Store(AgentRows, TransitionReads):
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         with self._lock:
+            self._group.flush()  # no answer is built from uncommitted rows
             row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
             return row
 
     def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._lock:
+            self._group.flush()
             return self._db.execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ tasks
@@ -273,118 +277,3 @@ class Store(AgentRows, TransitionReads):
         if row is None:
             raise not_found("execution", execution_id)
         return execution_from_row(row)
-
-    # ------------------------------------------------------------------ transitions
-
-    def append_transition(
-        self,
-        execution_id: str,
-        *,
-        type: TransitionType,
-        output: Any,
-        current: TransitionTarget | dict[str, Any],
-        next: TransitionTarget | dict[str, Any] | None,
-        step_label: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Transition:
-        """Append a transition, checked against the transition rules, then notify listeners.
-
-        Raises ``Conflict`` naming both types when ``type`` may not follow the
-        latest transition, and ``NotFound`` for an unknown execution.
-        """
-        type_ = TransitionType(type)
-        cur, nxt = target_dict(current), target_dict(next)
-        assert cur is not None
-        token = (metadata or {}).get("task_token")
-        output_json = dumps(output)
-        row = [
-            execution_id,
-            0,  # seq, set below
-            new_id(),
-            type_.value,
-            output_json,
-            dumps(cur),
-            None if nxt is None else dumps(nxt),
-            cur.get("scope_id"),
-            step_label,
-            None if metadata is None else dumps(metadata),
-            None if token is None else str(token),
-            0,  # created_at, set below
-        ]
-        update = [status_for(type_).value, type_.value, 0, output_json, error_text(type_, output)]
-        with self._lock:
-            seq, created = self._commit_transition(execution_id, type_, row, update)
-            created_at = to_dt(created)
-            # Every field is checked above (cursors, type, JSON output): no second validation.
-            transition = Transition.model_construct(
-                id=row[2],
-                execution_id=execution_id,
-                type=type_,
-                output=output,
-                current=TransitionTarget.model_construct(**cur),
-                next=None if nxt is None else TransitionTarget.model_construct(**nxt),
-                step_label=step_label,
-                metadata=metadata,
-                created_at=created_at,
-                updated_at=created_at,
-            )
-            # Inside the lock so that listeners see transitions in commit order.
-            self._notify(transition, seq)
-        return transition
-
-    def _commit_transition(
-        self, execution_id: str, type_: TransitionType, row: list[Any], update: list[Any]
-    ) -> tuple[int, int]:
-        """Insert the row and move the execution's head in one transaction; (seq, created)."""
-        for attempt in range(2):
-            # The head (latest type, seq, time) is cached per live execution to save a
-            # read per transition; the guarded UPDATE notices a stale head (another
-            # Store on the same file), which is then re-read once.
-            head = self._heads.get(execution_id) if attempt == 0 else None
-            try:
-                with self._write() as db:
-                    last_type, last_seq, last_us = head or read_head(db, execution_id)
-                    check_order(execution_id, last_type, type_)
-                    seq, created = last_seq + 1, max(now_us(), last_us + 1)
-                    row[1], row[11] = seq, created
-                    db.execute(INSERT_TRANSITION, row)
-                    moved = db.execute(
-                        MOVE_HEAD, (*update[:2], seq, *update[3:], created, execution_id, last_seq)
-                    )
-                    if moved.rowcount != 1:
-                        raise StaleHead
-            except (StaleHead, sqlite3.IntegrityError):
-                self._heads.pop(execution_id, None)
-                if attempt:
-                    raise
-                continue
-            if status_for(type_).is_terminal:
-                self._heads.pop(execution_id, None)  # nothing may follow: free the entry
-            else:
-                self._heads[execution_id] = (type_.value, seq, created)
-            return seq, created
-        raise AssertionError("unreachable")
-
-    # ------------------------------------------------------------------ listeners
-
-    def add_listener(self, callback: Listener) -> Callable[[], None]:
-        """Call ``callback(transition, seq)`` after each commit; returns an unsubscribe function.
-
-        Callbacks run on the committing thread while the store is locked: they must
-        be quick and must not block (hand the event to a queue or a loop).
-        """
-        with self._lock:
-            self._listeners = [*self._listeners, callback]
-
-        def remove() -> None:
-            with self._lock:
-                self._listeners = [cb for cb in self._listeners if cb is not callback]
-
-        return remove
-
-    def _notify(self, transition: Transition, seq: int) -> None:
-        for callback in self._listeners:
-            try:
-                callback(transition, seq)
-            except Exception:  # one broken listener must not break the writer or others
-                log.exception("store listener %r failed", callback)

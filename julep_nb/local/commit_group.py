@@ -1,0 +1,110 @@
+"""Group commit: the transitions written in one turn of the server's loop share a transaction.
+
+An execution of plain steps writes its ``init``, each ``step`` and its ``finish``
+in one go, without awaiting; other executions do the same in the same turn of the
+loop. Committing each transition on its own cost most of the store's time (a WAL
+commit writes every page the transition touched, and each SQLite call hands the
+GIL away). So, on the loop the group is attached to, :meth:`CommitGroup.join`
+opens one ``BEGIN IMMEDIATE`` transaction that the turn's transitions share, and
+schedules :meth:`CommitGroup.flush` with ``call_soon``; the flush commits, then
+calls the store's listeners with the group's transitions in commit order.
+
+Nothing is acknowledged before it is stored:
+
+- the listeners (the SSE streams) hear of a transition only after its COMMIT;
+- every other statement (a read, any other write, a transition written from
+  another thread) first commits the open group, so no answer is built from
+  uncommitted rows (the store calls :meth:`flush` under its lock);
+- anything that reacts to a transition without reading the store (a resumed or
+  cancelled request that awaited the execution) is scheduled after the
+  transition was written, so after the flush, which ``call_soon`` queued first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["CommitGroup"]
+
+log = logging.getLogger(__name__)
+
+Pending = Callable[[], None]
+
+
+class CommitGroup:
+    """The open group transaction of one store connection (used under the store's lock)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+        self._db, self._lock = db, lock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None
+        self._open = False
+        self._scheduled = False
+        self._after: list[Pending] = []  # what the commit releases (listener calls)
+        self._on_failure: list[Callable[[], object]] = []
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Group the transitions written on ``loop``'s thread from now on."""
+        with self._lock:
+            self._loop, self._thread = loop, threading.get_ident()
+
+    def detach(self) -> None:
+        """Commit what is open; later transitions commit one by one again."""
+        with self._lock:
+            self.flush()
+            self._loop = self._thread = None
+
+    def joinable(self) -> bool:
+        """Whether a transition written now, on this thread, may join the group."""
+        return self._loop is not None and threading.get_ident() == self._thread
+
+    def join(self) -> None:
+        """Open the group's transaction if it is not open (on the attached loop's thread)."""
+        if self._open:
+            return
+        assert self._loop is not None
+        self._db.execute("BEGIN IMMEDIATE")
+        self._open = True
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush_soon)
+
+    def after_commit(self, release: Pending, undo: Callable[[], object]) -> None:
+        """Call ``release`` once the group is committed, or ``undo`` if it is rolled back."""
+        self._after.append(release)
+        self._on_failure.append(undo)
+
+    def _flush_soon(self) -> None:
+        with self._lock:
+            self._scheduled = False
+            try:
+                self.flush()
+            except Exception:  # a loop callback has nobody to raise to
+                log.exception("the local store could not commit a group of transitions")
+
+    def flush(self) -> None:
+        """Commit the open group (if any), then release its transitions in order."""
+        if not self._open:
+            return
+        self._open = False
+        after, self._after = self._after, []
+        undo, self._on_failure = self._on_failure, []
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            _rollback(self._db)
+            for forget in undo:
+                forget()
+            raise
+        for release in after:
+            release()
+
+
+def _rollback(db: sqlite3.Connection) -> Any:
+    if db.in_transaction:
+        db.execute("ROLLBACK")

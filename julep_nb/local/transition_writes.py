@@ -1,0 +1,210 @@
+"""Writing transitions: the transition rules, the cached head, group commits, listeners.
+
+A part of :class:`~julep_nb.local.store.Store`, which supplies the database, its
+lock and its :class:`~julep_nb.local.commit_group.CommitGroup`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from julep_nb.local.commit_group import CommitGroup
+from julep_nb.local.ids import new_id
+from julep_nb.local.rows import (
+    DELETE_TRANSITION,
+    INSERT_TRANSITION,
+    MOVE_HEAD,
+    StaleHead,
+    check_order,
+    dumps,
+    error_text,
+    now_us,
+    read_head,
+    target_dict,
+    to_dt,
+)
+from julep_nb.sources.julep.models import (
+    Transition,
+    TransitionTarget,
+    TransitionType,
+    status_for,
+)
+
+__all__ = ["Listener", "TransitionWrites"]
+
+log = logging.getLogger("julep_nb.local.store")
+
+Listener = Callable[[Transition, int], None]
+
+
+class TransitionWrites:
+    """Appending transitions and telling listeners (the store supplies the database)."""
+
+    _db: sqlite3.Connection
+    _lock: threading.RLock
+    _group: CommitGroup
+    _heads: dict[str, tuple[str | None, int, int]]
+    _listeners: list[Listener]
+
+    def append_transition(
+        self,
+        execution_id: str,
+        *,
+        type: TransitionType,
+        output: Any,
+        current: TransitionTarget | dict[str, Any],
+        next: TransitionTarget | dict[str, Any] | None,
+        step_label: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Transition:
+        """Append a transition, checked against the transition rules, then notify listeners.
+
+        Raises ``Conflict`` naming both types when ``type`` may not follow the
+        latest transition, and ``NotFound`` for an unknown execution.
+        """
+        type_ = TransitionType(type)
+        cur, nxt = target_dict(current), target_dict(next)
+        assert cur is not None
+        token = (metadata or {}).get("task_token")
+        output_json = dumps(output)
+        row = [
+            execution_id,
+            0,  # seq, set below
+            new_id(),
+            type_.value,
+            output_json,
+            dumps(cur),
+            None if nxt is None else dumps(nxt),
+            cur.get("scope_id"),
+            step_label,
+            None if metadata is None else dumps(metadata),
+            None if token is None else str(token),
+            0,  # created_at, set below
+        ]
+        update = [status_for(type_).value, type_.value, 0, output_json, error_text(type_, output)]
+        with self._lock:
+            grouped = self._group.joinable()
+            seq, created = self._commit_transition(execution_id, type_, row, update, grouped)
+            created_at = to_dt(created)
+            # Every field is checked above (cursors, type, JSON output): no second validation.
+            transition = Transition.model_construct(
+                id=row[2],
+                execution_id=execution_id,
+                type=type_,
+                output=output,
+                current=TransitionTarget.model_construct(**cur),
+                next=None if nxt is None else TransitionTarget.model_construct(**nxt),
+                step_label=step_label,
+                metadata=metadata,
+                created_at=created_at,
+                updated_at=created_at,
+            )
+            # Inside the lock so that listeners see transitions in commit order.
+            if grouped:
+                self._group.after_commit(
+                    lambda: self._notify(transition, seq),
+                    lambda: self._heads.pop(execution_id, None),
+                )
+            else:
+                self._notify(transition, seq)
+        return transition
+
+    def _commit_transition(
+        self,
+        execution_id: str,
+        type_: TransitionType,
+        row: list[Any],
+        update: list[Any],
+        grouped: bool,
+    ) -> tuple[int, int]:
+        """Insert the row and move the execution's head in one transaction; (seq, created).
+
+        ``grouped``: in the loop's open group (committed at the end of the turn),
+        else in a transaction of its own, committed before this returns.
+        """
+        for attempt in range(2):
+            # The head (latest type, seq, time) is cached per live execution to save a
+            # read per transition; the guarded UPDATE notices a stale head (another
+            # Store on the same file), which is then re-read once.
+            head = self._heads.get(execution_id) if attempt == 0 else None
+            if grouped:
+                self._group.join()
+            else:
+                self._group.flush()
+                self._db.execute("BEGIN IMMEDIATE")
+            try:
+                seq, created = self._write_transition(execution_id, type_, row, update, head)
+            except (StaleHead, sqlite3.IntegrityError):
+                self._heads.pop(execution_id, None)
+                if not grouped:
+                    self._db.execute("ROLLBACK")
+                if attempt:
+                    raise
+                continue
+            except BaseException:
+                if not grouped:
+                    self._db.execute("ROLLBACK")
+                raise
+            if not grouped:
+                self._db.execute("COMMIT")
+            if status_for(type_).is_terminal:
+                self._heads.pop(execution_id, None)  # nothing may follow: free the entry
+            else:
+                self._heads[execution_id] = (type_.value, seq, created)
+            return seq, created
+        raise AssertionError("unreachable")
+
+    def _write_transition(
+        self,
+        execution_id: str,
+        type_: TransitionType,
+        row: list[Any],
+        update: list[Any],
+        head: tuple[str | None, int, int] | None,
+    ) -> tuple[int, int]:
+        """The two statements of a transition; on failure neither is left in the transaction."""
+        db = self._db
+        last_type, last_seq, last_us = head or read_head(db, execution_id)
+        check_order(execution_id, last_type, type_)
+        seq, created = last_seq + 1, max(now_us(), last_us + 1)
+        row[1], row[11] = seq, created
+        db.execute(INSERT_TRANSITION, row)  # a failing statement leaves nothing behind
+        moved = 0
+        try:
+            moved = db.execute(
+                MOVE_HEAD, (*update[:2], seq, *update[3:], created, execution_id, last_seq)
+            ).rowcount
+        finally:
+            if moved != 1:  # a shared transaction keeps going: take the row back out
+                db.execute(DELETE_TRANSITION, (execution_id, seq))
+        if moved != 1:
+            raise StaleHead
+        return seq, created
+
+    # ------------------------------------------------------------------ listeners
+
+    def add_listener(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(transition, seq)`` after each commit; returns an unsubscribe function.
+
+        Callbacks run on the committing thread while the store is locked: they must
+        be quick and must not block (hand the event to a queue or a loop).
+        """
+        with self._lock:
+            self._listeners = [*self._listeners, callback]
+
+        def remove() -> None:
+            with self._lock:
+                self._listeners = [cb for cb in self._listeners if cb is not callback]
+
+        return remove
+
+    def _notify(self, transition: Transition, seq: int) -> None:
+        for callback in self._listeners:
+            try:
+                callback(transition, seq)
+            except Exception:  # one broken listener must not break the writer or others
+                log.exception("store listener %r failed", callback)
