@@ -33,6 +33,7 @@ import uvicorn
 
 from julep_nb.local.app import EngineLike, create_app
 from julep_nb.local.errors import ServerConfigError
+from julep_nb.local.http_protocol import CoalescingHttpToolsProtocol
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub
 
@@ -160,6 +161,7 @@ def _build(
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         server_header=False,
+        http=CoalescingHttpToolsProtocol,
     )
     return _Server(config, app.state.hub), app
 
