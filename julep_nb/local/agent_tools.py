@@ -107,6 +107,7 @@ class AgentTools:
         rows = self.store._all(
             f"SELECT {_COLUMNS} FROM agent_tools WHERE agent_id = ? ORDER BY created_at, id",
             (agent_id,),
+            grouped_rows=False,
         )
         return [_wire(row) for row in rows]
 

@@ -20,10 +20,14 @@ class AgentRows:
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
-    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _one(
+        self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
+    ) -> tuple[Any, ...] | None:
         raise NotImplementedError
 
-    def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _all(
+        self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
+    ) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def create_agent(self, data: dict[str, Any]) -> Agent:
@@ -37,7 +41,11 @@ class AgentRows:
 
     def get_agent(self, agent_id: str) -> Agent:
         """The agent with this id (``NotFound`` when unknown)."""
-        row = self._one("SELECT data, created_at, updated_at FROM agents WHERE id = ?", (agent_id,))
+        row = self._one(
+            "SELECT data, created_at, updated_at FROM agents WHERE id = ?",
+            (agent_id,),
+            grouped_rows=False,
+        )
         if row is None:
             raise not_found("agent", agent_id)
         return agent_from_row(agent_id, json.loads(row[0]), row[1], row[2])

@@ -6,8 +6,11 @@ loop. Committing each transition on its own cost most of the store's time (a WAL
 commit writes every page the transition touched, and each SQLite call hands the
 GIL away). So, on the loop the group is attached to, :meth:`CommitGroup.join`
 opens one ``BEGIN IMMEDIATE`` transaction that the turn's transitions share, and
-schedules :meth:`CommitGroup.flush` with ``call_soon``; the flush commits, then
-calls the store's listeners with the group's transitions in commit order.
+schedules :meth:`CommitGroup.flush` with ``call_soon``. Within the group, the
+first transition of an execution moves its head at once (the guarded UPDATE that
+notices another writer); the rows, and the later head moves, wait in the group
+and are written by the flush with one ``executemany`` each. The flush then
+commits, and calls the store's listeners with the group's transitions in order.
 
 Nothing is acknowledged before it is stored:
 
@@ -29,6 +32,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from julep_nb.local.rows import INSERT_TRANSITION, SET_HEAD
+
 __all__ = ["CommitGroup"]
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,8 @@ class CommitGroup:
         self._scheduled = False
         self._after: list[Pending] = []  # what the commit releases (listener calls)
         self._on_failure: list[Callable[[], object]] = []
+        self._rows: list[list[Any]] = []  # transition rows to insert
+        self._heads: dict[str, tuple[Any, ...]] = {}  # execution id → its latest SET_HEAD
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Group the transitions written on ``loop``'s thread from now on."""
@@ -74,6 +81,17 @@ class CommitGroup:
             self._scheduled = True
             self._loop.call_soon(self._flush_soon)
 
+    def head(self, execution_id: str) -> tuple[str | None, int, int] | None:
+        """The execution's (type, seq, time) as this group left it; ``None`` if it did not
+        write one of its transitions (then the head in the database is current)."""
+        moved = self._heads.get(execution_id)
+        return None if moved is None else (moved[1], moved[2], moved[5])
+
+    def write(self, row: list[Any], head: tuple[Any, ...], execution_id: str) -> None:
+        """Insert ``row`` and set the execution's head (``SET_HEAD`` parameters) at the flush."""
+        self._rows.append(row)
+        self._heads[execution_id] = head
+
     def after_commit(self, release: Pending, undo: Callable[[], object]) -> None:
         """Call ``release`` once the group is committed, or ``undo`` if it is rolled back."""
         self._after.append(release)
@@ -94,7 +112,12 @@ class CommitGroup:
         self._open = False
         after, self._after = self._after, []
         undo, self._on_failure = self._on_failure, []
+        rows, self._rows = self._rows, []
+        heads, self._heads = self._heads, {}
         try:
+            if rows:
+                self._db.executemany(INSERT_TRANSITION, rows)
+                self._db.executemany(SET_HEAD, heads.values())
             self._db.execute("COMMIT")
         except BaseException:
             _rollback(self._db)

@@ -34,10 +34,14 @@ class TransitionReads:
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
 
-    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _one(
+        self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
+    ) -> tuple[Any, ...] | None:
         raise NotImplementedError
 
-    def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _all(
+        self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
+    ) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
     def get_execution(self, execution_id: str) -> Execution:

@@ -25,11 +25,11 @@ from julep_nb.sources.julep.models import (
 from julep_nb.sources.julep.models import error_text as error_message
 
 __all__ = [
-    "DELETE_TRANSITION",
     "EXECUTION_COLUMNS",
     "INSERT_TRANSITION",
     "MOVE_HEAD",
     "RESERVED",
+    "SET_HEAD",
     "SCHEMA",
     "SORT_COLUMNS",
     "TRANSITION_COLUMNS",
@@ -152,11 +152,16 @@ def target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, A
     return TransitionTarget.model_validate(target).model_dump(mode="json")
 
 
-DELETE_TRANSITION: Final = "DELETE FROM transitions WHERE execution_id = ? AND seq = ?"
 INSERT_TRANSITION: Final = "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 MOVE_HEAD: Final = (
     "UPDATE executions SET status = ?, last_type = ?, last_seq = ?, output = ?, error = ?, "
     "updated_at = ? WHERE id = ? AND last_seq = ?"
+)
+
+
+SET_HEAD: Final = (
+    "UPDATE executions SET status = ?, last_type = ?, last_seq = ?, output = ?, error = ?, "
+    "updated_at = ? WHERE id = ?"
 )
 
 

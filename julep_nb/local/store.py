@@ -122,15 +122,24 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
                 raise
             self._db.execute("COMMIT")
 
-    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _one(
+        self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
+    ) -> tuple[Any, ...] | None:
+        """One row. ``grouped_rows=False``: the rows read are never written by a transition
+        (agents, tools), so the open commit group may stay open."""
         with self._lock:
-            self._group.flush()  # no answer is built from uncommitted rows
+            if grouped_rows:
+                self._group.flush()  # no answer is built from uncommitted rows
             row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
             return row
 
-    def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _all(
+        self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """All rows (``grouped_rows`` as for :meth:`_one`)."""
         with self._lock:
-            self._group.flush()
+            if grouped_rows:
+                self._group.flush()
             return self._db.execute(sql, params).fetchall()
 
     # ------------------------------------------------------------------ tasks

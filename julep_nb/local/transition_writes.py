@@ -15,7 +15,6 @@ from typing import Any
 from julep_nb.local.commit_group import CommitGroup
 from julep_nb.local.ids import new_id
 from julep_nb.local.rows import (
-    DELETE_TRANSITION,
     INSERT_TRANSITION,
     MOVE_HEAD,
     StaleHead,
@@ -137,7 +136,9 @@ class TransitionWrites:
                 self._group.flush()
                 self._db.execute("BEGIN IMMEDIATE")
             try:
-                seq, created = self._write_transition(execution_id, type_, row, update, head)
+                seq, created = self._write_transition(
+                    execution_id, type_, row, update, head, grouped
+                )
             except (StaleHead, sqlite3.IntegrityError):
                 self._heads.pop(execution_id, None)
                 if not grouped:
@@ -165,24 +166,24 @@ class TransitionWrites:
         row: list[Any],
         update: list[Any],
         head: tuple[str | None, int, int] | None,
+        grouped: bool,
     ) -> tuple[int, int]:
-        """The two statements of a transition; on failure neither is left in the transaction."""
+        """Write a transition (in a group: hand it to the group); nothing is left on failure."""
         db = self._db
-        last_type, last_seq, last_us = head or read_head(db, execution_id)
+        pending = self._group.head(execution_id) if grouped else None
+        last_type, last_seq, last_us = pending or head or read_head(db, execution_id)
         check_order(execution_id, last_type, type_)
         seq, created = last_seq + 1, max(now_us(), last_us + 1)
         row[1], row[11] = seq, created
-        db.execute(INSERT_TRANSITION, row)  # a failing statement leaves nothing behind
-        moved = 0
-        try:
-            moved = db.execute(
-                MOVE_HEAD, (*update[:2], seq, *update[3:], created, execution_id, last_seq)
-            ).rowcount
-        finally:
-            if moved != 1:  # a shared transaction keeps going: take the row back out
-                db.execute(DELETE_TRANSITION, (execution_id, seq))
-        if moved != 1:
-            raise StaleHead
+        moved_to = (*update[:2], seq, *update[3:], created, execution_id)
+        if pending is None:
+            # The guarded move notices a head another connection moved (StaleHead).
+            if db.execute(MOVE_HEAD, (*moved_to, last_seq)).rowcount != 1:
+                raise StaleHead
+        if grouped:
+            self._group.write(row, moved_to, execution_id)
+        else:
+            db.execute(INSERT_TRANSITION, row)
         return seq, created
 
     # ------------------------------------------------------------------ listeners

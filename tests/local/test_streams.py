@@ -192,3 +192,38 @@ async def test_subscription_overflow_rereads_from_the_store() -> None:
         assert await sub.next_batch(5, timeout=0.01) is None  # and no duplicates after
     hub.detach()
     store.close()
+
+
+async def test_a_client_that_leaves_a_waiting_stream_frees_its_subscription(
+    server: LocalServer,
+) -> None:
+    hub: Hub = server.app.state.hub
+    execution = seed_execution(server.store)  # queued: nothing will end its streams
+    for path in ("status.stream", "transitions.stream"):
+        url = f"{server.base_url}/executions/{execution.id}/{path}"
+        async with httpx.AsyncClient(timeout=5) as client, client.stream("GET", url) as response:
+            assert response.status_code == 200
+            async with asyncio.timeout(5):
+                while execution.id not in hub._subs:
+                    await asyncio.sleep(0.01)
+        # The client is gone: the server notices without waiting for a ping.
+        async with asyncio.timeout(2):
+            while execution.id in hub._subs:
+                await asyncio.sleep(0.01)
+    step(server.store, execution.id, T.INIT)  # the execution and the server carry on
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
+        got = await client.get(f"/executions/{execution.id}")
+    assert got.json()["status"] == "starting"
+
+
+async def test_a_json_answer_leaves_the_server_in_one_piece(server: LocalServer) -> None:
+    # Status line, headers and body are written together: one read gets all of it.
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        async with asyncio.timeout(5):
+            first = await reader.read(65536)
+    finally:
+        writer.close()
+    head, _, body = first.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == {"status": "ok"}
