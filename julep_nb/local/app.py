@@ -297,9 +297,11 @@ class _Routes:
         execution, created = self.store.create_execution(
             task.id, data.input, data.metadata, idempotency_key=key
         )
+        if created:
+            self.engine.start(execution.id, execution=execution)
+        await self.store.committed()  # the row may share the loop turn's commit
         if not created:
             return _json(execution.to_wire(), 200, {"Idempotent-Replayed": "true"})
-        self.engine.start(execution.id, execution=execution)
         return _json(execution.to_wire(), 201)
 
     async def list_executions(self, request: Request) -> Response:

@@ -20,7 +20,9 @@ Nothing is acknowledged before it is stored:
   uncommitted rows (the store calls :meth:`flush` under its lock);
 - anything that reacts to a transition without reading the store (a resumed or
   cancelled request that awaited the execution) is scheduled after the
-  transition was written, so after the flush, which ``call_soon`` queued first.
+  transition was written, so after the flush, which ``call_soon`` queued first;
+- a request whose own write joined the group (a new execution) awaits
+  :meth:`CommitGroup.committed` before it answers.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class CommitGroup:
         self._scheduled = False
         self._after: list[Pending] = []  # what the commit releases (listener calls)
         self._on_failure: list[Callable[[], object]] = []
+        self._waiters: list[asyncio.Future[None]] = []  # see committed()
         self._rows: list[list[Any]] = []  # transition rows to insert
         self._heads: dict[str, tuple[Any, ...]] = {}  # execution id → its latest SET_HEAD
 
@@ -97,6 +100,20 @@ class CommitGroup:
         self._after.append(release)
         self._on_failure.append(undo)
 
+    def committed(self) -> asyncio.Future[None]:
+        """Done once what the group holds now is committed (at once when nothing is open).
+
+        Await it before answering a request whose writes joined the group.
+        """
+        assert self._loop is not None or not self._open
+        if not self._open or self._loop is None:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append(waiter)
+        return waiter
+
     def _flush_soon(self) -> None:
         with self._lock:
             self._scheduled = False
@@ -114,18 +131,25 @@ class CommitGroup:
         undo, self._on_failure = self._on_failure, []
         rows, self._rows = self._rows, []
         heads, self._heads = self._heads, {}
+        waiters, self._waiters = self._waiters, []
         try:
             if rows:
                 self._db.executemany(INSERT_TRANSITION, rows)
                 self._db.executemany(SET_HEAD, heads.values())
             self._db.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             _rollback(self._db)
             for forget in undo:
                 forget()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
             raise
         for release in after:
             release()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 def _rollback(db: sqlite3.Connection) -> Any:

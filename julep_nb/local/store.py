@@ -122,6 +122,22 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
                 raise
             self._db.execute("COMMIT")
 
+    @contextmanager
+    def _write_in_group(self) -> Iterator[sqlite3.Connection]:
+        """A write that joins the loop's commit group when it can (see :meth:`committed`)."""
+        with self._lock:
+            if not self._group.joinable():
+                with self._write() as db:
+                    yield db
+                return
+            self._group.join()
+            yield self._db  # a failing statement leaves nothing behind; the group goes on
+
+    def committed(self) -> asyncio.Future[None]:
+        """Done once every write made so far on the server's loop is committed."""
+        with self._lock:
+            return self._group.committed()
+
     def _one(
         self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
     ) -> tuple[Any, ...] | None:
@@ -254,14 +270,17 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         now = now_us()
         input_json = dumps(input)
         metadata_json = None if metadata is None else dumps(metadata)
-        with self._write() as db:
+        with self._write_in_group() as db:  # the app awaits committed() before answering
             if idempotency_key is not None:
                 row = db.execute(
                     "SELECT id FROM executions WHERE task_id = ? AND idempotency_key = ?",
                     (task_id, idempotency_key),
                 ).fetchone()
                 if row is not None:
-                    return self.get_execution(row[0]), False
+                    found = db.execute(
+                        f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?", (row[0],)
+                    ).fetchone()
+                    return execution_from_row(found), False
             db.execute(
                 "INSERT INTO executions (id, task_id, input, metadata, idempotency_key, "
                 "created_at, updated_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -162,3 +162,22 @@ async def test_closing_the_store_commits_the_open_group(path: Path) -> None:
     step(store, execution.id, T.INIT)
     store.close()
     assert committed(path, execution.id) == ["init"]
+
+
+async def test_a_new_execution_joins_the_group_and_committed_waits_for_it(
+    store: Store, path: Path
+) -> None:
+    task_id = seed_execution(store).task_id
+    store.group_commits(asyncio.get_running_loop())
+    try:
+        made, created = store.create_execution(task_id, {"n": 2}, idempotency_key="k1")
+        again, created_again = store.create_execution(task_id, {"n": 2}, idempotency_key="k1")
+        assert created and not created_again and again.id == made.id  # seen inside the group
+        with sqlite3.connect(path) as db:
+            count = "SELECT count(*) FROM executions WHERE id = ?"
+            assert db.execute(count, (made.id,)).fetchone()[0] == 0
+            await store.committed()
+            assert db.execute(count, (made.id,)).fetchone()[0] == 1
+        assert store.committed().done()  # nothing open: no wait
+    finally:
+        store.group_commits(None)
