@@ -121,9 +121,13 @@ def _json_default(value: Any) -> Any:
     )
 
 
+_ENCODER: Final = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+# One encoder for every column: json.dumps builds a new one per call when given options.
+
+
 def dumps(value: Any) -> str:
     """Compact JSON for a column; a value that is not JSON data is a TypeError naming it."""
-    return json.dumps(value, default=_json_default, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | None) -> Any:
