@@ -187,8 +187,11 @@ class TemporalSource(SourceBase):
     # ------------------------------------------------------------------ actions
 
     async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
-        """Ask the workflow to cancel: it may catch it and clean up (ends ``cancelled``)."""
-        await self._act(execution_id, "cancel", lambda h: h.cancel())
+        """Ask the workflow to cancel: it may catch it and clean up (ends ``cancelled``).
+
+        ``reason`` is recorded with the request (the cancel-request row shows it).
+        """
+        await self._act(execution_id, "cancel", lambda h: h.cancel(reason=reason or ""))
 
     async def terminate(self, execution_id: str, *, reason: str | None = None) -> None:
         """End the workflow at once (``terminated``, with the reason in its history)."""

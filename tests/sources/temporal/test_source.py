@@ -117,11 +117,13 @@ async def test_cancel_is_graceful_and_terminate_keeps_its_reason(source, task_qu
     )
     await eventually(lambda: bool(cancelled.state.running) and bool(terminated.state.running))
     assert cancelled.state.running[0].label == "slow"
-    await cancelled.cancel()
+    await cancelled.cancel(reason="no longer needed")
     await terminated.terminate(reason="enough for today")
     first, second = await asyncio.wait_for(asyncio.gather(cancelled, terminated), 30)
     assert first.status is S.CANCELLED
     assert ("cancel_request", "cancel requested") in kinds(first)
+    request = next(r.entry for r in first.timeline() if r.entry.kind == "cancel_request")
+    assert request.note == "no longer needed"  # the reason is kept in the history
     assert second.status is S.TERMINATED and second.error == "enough for today"
     with pytest.raises(ActionRefused):
         await terminated.terminate(reason="again")
