@@ -25,7 +25,14 @@ from typing import Any, Protocol, runtime_checkable
 from julep_nb.live.errors import ActionUnsupported
 from julep_nb.live.events import Capability, Event
 
-__all__ = ["EventStream", "ExecutionSource", "Snapshot", "SourceBase", "unsupported"]
+__all__ = [
+    "EventStream",
+    "ExecutionSource",
+    "ListableSource",
+    "Snapshot",
+    "SourceBase",
+    "unsupported",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,18 @@ class ExecutionSource(Protocol):
     async def query(self, execution_id: str, name: str, *args: Any) -> Any: ...
 
     async def resume(self, execution_id: str, input: Mapping[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class ListableSource(Protocol):
+    """A source that can list its executions, newest first (Temporal, Thand)."""
+
+    name: str
+    filterable: bool  # whether list() takes a query (Temporal's visibility queries)
+
+    async def list(self, query: str | None = None, *, limit: int = 100) -> Any:
+        """Summaries that render as a table; a query where ``filterable`` says so."""
+        ...
 
 
 def unsupported(

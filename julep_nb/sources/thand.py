@@ -120,6 +120,7 @@ class ThandSource(SourceBase):
     """Thand executions over its REST API: cancel, terminate, signal; polled."""
 
     name = SOURCE
+    filterable = False  # Thand's list takes no query
     capabilities = frozenset({Capability.CANCEL, Capability.TERMINATE, Capability.SIGNAL})
 
     def __init__(
@@ -178,8 +179,13 @@ class ThandSource(SourceBase):
 
     # ------------------------------------------------------------------ listing, starting
 
-    async def list(self, *, limit: int = 100) -> ExecutionSummaries:
-        """The executions Thand lists for these credentials."""
+    async def list(self, query: str | None = None, *, limit: int = 100) -> ExecutionSummaries:
+        """The executions Thand lists for these credentials (Thand takes no filter)."""
+        if query is not None:
+            raise ActionRefused(
+                f"{self.name} cannot filter its list of executions (got the query {query!r}): "
+                "list them all, without a query."
+            )
         body = await self._get("/executions", "list executions")
         found = body.get("executions") or body.get("workflows") if isinstance(body, dict) else body
         items = found if isinstance(found, list) else []

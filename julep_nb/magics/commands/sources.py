@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from julep_nb.live.errors import SourceNotFound
 from julep_nb.live.events import Capability
 from julep_nb.live.handle import ExecutionHandle
-from julep_nb.live.source import ExecutionSource, unsupported
+from julep_nb.live.source import ExecutionSource, ListableSource, unsupported
 from julep_nb.live.state import ExecutionState, reduce_all
 from julep_nb.magics import parsing
 from julep_nb.magics.errors import CommandError
@@ -59,19 +58,14 @@ def list_workflows(session: Session, args: argparse.Namespace) -> ExecutionSumma
             f"{args.task_id!r}, or filter with --query."
         )
     source = session.source(args.source)
-    if args.query is not None:
-        if not _takes_query(source):
-            raise CommandError(
-                f"--query: the {source.name} source cannot filter its list; leave --query out."
-            )
-        found: ExecutionSummaries = session.run(
-            source.list(args.query, limit=args.limit)  # type: ignore[attr-defined]
+    if not isinstance(source, ListableSource):
+        raise CommandError(f"the {source.name} source cannot list its executions.")
+    if args.query is not None and not source.filterable:
+        raise CommandError(
+            f"--query: the {source.name} source cannot filter its list; leave --query out."
         )
-        return found
-    listed: ExecutionSummaries = session.run(
-        source.list(limit=args.limit)  # type: ignore[attr-defined]
-    )
-    return listed
+    found: ExecutionSummaries = session.run(source.list(args.query, limit=args.limit))
+    return found
 
 
 def source_status(session: Session, args: argparse.Namespace) -> ExecutionState:
@@ -132,11 +126,6 @@ def query(session: Session, args: argparse.Namespace, body: str | None) -> Any:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _takes_query(source: ExecutionSource) -> bool:
-    """Whether the source's ``list`` takes a filter (Temporal's visibility query)."""
-    return "query" in inspect.signature(source.list).parameters  # type: ignore[attr-defined]
 
 
 def _shown(args: argparse.Namespace) -> str:

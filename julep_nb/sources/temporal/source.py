@@ -54,6 +54,7 @@ class TemporalSource(SourceBase):
     """Temporal workflows: list, start, watch, cancel, terminate, signal, query."""
 
     name = SOURCE
+    filterable = True  # visibility queries
     capabilities = frozenset(
         {Capability.CANCEL, Capability.TERMINATE, Capability.SIGNAL, Capability.QUERY}
     )

@@ -204,6 +204,8 @@ def test_thand_list_watch_and_signal_by_a_configured_name(shell: Shell, thand: T
 
     found = listed(shell, "%julep_exec list --source thand", {workflow_id})
     assert "julep-nb-badge" in found._repr_html_()
+    refused = shell.fails("%julep_exec list --source thand --query \"WorkflowType = 'A'\"")
+    assert "cannot filter its list" in refused and THAND_TOKEN not in refused
 
     handle = shell.run(f"%julep_exec watch {workflow_id} --source thand -o access")
     shell.until(lambda: handle.status is S.AWAITING_INPUT, timeout=20)

@@ -11,8 +11,14 @@ import asyncio
 import pytest
 
 import julep_nb
-from julep_nb.live.errors import SourceNotFound, SourceUnauthorized, SourceUnreachable
+from julep_nb.live.errors import (
+    ActionRefused,
+    SourceNotFound,
+    SourceUnauthorized,
+    SourceUnreachable,
+)
 from julep_nb.live.events import Capability, ExecutionStatus
+from julep_nb.live.source import ListableSource
 from julep_nb.sources.temporal.devserver import free_port
 from julep_nb.sources.thand import ThandSource
 from tests.sources.thand.conftest import TOKEN
@@ -57,6 +63,9 @@ async def test_cancel_terminate_and_list(thand) -> None:
     by_id = {s.id: s for s in listed}
     assert by_id[first.id].status is S.CANCELLED and by_id[second.id].status is S.TERMINATED
     assert "<table" in listed._repr_html_()
+    assert isinstance(source, ListableSource) and not source.filterable
+    with pytest.raises(ActionRefused, match="cannot filter.*'status = 1'"):
+        await source.list("status = 1")  # Thand takes no query: said, not ignored
 
 
 async def test_errors_map_and_hide_the_token(thand) -> None:
