@@ -89,18 +89,20 @@ class TransitionWrites:
             grouped = self._group.joinable()
             seq, created = self._commit_transition(execution_id, type_, row, update, grouped)
             created_at = to_dt(created)
-            # Every field is checked above (cursors, type, JSON output): no second validation.
-            transition = Transition.model_construct(
-                id=row[2],
-                execution_id=execution_id,
-                type=type_,
-                output=output,
-                current=TransitionTarget.model_construct(**cur),
-                next=None if nxt is None else TransitionTarget.model_construct(**nxt),
-                step_label=step_label,
-                metadata=metadata,
-                created_at=created_at,
-                updated_at=created_at,
+            # model_validate runs in pydantic-core: cheaper than model_construct (Python).
+            transition = Transition.model_validate(
+                {
+                    "id": row[2],
+                    "execution_id": execution_id,
+                    "type": type_,
+                    "output": output,
+                    "current": cur,
+                    "next": nxt,
+                    "step_label": step_label,
+                    "metadata": metadata,
+                    "created_at": created_at,
+                    "updated_at": created_at,
+                }
             )
             # Inside the lock so that listeners see transitions in commit order.
             if grouped:
