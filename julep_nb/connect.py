@@ -2,8 +2,10 @@
 
 The one module that chooses: with a Julep base URL or key configured (arguments,
 ``JULEP_BASE_URL``, ``JULEP_API_KEY``), requests go there; with neither, to a
-process-wide embedded local server, started on first use. The HTTP client below
-never starts a server; :class:`Client` here is that client with this choice made.
+process-wide embedded local server, started on first use, and reached without
+sockets except for event streams (:mod:`julep_nb.local.inprocess`). The HTTP client
+below never starts a server; :class:`Client` here is that client with this choice
+made.
 
 ``run`` and ``watch`` are the public entry points of the Python API::
 
@@ -26,6 +28,7 @@ from julep_nb.live.handle import ExecutionHandle
 from julep_nb.live.source import ExecutionSource
 from julep_nb.live.state import reduce
 from julep_nb.sources.julep.client import Client as HTTPClient
+from julep_nb.sources.julep.connection import POOL_LIMITS
 from julep_nb.sources.julep.errors import JulepError, TransportError
 from julep_nb.sources.julep.source import JulepSource
 
@@ -66,6 +69,8 @@ class Client(HTTPClient):
                     "Set JULEP_BASE_URL (and JULEP_API_KEY) to use a Julep server instead."
                 ) from exc
             self.settings = self.settings.with_base_url(server.base_url, server.api_key)
+            if self._transport is None:  # requests in-process, streams over loopback
+                self._transport = server.transport(limits=POOL_LIMITS)
             self._pools.clear()
         return await super().ensure_base_url()
 

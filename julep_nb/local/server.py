@@ -29,11 +29,13 @@ import threading
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 import uvicorn
 
 from julep_nb.local.app import EngineLike, create_app
 from julep_nb.local.errors import ServerConfigError
 from julep_nb.local.http_protocol import CoalescingHttpToolsProtocol
+from julep_nb.local.inprocess import InProcessTransport
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub
 
@@ -186,6 +188,16 @@ class LocalServer:
         key = "set" if self.api_key else "none"  # never the key itself
         state = "running" if self.running else "stopped"
         return f"<LocalServer {self.base_url} db={self.db!r} api_key={key} {state}>"
+
+    def transport(self, *, limits: httpx.Limits | None = None) -> InProcessTransport:
+        """An httpx transport to this server without sockets (for a client in this process).
+
+        ``httpx.AsyncClient(base_url=server.base_url, transport=server.transport())``;
+        event streams still go over TCP, with ``limits``. See :mod:`julep_nb.local.inprocess`.
+        """
+        if not self.running or self._server is None or self._server.loop is None:
+            raise ServerConfigError(f"the local server on {self.base_url} is not running")
+        return InProcessTransport(self.app, self._server.loop, limits=limits)
 
     @property
     def running(self) -> bool:

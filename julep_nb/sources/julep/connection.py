@@ -48,6 +48,12 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 C = TypeVar("C", bound="Connection")
 
 
+POOL_LIMITS: Final = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+"""Each live watcher holds one streaming connection, so the pool must not cap them at
+httpx's default of 100; it keeps few idle ones, since httpcore scans every pooled
+connection on each request."""
+
+
 class Connection:
     """Requests to one Julep server, from any event loop, with retries."""
 
@@ -147,10 +153,7 @@ class Connection:
                 headers=headers,
                 timeout=self._timeout,
                 transport=self._transport,
-                # Each live watcher holds one streaming connection, so the pool must not
-                # cap them at httpx's default of 100; keep few idle ones, since httpcore
-                # scans every pooled connection on each request.
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+                limits=POOL_LIMITS,
             )
         return http
 
