@@ -7,9 +7,13 @@ notebook does, and in the same run:
   followed to the end by its minimal HTTP client (16 at a time), in the kernel, just
   before and just after the batch (the mean: the load of a shared machine drifts);
 - ``run_many`` over N inputs (10,000; 500 with ``--quick``) with its live batch
-  panel displayed: executions/s from the call to the end of ``await batch``, the
-  kernel's RSS growth, and the panel's widget ``comm_msg``s read on iopub (mean per
-  second and the busiest one-second window, against ``refresh_rate``);
+  panel displayed, through a client built as the default embedded one is (requests
+  in-process, event streams over loopback; ``local/inprocess.py``): executions/s
+  from the call to the end of ``await batch``, the kernel's RSS growth, and the
+  panel's widget ``comm_msg``s read on iopub (mean per second and the busiest
+  one-second window, against ``refresh_rate``);
+- ``run_many`` over 2,000 inputs (300 with ``--quick``) through a client given only
+  the server's URL, so that every request goes over loopback TCP;
 - ``asyncio.gather`` of ``julep_nb.run`` calls (each a watched handle, 16 at a time);
 - the official ``julep`` SDK's create-then-poll loop (``executions.create``, then
   ``executions.get`` every second until terminal, the pattern of Julep's guide),
@@ -45,7 +49,21 @@ from benchmarks.bench_local_server import TASK, raw_executions_per_second
 
 _tmp = tempfile.mkdtemp()
 _server = start(db=Path(_tmp) / "batch.db")
-_client = julep_nb.Client(base_url=_server.base_url, api_key=_server.api_key)
+from julep_nb.sources.julep.connection import POOL_LIMITS
+# As the default embedded client: requests in-process, event streams over loopback.
+_client = julep_nb.Client(
+    base_url=_server.base_url, api_key=_server.api_key,
+    transport=_server.transport(limits=POOL_LIMITS),
+)
+# A client given only the URL: everything over loopback TCP.
+_tcp_client = julep_nb.Client(base_url=_server.base_url, api_key=_server.api_key)
+
+async def _tcp_batch(n, k):
+    began = time.perf_counter()
+    batch = await run_many(_task, [{"x": i} for i in range(n)], client=_tcp_client, concurrency=k)
+    states = await batch
+    assert all(s.status.value == "succeeded" for s in states)
+    return n / (time.perf_counter() - began)
 _agent = await _client.create_agent(name="bench")
 _task = await _client.create_task(_agent.id, TASK)
 _proc = psutil.Process()
@@ -144,6 +162,7 @@ def busiest_second(times: list[float]) -> int:
 def main(quick: bool = False) -> list[dict[str, Any]]:
     """Measure and return the rows (see the module docstring)."""
     n, n_anchor, n_sdk = (500, 150, 32) if quick else (10_000, 1_000, 160)
+    n_tcp = 300 if quick else 2_000
     kernel = _Kernel()
     try:
         kernel.run(SETUP)
@@ -153,6 +172,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
         out, comms = kernel.run(code.replace("K", str(CONCURRENCY)))
         batch = json.loads(out.splitlines()[-1])
         server = (before + kernel.value(server_rate)) / 2  # the machine's load drifts
+        over_tcp = kernel.value(f"await _tcp_batch({n_tcp}, {CONCURRENCY})")
         gathered = kernel.value(f"await _gather_runs({n_anchor}, {CONCURRENCY})")
         sdk = kernel.value(f"await _sdk_loop({n_sdk}, {CONCURRENCY})")
     finally:
@@ -164,6 +184,9 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     return [
         row(label, batch["rate"], "exec/s", anchor="the server's own rate (raw HTTP client)",
             anchor_value=server, target="≥ 1× the server"),
+        row(f"batch: run_many of {n_tcp:,} over loopback TCP (a client given only the URL)",
+            over_tcp, "exec/s", anchor="the server's own rate (raw HTTP client)",
+            anchor_value=server),
         row(label, batch["rate"], "exec/s", anchor="asyncio.gather of julep_nb.run",
             anchor_value=gathered),
         row(label, batch["rate"], "exec/s", anchor="julep SDK create-then-poll (1 s)",
