@@ -88,14 +88,17 @@ async def test_a_server_that_is_not_running_has_no_transport() -> None:
         server.transport()
 
 
-async def test_the_embedded_default_client_goes_in_process() -> None:
+async def test_the_embedded_default_client_goes_in_process(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This server stands in for the process-wide one, which the test must not leave behind.
+    monkeypatch.setattr(julep_nb.connect, "_local_server", server)
     client = julep_nb.Client()
     await client.ensure_base_url()
     assert isinstance(client._transport, InProcessTransport)
-    shared = julep_nb.connect.shared_local_server()
-    before = http_requests(shared)
+    before = http_requests(server)
     agent = await client.create_agent(name="default")
-    assert agent.id and http_requests(shared) == before
+    assert agent.id and http_requests(server) == before
     await client.aclose()
 
 
