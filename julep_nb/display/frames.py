@@ -35,6 +35,7 @@ __all__ = ["BUDGET", "FrameStats", "Frames", "frames_for"]
 
 BUDGET = 0.004  # seconds of render work a slice may begin renders in
 GOLDEN = (math.sqrt(5) - 1) / 2  # phases k * GOLDEN (mod 1) stay spread for any count
+SLOT_GUARD = 0.001  # seconds: a timer may fire a hair early; its own slot is not "next"
 
 Render = Callable[[], object]
 
@@ -113,7 +114,8 @@ class Frames:
     def next_slot(self, period: float, phase: float) -> float:
         """The loop time of the first slot after now of a view ticking every ``period``."""
         offset = phase * period
-        return offset + (math.floor((self.loop.time() - offset) / period) + 1) * period
+        now = self.loop.time() + min(SLOT_GUARD, period / 10)
+        return offset + (math.floor((now - offset) / period) + 1) * period
 
 
 _frames: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Frames] = weakref.WeakKeyDictionary()
