@@ -6,9 +6,10 @@ the loop the render work runs, for every view on that loop together, the way a U
 framework keeps a frame budget:
 
 - a view asks for a render with :meth:`Frames.request`, and the renders run in
-  slices, one slice per loop turn; a slice begins no render once it has spent
-  :data:`BUDGET` seconds, so whatever arrived meanwhile (a kernel's
-  ``execute_request``) waits for one slice, not for every view's render;
+  slices, one slice per loop turn, last in the turn (after the callbacks and the I/O
+  that were ready when it began); a slice begins no render once it has spent
+  :data:`BUDGET` seconds, so whatever arrives meanwhile (a kernel's
+  ``execute_request``) waits for one slice at most, not for every view's render;
 - a view waiting for its render keeps one place in the queue, and renders its newest
   state when its turn comes: a loaded loop renders each view less often rather than
   falling behind;
@@ -31,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["BUDGET", "FrameStats", "Frames", "frames_for"]
+__all__ = ["BUDGET", "SLOT_GUARD", "FrameStats", "Frames", "frames_for"]
 
 BUDGET = 0.004  # seconds of render work a slice may begin renders in
 GOLDEN = (math.sqrt(5) - 1) / 2  # phases k * GOLDEN (mod 1) stay spread for any count
@@ -58,7 +59,7 @@ class Frames:
         self.budget = budget
         self.stats = FrameStats()
         self._queue: OrderedDict[Render, None] = OrderedDict()
-        self._slice_handle: asyncio.Handle | None = None
+        self._slice_handle: asyncio.TimerHandle | None = None
         self._phases = 0
 
     def request(self, render: Render, *, urgent: bool = False) -> None:
@@ -71,7 +72,7 @@ class Frames:
         if urgent:
             self._queue.move_to_end(render, last=False)
         if self._slice_handle is None:
-            self._slice_handle = self.loop.call_soon(self._slice)
+            self._next_slice()
 
     def cancel(self, render: Render) -> None:
         """Drop a requested render that has not run yet."""
@@ -102,7 +103,13 @@ class Frames:
         stats.slices += 1
         stats.longest = max(stats.longest, spent)
         if self._queue and self._slice_handle is None:
-            self._slice_handle = self.loop.call_soon(self._slice)
+            self._next_slice()
+
+    def _next_slice(self) -> None:
+        # A timer due now, not call_soon: the loop moves due timers to its ready queue
+        # after the callbacks and I/O events already there, so a slice runs last in its
+        # turn and never ahead of what was waiting when it was asked for.
+        self._slice_handle = self.loop.call_at(self.loop.time(), self._slice)
 
     # ------------------------------------------------------------------ periodic renders
 

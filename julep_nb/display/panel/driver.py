@@ -107,10 +107,11 @@ class UpdateDriver:
         if loop is None:
             self._flush()
             return None
-        if state.is_terminal and self._final_shown is None:
+        final = state.is_terminal
+        if final and self._final_shown is None:
             self._final_shown = loop.create_future()
-        self._schedule(loop)
-        return self._final_shown if state.is_terminal else None
+        self._schedule(loop, final=final)
+        return self._final_shown if final else None
 
     def close(self) -> None:
         """Drop what is pending and stop ticking (a scheduled settling still happens)."""
@@ -125,16 +126,24 @@ class UpdateDriver:
 
     # ------------------------------------------------------------------ pacing
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Have the pending update rendered when its slot comes (if it is not on its way)."""
+    def _schedule(self, loop: asyncio.AbstractEventLoop, *, final: bool) -> None:
+        """Have the pending update rendered when its slot comes (if it is not on its way).
+
+        ``final``: the pending state is terminal.
+        """
         assert self.frames is not None
         if self.frames.pending(self._flush):  # queued: it will take the newest state
-            if self._pending is not None and self._pending.is_terminal:
-                self._request()  # ...and a final state goes first
+            if final:
+                self.frames.request(self._flush, urgent=True)  # ...and a final state goes first
             return
         if self._timer is not None:  # a trailing update is due; it takes the newest state
             return
-        delay = self._due() - loop.time()
+        # Optimistic (one message): this runs for every change the watcher hands in, so
+        # it stays O(1); _flush checks what the update will really cost.
+        self._arm(loop, self.pacer.due())
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        delay = due - loop.time()
         if delay <= 0:
             self._request()
         else:
@@ -158,9 +167,11 @@ class UpdateDriver:
         loop = self.loop
         if self._pending is None:
             return
-        if loop is not None and self._due() > loop.time() + 0.001:
-            self._schedule(loop)  # the pending state now needs more messages than planned
-            return
+        if loop is not None:
+            due = self._due()
+            if due > loop.time() + 0.001:  # it sends more than one message: wait for them
+                self._arm(loop, due)
+                return
         state, self._pending = self._pending, None
         in_running_cell(self._show, state)
 
