@@ -9,7 +9,9 @@ Usage::
 The panel never follows executions itself: it hears from the
 :class:`~julep_nb.live.batch.BatchHandle` that something changed and re-renders
 when its :class:`~julep_nb.display.pacing.MessagePacer` allows, so it sends at most
-``refresh_rate`` widget messages in any second whatever the batch's size. It is
+``refresh_rate`` widget messages in any second whatever the batch's size; the render
+itself runs in the loop's :class:`~julep_nb.display.frames.Frames`, with every other
+live view's. It is
 displayed as one bundle with a ``display_id``; when the batch is done the display is
 updated with the final static HTML (:func:`render_batch`), which is what a saved
 notebook, nbconvert and GitHub show. Each execution awaiting input gets an *Open*
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from julep_nb.display._format import esc, one_line
 from julep_nb.display.batch_panel.html import MAX_LISTED, render_batch, render_batch_text
 from julep_nb.display.cell import follow_cells, in_running_cell
+from julep_nb.display.frames import frames_for
 from julep_nb.display.pacing import MessagePacer
 from julep_nb.display.panel import show as show_execution
 from julep_nb.live.sync import running_loop
@@ -60,6 +63,8 @@ class BatchPanel:
         self.refresh_rate = refresh_rate
         self.tick = tick
         self._loop = running_loop()
+        self._frames = frames_for(self._loop) if self._loop is not None else None
+        self._phase = self._frames.phase() if self._frames is not None and tick else 0.0
         self._pacer = MessagePacer(refresh_rate / PACING_MARGIN)
         self._timer: asyncio.TimerHandle | None = None
         self._ticker: asyncio.TimerHandle | None = None
@@ -115,7 +120,7 @@ class BatchPanel:
             self._final_shown = loop.create_future()
         if self._timer is None and not self._finished:
             delay = self._pacer.due(self._expected()) - loop.time()
-            self._timer = loop.call_later(max(delay, 0.0), self._flush)
+            self._timer = loop.call_later(max(delay, 0.0), self._request)
         return self._final_shown if self.batch.done else None
 
     def _expected(self) -> int:
@@ -124,6 +129,11 @@ class BatchPanel:
             return 1
         waits = tuple(self.batch.waiting[:MAX_LISTED]) != self._waiting_for
         return 1 + waits + self.batch.done
+
+    def _request(self) -> None:
+        """The update's slot came: render it in the loop's next frame slice (the end first)."""
+        assert self._frames is not None
+        self._frames.request(self._flush, urgent=self.batch.done)
 
     def _flush(self) -> None:
         self._timer = None
@@ -188,8 +198,9 @@ class BatchPanel:
         return 1
 
     def _schedule_tick(self) -> None:
-        if self.tick and self._loop is not None and not self._finished:
-            self._ticker = self._loop.call_later(self.tick, self._on_tick)
+        if self.tick and self._frames is not None and not self._finished:
+            slot = self._frames.next_slot(self.tick, self._phase)
+            self._ticker = self._frames.loop.call_at(slot, self._on_tick)
 
     def _on_tick(self) -> None:
         """Elapsed time and ETA move even when nothing else does."""
@@ -266,6 +277,8 @@ class BatchPanel:
             if timer is not None:
                 timer.cancel()
         self._timer = self._ticker = None
+        if self._frames is not None:
+            self._frames.cancel(self._flush)
 
     def bundle(self) -> dict[str, Any]:
         """The display bundle: widget view (when any) + static HTML + text."""

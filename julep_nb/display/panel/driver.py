@@ -13,7 +13,10 @@ second, if the service sends them). The driver is where a view's pacing lives:
   executors need), then *settles* the view from the next slot on (controls
   disabled), in paced steps like any update;
 - while nothing changes it re-shows the same state every ``tick`` seconds, so the
-  elapsed time moves;
+  elapsed time moves, on slots of its own phase (views made together tick apart);
+- with an event loop, the render itself runs when the loop's
+  :class:`~julep_nb.display.frames.Frames` serves it: in budgeted slices shared by
+  every view on the loop, a final state first;
 - every update runs as part of the cell that runs now (:func:`in_running_cell`).
 
 Updates may be handed in from any thread; they hop onto the loop captured when the
@@ -26,6 +29,7 @@ import asyncio
 from typing import Protocol
 
 from julep_nb.display.cell import in_running_cell
+from julep_nb.display.frames import Frames, frames_for
 from julep_nb.display.pacing import MessagePacer
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.sync import running_loop
@@ -70,7 +74,9 @@ class UpdateDriver:
     ) -> None:
         self.view = view
         self.loop = loop  # None: no event loop (a script): every update goes at once
+        self.frames: Frames | None = frames_for(loop) if loop is not None else None
         self.tick = tick
+        self._phase = self.frames.phase() if self.frames is not None and tick else 0.0
         self.pacer = MessagePacer(refresh_rate)  # on the loop's clock
         self.state: ExecutionState | None = None  # what the view shows
         self.updates = 0  # updates applied, each one batch of messages
@@ -101,29 +107,54 @@ class UpdateDriver:
         if loop is None:
             self._flush()
             return None
-        if state.is_terminal and self._final_shown is None:
+        final = state.is_terminal
+        if final and self._final_shown is None:
             self._final_shown = loop.create_future()
-        if self._timer is None:  # else a trailing update is due; it takes the newest state
-            self._schedule(loop)
-        return self._final_shown if state.is_terminal else None
+        self._schedule(loop, final=final)
+        return self._final_shown if final else None
 
     def close(self) -> None:
         """Drop what is pending and stop ticking (a scheduled settling still happens)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self.frames is not None:
+            self.frames.cancel(self._flush)
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
 
     # ------------------------------------------------------------------ pacing
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        delay = self._due() - loop.time()
+    def _schedule(self, loop: asyncio.AbstractEventLoop, *, final: bool) -> None:
+        """Have the pending update rendered when its slot comes (if it is not on its way).
+
+        ``final``: the pending state is terminal.
+        """
+        assert self.frames is not None
+        if self.frames.pending(self._flush):  # queued: it will take the newest state
+            if final:
+                self.frames.request(self._flush, urgent=True)  # ...and a final state goes first
+            return
+        if self._timer is not None:  # a trailing update is due; it takes the newest state
+            return
+        # Optimistic (one message): this runs for every change the watcher hands in, so
+        # it stays O(1); _flush checks what the update will really cost.
+        self._arm(loop, self.pacer.due())
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        delay = due - loop.time()
         if delay <= 0:
-            self._flush()
+            self._request()
         else:
-            self._timer = loop.call_later(delay, self._flush)
+            self._timer = loop.call_later(delay, self._request)
+
+    def _request(self) -> None:
+        """The update's slot came: render it in the loop's next frame slice."""
+        assert self.frames is not None
+        self._timer = None
+        final = self._pending is not None and self._pending.is_terminal
+        self.frames.request(self._flush, urgent=final)
 
     def _due(self) -> float:
         """When the pending update may go, on the loop's clock."""
@@ -132,15 +163,15 @@ class UpdateDriver:
         return self.pacer.due(expected)
 
     def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        """Show the pending update, if its slot has come (the frames run this)."""
         loop = self.loop
         if self._pending is None:
             return
-        if loop is not None and self._due() > loop.time() + 0.001:
-            self._schedule(loop)  # the pending state now needs more messages than planned
-            return
+        if loop is not None:
+            due = self._due()
+            if due > loop.time() + 0.001:  # it sends more than one message: wait for them
+                self._arm(loop, due)
+                return
         state, self._pending = self._pending, None
         in_running_cell(self._show, state)
 
@@ -166,9 +197,14 @@ class UpdateDriver:
             self._settle_later(state)
 
     def _settle_later(self, state: ExecutionState) -> None:
-        assert self.loop is not None
-        due = self.pacer.due(max(self.view.settle_messages(state), 1))
-        self.loop.call_later(max(due - self.loop.time(), 0.0), in_running_cell, self._settle, state)
+        assert self.loop is not None and self.frames is not None
+        delay = self.pacer.due(max(self.view.settle_messages(state), 1)) - self.loop.time()
+        self.loop.call_later(max(delay, 0.0), self.frames.request, self._settle_now)
+
+    def _settle_now(self) -> None:
+        """The next settling step, of the final state shown, as the running cell's."""
+        assert self.state is not None
+        in_running_cell(self._settle, self.state)
 
     def _settle(self, state: ExecutionState, *, paced: bool = True) -> None:
         """One settling step; the next one is paced like any update (or follows at once)."""
@@ -186,8 +222,9 @@ class UpdateDriver:
 
     def _schedule_tick(self) -> None:
         """Arm the ticker, unless it is armed (or there is nothing to tick for)."""
-        if self._ticker is None and self.tick and self.loop is not None and not self.finished:
-            self._ticker = self.loop.call_later(self.tick, self._on_tick)
+        if self._ticker is None and self.tick and self.frames is not None and not self.finished:
+            slot = self.frames.next_slot(self.tick, self._phase)
+            self._ticker = self.frames.loop.call_at(slot, self._on_tick)
 
     def _on_tick(self) -> None:
         """Show the same state again if nothing was shown for a tick: the clock moved."""
