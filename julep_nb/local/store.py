@@ -70,7 +70,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._heads: dict[str, tuple[str | None, int, int]] = {}
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per write.
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (a commit group may hold many).
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, cached_statements=256
         )
