@@ -115,12 +115,6 @@ class SourceBase:
     name = "this source"
     capabilities: frozenset[Capability] = frozenset()
 
-    def _unsupported(self, action: Capability) -> ActionUnsupported:
-        offered = ", ".join(sorted(c.value for c in self.capabilities)) or "none"
-        return ActionUnsupported(
-            f"{self.name} executions cannot {action.value}: {self.name} offers {offered}."
-        )
-
     async def cancel(self, execution_id: str, *, reason: str | None = None) -> None:
         raise unsupported(self, Capability.CANCEL)
 
