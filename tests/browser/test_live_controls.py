@@ -135,6 +135,13 @@ def test_temporal_signal_form_sends_approve(browser: Any, lab: Lab, screenshots:
         _wait_idle(page, timeout=120)
         cell = _cell(page, "panel = show(h)")
         _wait_for("the panel's badge", lambda: _badge(cell) == "running")
+        # the live HTML carries classes; their rules (the panel's <style>) colour the badge
+        badge = cell.locator('.jp-OutputArea span[title="status"]').first
+        assert (
+            "style" not in (badge.get_attribute("class") or "")
+            and badge.get_attribute("style") is None
+        )
+        assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(21, 101, 192)"
 
         cell.locator("button", has_text="Signal").first.click()
         names = cell.locator(".widget-dropdown select").first

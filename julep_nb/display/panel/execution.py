@@ -131,6 +131,11 @@ class ExecutionPanel:
         return self._view.live
 
     @property
+    def styles(self) -> ipywidgets.HTML:
+        """The rules of the classes the live HTML uses (a ``<style>``; shows nothing)."""
+        return self._view.styles
+
+    @property
     def timeline_below(self) -> ipywidgets.HTML:
         """The timeline while the execution awaits input (below the resume form)."""
         return self._view.timeline_below

@@ -11,6 +11,12 @@ resume form, so the question and the form stay side by side::
     drawer (what the controls open: confirmations, forms, their errors)
     form_box (the resume form, while the execution awaits input)
     timeline_below (the timeline, while the execution awaits input)
+    styles (a <style>: the rules of the classes in the HTML above; shows nothing)
+
+The live HTML carries classes instead of the renderers' inline styles (a third of
+the bytes per update; :mod:`julep_nb.display.classes`). Their rules sit in
+:attr:`PanelView.styles`, which is sent again only when a style shows up for the
+first time, and :meth:`PanelView.expected_messages` counts that message too.
 
 Only this module and the controls touch ipywidgets; the HTML comes from the pure
 renderers in :mod:`julep_nb.display.html`.
@@ -22,6 +28,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from julep_nb.display.classes import RowMemo, stylesheet, to_classes
 from julep_nb.display.html import render_gantt, render_header, render_result, render_timeline
 from julep_nb.live.events import ExecutionStatus
 from julep_nb.live.state import ExecutionState
@@ -60,6 +67,8 @@ class PanelView:
         import ipywidgets as w
 
         self.timeline_limit = timeline_limit
+        # the rules of the classes in the live HTML: a <style> that grows, rarely
+        self.styles = w.HTML(layout=w.Layout(display="none"))
         # header + result + timeline: what changes with each transition, in one widget
         self.live = w.HTML(layout=w.Layout(flex="1 1 auto", min_width="0"))
         # the timeline, below the resume form, only while the execution awaits input
@@ -76,12 +85,15 @@ class PanelView:
         ]
         if drawer:
             parts.append(w.VBox(list(drawer)))
-        parts += [self.form_box, self.timeline_below]
+        parts += [self.form_box, self.timeline_below, self.styles]
         self.widget = w.VBox(
             parts, layout=w.Layout(border=BORDER, padding="4px 10px", max_width="1000px")
         )
         self._rendered: dict[str, Any] = {}  # part -> what it was last rendered from
         self._html = {"timeline": "", "result": ""}  # parts of the live HTML, as rendered
+        self._styles = {"timeline": frozenset[str](), "result": frozenset[str]()}  # their styles
+        self._known: frozenset[str] = frozenset()  # the styles self.styles has rules for
+        self._convert = {"timeline": RowMemo(), "result": to_classes}
 
     def widgets(self) -> list[ipywidgets.Widget]:
         """Every widget of the panel, the controls' and the resume form's included."""
@@ -96,18 +108,22 @@ class PanelView:
     def models(self) -> tuple[Any, ...]:
         """What :meth:`render` may change, one entry per widget model (one message each)."""
         below = self.timeline_below
-        return (self.live.value, below.value, below.layout.display, self.message.value)
+        live = (self.live.value, below.value, below.layout.display, self.message.value)
+        return (*live, self.styles.value)
 
     def expected_messages(self, state: ExecutionState, *, error: BaseException | None) -> int:
         """Messages :meth:`render` will send for ``state``: the live HTML, and the rest."""
         waiting = state.status is ExecutionStatus.AWAITING_INPUT
         moves = waiting != (self.timeline_below.layout.display is None)  # HTML + layout
-        return 1 + 2 * moves + (watch_error_html(error) != self.message.value)
+        new_styles = not self._parts(state)[2] <= self._known
+        return 1 + 2 * moves + (watch_error_html(error) != self.message.value) + new_styles
 
     def render(self, state: ExecutionState, *, error: BaseException | None = None) -> None:
         """Show ``state``, and the error that stopped the watcher (None: it runs)."""
-        top = render_header(state) + self._result(state)
-        timeline = self._timeline(state)
+        top, timeline, styles = self._parts(state)
+        if not styles <= self._known:  # the rules first, so no class shows unstyled
+            self._known |= styles
+            self.styles.value = stylesheet(self._known)
         below = self.timeline_below
         with below.hold_sync(), below.layout.hold_sync():
             if state.status is ExecutionStatus.AWAITING_INPUT:  # question, form, timeline
@@ -120,20 +136,31 @@ class PanelView:
                 below.layout.display = "none"
         self.message.value = watch_error_html(error)
 
+    def _parts(self, state: ExecutionState) -> tuple[str, str, frozenset[str]]:
+        """The top (header, result) and the timeline, with classes; the styles they use."""
+        header, header_styles = to_classes(render_header(state))
+        top = header + self._result(state)
+        timeline = self._timeline(state)
+        return top, timeline, header_styles | self._styles["result"] | self._styles["timeline"]
+
     def _timeline(self, state: ExecutionState) -> str:
         latest = state.latest_entry
         key = (state.seen_count, latest and latest.id, state.running, self.timeline_limit)
         if self._changed("timeline", key):
             limit = self.timeline_limit
-            self._html["timeline"] = render_gantt(state) + render_timeline(state, limit=limit)
+            self._keep("timeline", render_gantt(state) + render_timeline(state, limit=limit))
         return self._html["timeline"]
 
     def _result(self, state: ExecutionState) -> str:
         latest = state.latest_entry
         key = (state.status, latest and latest.id, state.reported_error, id(state.reported_output))
         if self._changed("result", key):
-            self._html["result"] = render_result(state)
+            self._keep("result", render_result(state))
         return self._html["result"]
+
+    def _keep(self, part: str, html: str) -> None:
+        """Remember ``part``'s new HTML, with classes, and the styles those stand for."""
+        self._html[part], self._styles[part] = self._convert[part](html)
 
     def _changed(self, part: str, key: Any) -> bool:
         """Whether ``part`` shows something else now (then ``key`` is remembered)."""
