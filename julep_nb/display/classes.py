@@ -81,7 +81,8 @@ class RowMemo:
 
     def __call__(self, html: str) -> tuple[str, frozenset[str]]:
         pieces = html.split("<tr")
-        last, kept = self._last, {}
+        last = self._last
+        kept: dict[str, tuple[str, frozenset[str]]] = {}
         out: list[str] = []
         used: set[str] = set()
         for i, piece in enumerate(pieces):

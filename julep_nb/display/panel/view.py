@@ -24,7 +24,7 @@ renderers in :mod:`julep_nb.display.html`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -93,7 +93,10 @@ class PanelView:
         self._html = {"timeline": "", "result": ""}  # parts of the live HTML, as rendered
         self._styles = {"timeline": frozenset[str](), "result": frozenset[str]()}  # their styles
         self._known: frozenset[str] = frozenset()  # the styles self.styles has rules for
-        self._convert = {"timeline": RowMemo(), "result": to_classes}
+        self._convert: dict[str, Callable[[str], tuple[str, frozenset[str]]]] = {
+            "timeline": RowMemo(),  # rows change a few at a time: convert only the new
+            "result": to_classes,
+        }
 
     def widgets(self) -> list[ipywidgets.Widget]:
         """Every widget of the panel, the controls' and the resume form's included."""
