@@ -10,9 +10,13 @@ framework keeps a frame budget:
   that were ready when it began); a slice begins no render once it has spent
   :data:`BUDGET` seconds, so whatever arrives meanwhile (a kernel's
   ``execute_request``) waits for one slice at most, not for every view's render;
+- renders take at most :data:`DUTY` of the loop's time: after a slice that took ``t``
+  seconds the next one begins no sooner than ``t * (1 - DUTY) / DUTY`` later, so the
+  kernel keeps time for what else it runs however many views there are (a slice of one
+  small render rests for as little);
 - a view waiting for its render keeps one place in the queue, and renders its newest
   state when its turn comes: a loaded loop renders each view less often rather than
-  falling behind;
+  falling behind (so with the duty cap, many busy views update less often each);
 - urgent renders (a final state, which ``await handle`` waits for) go to the front;
 - periodic re-renders (the elapsed-time tick) each get a phase, spread over the period
   by the golden ratio, and fall on fixed slots of the loop's clock
@@ -32,9 +36,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["BUDGET", "SLOT_GUARD", "FrameStats", "Frames", "frames_for"]
+__all__ = ["BUDGET", "DUTY", "SLOT_GUARD", "FrameStats", "Frames", "frames_for"]
 
 BUDGET = 0.004  # seconds of render work a slice may begin renders in
+DUTY = 0.5  # the largest share of the loop's time that renders take while a backlog lasts
 GOLDEN = (math.sqrt(5) - 1) / 2  # phases k * GOLDEN (mod 1) stay spread for any count
 SLOT_GUARD = 0.001  # seconds: a timer may fire a hair early; its own slot is not "next"
 
@@ -54,9 +59,15 @@ class FrameStats:
 class Frames:
     """The render queue of one loop, run in budgeted slices (see the module docstring)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, budget: float = BUDGET) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, *, budget: float = BUDGET, duty: float = DUTY
+    ) -> None:
+        if not 0 < duty <= 1:
+            raise ValueError(f"duty must be in (0, 1], not {duty!r}")
         self.loop = loop
         self.budget = budget
+        self.rest = (1 - duty) / duty  # seconds of rest per second of a slice
+        self._rested = 0.0  # the loop time before which no slice begins
         self.stats = FrameStats()
         self._queue: OrderedDict[Render, None] = OrderedDict()
         self._slice_handle: asyncio.TimerHandle | None = None
@@ -102,14 +113,16 @@ class Frames:
         stats.renders += done
         stats.slices += 1
         stats.longest = max(stats.longest, spent)
+        self._rested = self.loop.time() + spent * self.rest
         if self._queue and self._slice_handle is None:
             self._next_slice()
 
     def _next_slice(self) -> None:
-        # A timer due now, not call_soon: the loop moves due timers to its ready queue
-        # after the callbacks and I/O events already there, so a slice runs last in its
-        # turn and never ahead of what was waiting when it was asked for.
-        self._slice_handle = self.loop.call_at(self.loop.time(), self._slice)
+        # A timer, not call_soon: the loop moves due timers to its ready queue after the
+        # callbacks and I/O events already there, so a slice runs last in its turn and
+        # never ahead of what was waiting when it was asked for.
+        at = max(self.loop.time(), self._rested)
+        self._slice_handle = self.loop.call_at(at, self._slice)
 
     # ------------------------------------------------------------------ periodic renders
 
