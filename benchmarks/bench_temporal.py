@@ -213,7 +213,7 @@ def panels(quick: bool) -> list[dict[str, Any]]:
     from benchmarks.bench_kernel import round_trips
     from julep_nb.sources.temporal import start_dev_server
 
-    count, seconds = (50, 1.5) if quick else (200, 15.0)
+    count, seconds = (50, 1.5) if quick else (200, 30.0)  # 30 s: ~600 round trips each
     queue = f"panels-{uuid.uuid4().hex[:6]}"
     with start_dev_server() as server:
         # The server and the worker stand for a cluster and a fleet on other machines:

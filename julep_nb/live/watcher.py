@@ -44,6 +44,7 @@ from julep_nb.live.errors import (
 from julep_nb.live.events import Event, HasLiveEvent
 from julep_nb.live.source import ExecutionSource, Snapshot
 from julep_nb.live.state import ExecutionState, reduce
+from julep_nb.live.turns import turns_for
 
 __all__ = ["POLLING", "Subscriber", "Watcher"]
 
@@ -268,9 +269,11 @@ class Watcher:
         """Read one stream until it ends or the execution is terminal; True if it spoke."""
         stream = self.source.follow(self.execution_id, cursor=self._cursor)
         news = False
+        turns = turns_for(asyncio.get_running_loop())
         try:
             self.strategy = stream.name
             async for event in stream:
+                await turns.take()  # a crowd of watchers (or a burst) spreads over turns
                 news = True
                 self.strategy = stream.name  # a source may change how it streams
                 self._apply(event)
