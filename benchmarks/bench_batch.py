@@ -6,6 +6,9 @@ notebook does, and in the same run:
 - the server's own rate: the 3-step task of ``bench_local_server`` created and
   followed to the end by its minimal HTTP client (16 at a time), in the kernel, just
   before and just after the batch (the mean: the load of a shared machine drifts);
+  and the same with the executions created through julep_nb's bulk route
+  (``raw_bulk_executions_per_second``: one request creates as many as just ended),
+  the server's rate on the path the batch takes;
 - ``run_many`` over N inputs (10,000; 500 with ``--quick``) with its live batch
   panel displayed, through a client built as the default embedded one is (requests
   in-process, event streams over loopback; ``local/inprocess.py``): executions/s
@@ -45,7 +48,9 @@ import julep_nb
 from julep_nb.batch import run_many
 from julep_nb.display.batch_panel import show_batch
 from julep_nb.local import start
-from benchmarks.bench_local_server import TASK, raw_executions_per_second
+from benchmarks.bench_local_server import (
+    TASK, raw_bulk_executions_per_second, raw_executions_per_second,
+)
 
 _tmp = tempfile.mkdtemp()
 _server = start(db=Path(_tmp) / "batch.db")
@@ -167,10 +172,13 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     try:
         kernel.run(SETUP)
         server_rate = f"await raw_executions_per_second(_server, {n_anchor})"
+        bulk_rate = f"await raw_bulk_executions_per_second(_server, {n_anchor})"
         before = kernel.value(server_rate)
+        bulk_before = kernel.value(bulk_rate)
         code = BATCH.replace("RATE", repr(REFRESH_RATE)).replace("N", str(n))
         out, comms = kernel.run(code.replace("K", str(CONCURRENCY)))
         batch = json.loads(out.splitlines()[-1])
+        bulk = (bulk_before + kernel.value(bulk_rate)) / 2
         server = (before + kernel.value(server_rate)) / 2  # the machine's load drifts
         over_tcp = kernel.value(f"await _tcp_batch({n_tcp}, {CONCURRENCY})")
         gathered = kernel.value(f"await _gather_runs({n_anchor}, {CONCURRENCY})")
@@ -184,6 +192,11 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     return [
         row(label, batch["rate"], "exec/s", anchor="the server's own rate (raw HTTP client)",
             anchor_value=server, target="≥ 1× the server"),
+        row(label, batch["rate"], "exec/s",
+            anchor="the server's own rate, bulk route (raw HTTP client)", anchor_value=bulk,
+            target="≥ 1× the server"),
+        row("local: executions/s, bulk route (raw HTTP client)", bulk, "exec/s",
+            anchor="the server's own rate (raw HTTP client)", anchor_value=server),
         row(f"batch: run_many of {n_tcp:,} over loopback TCP (a client given only the URL)",
             over_tcp, "exec/s", anchor="the server's own rate (raw HTTP client)",
             anchor_value=server),
