@@ -74,6 +74,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
         self._last_created = 0  # created_at of the newest execution (microseconds)
+        self._agent_names: dict[str, str] = {}  # see AgentRows.agent_names
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (a commit group may hold many).
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, cached_statements=256
@@ -118,6 +119,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._group.flush()
+            self._agent_names.clear()  # agents and their tools change only here
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db

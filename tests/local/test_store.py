@@ -245,3 +245,18 @@ def test_two_stores_on_one_file_keep_the_order(tmp_path: Path) -> None:
             T.STEP,
             T.WAIT,
         ]
+
+
+def test_an_executions_agent_names_follow_agent_and_tool_changes(store: Store) -> None:
+    agent = store.create_agent({"name": "first", "about": "a"})
+    names = store.agent_names(agent.id)
+    assert names["agent"]["name"] == "first" and names["agent_tools"] == []
+    names["agent"]["name"] = "mutated"  # a caller's copy: the next one is fresh
+    assert store.agent_names(agent.id)["agent"]["name"] == "first"
+    store.update_agent(agent.id, {"name": "second"}, merge=True)
+    assert store.agent_names(agent.id)["agent"]["name"] == "second"
+    tool = {"name": "lookup", "type": "function", "function": {"parameters": {}}}
+    store.agent_tools.create(agent.id, tool)
+    assert [t["name"] for t in store.agent_names(agent.id)["agent_tools"]] == ["lookup"]
+    with pytest.raises(NotFound):
+        store.agent_names("no-such-agent")
