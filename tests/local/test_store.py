@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import pytest
 
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
+from julep_nb.local.rows import execution_from_row, execution_json
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
@@ -260,3 +262,18 @@ def test_an_executions_agent_names_follow_agent_and_tool_changes(store: Store) -
     assert [t["name"] for t in store.agent_names(agent.id)["agent_tools"]] == ["lookup"]
     with pytest.raises(NotFound):
         store.agent_names("no-such-agent")
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ("e1", "t1", '{"x":1}', None, 1_767_225_600_000_000, 1_767_225_600_000_001,
+         "queued", 0, None, None),
+        ("e2", "t'\"2", '{"s":"\\u00e9\\n"}', '{"row":3}', 1_767_225_600_123_456,
+         1_767_225_601_000_000, "failed", 4, '"boom"', 'bad "quote"\nline'),
+        ("e3", "t3", "{}", "{}", 5, 6, "succeeded", 3, '[1,2.5,{"a":null}]', None),
+        ("e4", "t4", '{"n":0}', None, 7, 8, "awaiting_input", 2, "0", None),
+    ],
+)  # fmt: skip
+def test_execution_json_is_the_wire_execution(row: tuple[object, ...]) -> None:
+    assert json.loads(execution_json(row)) == execution_from_row(row).to_wire()
