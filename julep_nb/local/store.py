@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -69,7 +69,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = ":memory:" if path is None else os.fspath(path)
         self._lock = threading.RLock()
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Callable[[str], bool] | None]] = []
         self._heads: dict[str, tuple[str | None, int, int]] = {}
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)

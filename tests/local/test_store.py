@@ -168,6 +168,21 @@ def test_listeners_see_every_commit_in_order_and_can_unsubscribe(store: Store) -
     assert seen == [(1, T.INIT), (2, T.STEP)]
 
 
+def test_a_listener_may_want_some_executions_only(store: Store) -> None:
+    first, second = seed_execution(store), seed_execution(store)
+    seen: list[tuple[str, TransitionType, object]] = []
+    store.add_listener(
+        lambda t, seq: seen.append((t.execution_id, t.type, t.output)),
+        wants=lambda execution_id: execution_id == second.id,
+    )
+    for execution in (first, second):
+        store.write_transition(  # as the engine writes: no transition returned
+            execution.id, type=T.INIT, output={"n": 1}, current=MAIN0, next=MAIN0
+        )
+    assert seen == [(second.id, T.INIT, {"n": 1})]
+    assert store.get_execution(first.id).status.value == "starting"
+
+
 def test_concurrent_writers_get_distinct_sequence_numbers(store: Store) -> None:
     execution = seed_execution(store)
     step(store, execution.id, T.INIT)
