@@ -77,10 +77,12 @@ class BulkCreator:
         self.requests += 1
         try:
             made = await self.client.create_executions(self.task_id, [a.item for a in asks])
-        except ValidationError:  # a bad item refuses them all: each alone, so it fails alone
-            await asyncio.gather(*(self._one(a) for a in asks))
-        except Exception as exc:  # unreachable, busy, unknown task: every ask hears it
-            for ask in asks:
+        except Exception as exc:
+            if isinstance(exc, ValidationError) or getattr(exc, "status", None) == 413:
+                # A bad (or huge) item refuses them all: each alone, so it fails alone.
+                await asyncio.gather(*(self._one(a) for a in asks))
+                return
+            for ask in asks:  # unreachable, busy, unknown task: every ask hears it
                 _settle(ask, exc=exc)
         else:
             for ask, execution in zip(asks, made, strict=True):
