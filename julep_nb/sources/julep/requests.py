@@ -9,13 +9,13 @@ from pydantic import Field, field_validator
 from julep_nb.sources.julep.models import ExecutionStatus, WireModel
 
 __all__ = [
-    "MAX_BULK_ITEMS",
     "BulkCreateExecutionsRequest",
     "CreateAgentRequest",
     "CreateExecutionRequest",
     "CreateTaskRequest",
     "ErrorBody",
     "ErrorDetail",
+    "MAX_BULK_ITEMS",
     "NewExecution",
     "Page",
     "ResumeExecutionRequest",
