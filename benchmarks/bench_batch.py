@@ -6,6 +6,11 @@ notebook does, and in the same run:
 - the server's own rate: the 3-step task of ``bench_local_server`` created and
   followed to the end by its minimal HTTP client (16 at a time), in the kernel, just
   before and just after the batch (the mean: the load of a shared machine drifts);
+  and the same with the executions created through julep_nb's bulk route
+  (``raw_bulk_executions_per_second``: one request creates as many as just ended),
+  the server's rate on the path the batch takes; and for each, the kernel process's
+  CPU per execution (``time.process_time``: server and client together, which a
+  loaded machine disturbs far less than wall-clock rates);
 - ``run_many`` over N inputs (10,000; 500 with ``--quick``) with its live batch
   panel displayed, through a client built as the default embedded one is (requests
   in-process, event streams over loopback; ``local/inprocess.py``): executions/s
@@ -45,7 +50,9 @@ import julep_nb
 from julep_nb.batch import run_many
 from julep_nb.display.batch_panel import show_batch
 from julep_nb.local import start
-from benchmarks.bench_local_server import TASK, raw_executions_per_second
+from benchmarks.bench_local_server import (
+    TASK, raw_bulk_executions_per_second, raw_executions_per_second,
+)
 
 _tmp = tempfile.mkdtemp()
 _server = start(db=Path(_tmp) / "batch.db")
@@ -67,6 +74,11 @@ async def _tcp_batch(n, k):
 _agent = await _client.create_agent(name="bench")
 _task = await _client.create_task(_agent.id, TASK)
 _proc = psutil.Process()
+
+async def _with_cpu(n, coro):  # [rate, this process's CPU ms per execution] of n executions
+    cpu = time.process_time()
+    rate = await coro
+    return [rate, (time.process_time() - cpu) * 1000 / n]
 
 async def _gather_runs(n, k):
     gate = asyncio.Semaphore(k)
@@ -99,15 +111,18 @@ async def _sdk_loop(n, k):
 BATCH = """
 gc.collect()
 _rss0 = _proc.memory_info().rss
+_cpu0 = time.process_time()
 _began = time.perf_counter()
 _batch = await run_many(_task, [{"x": i} for i in range(N)], client=_client, concurrency=K)
 _panel = show_batch(_batch, refresh_rate=RATE)
 _states = await _batch
 _elapsed = time.perf_counter() - _began
+_cpu = (time.process_time() - _cpu0) * 1000 / N
 assert _batch.status_counts == {julep_nb.ExecutionStatus.SUCCEEDED: N}, _batch.status_counts
 gc.collect()
 print(json.dumps({
-    "rate": N / _elapsed, "elapsed": _elapsed, "rss": (_proc.memory_info().rss - _rss0) / 2**20,
+    "rate": N / _elapsed, "elapsed": _elapsed, "cpu": _cpu,
+    "rss": (_proc.memory_info().rss - _rss0) / 2**20,
     "polls": _batch._follower.polls, "ids": [w.model_id for w in (_panel.live, _panel.waiting_box,
     _panel.cancel_button)], "messages": _panel.messages,
 }))
@@ -159,6 +174,11 @@ def busiest_second(times: list[float]) -> int:
     return best
 
 
+def _mean(a: list[float], b: list[float]) -> tuple[float, float]:
+    """The mean of two ``[rate, cpu]`` measurements, by field."""
+    return (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+
+
 def main(quick: bool = False) -> list[dict[str, Any]]:
     """Measure and return the rows (see the module docstring)."""
     n, n_anchor, n_sdk = (500, 150, 32) if quick else (10_000, 1_000, 160)
@@ -166,12 +186,18 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     kernel = _Kernel()
     try:
         kernel.run(SETUP)
-        server_rate = f"await raw_executions_per_second(_server, {n_anchor})"
+        server_rate = f"await _with_cpu({n_anchor}, raw_executions_per_second(_server, {n_anchor}))"
+        bulk_rate = (
+            f"await _with_cpu({n_anchor}, raw_bulk_executions_per_second(_server, {n_anchor}))"
+        )
         before = kernel.value(server_rate)
+        bulk_before = kernel.value(bulk_rate)
         code = BATCH.replace("RATE", repr(REFRESH_RATE)).replace("N", str(n))
         out, comms = kernel.run(code.replace("K", str(CONCURRENCY)))
         batch = json.loads(out.splitlines()[-1])
-        server = (before + kernel.value(server_rate)) / 2  # the machine's load drifts
+        # the mean of before and after: the machine's load drifts
+        bulk, bulk_cpu = _mean(bulk_before, kernel.value(bulk_rate))
+        server, server_cpu = _mean(before, kernel.value(server_rate))
         over_tcp = kernel.value(f"await _tcp_batch({n_tcp}, {CONCURRENCY})")
         gathered = kernel.value(f"await _gather_runs({n_anchor}, {CONCURRENCY})")
         sdk = kernel.value(f"await _sdk_loop({n_sdk}, {CONCURRENCY})")
@@ -184,6 +210,11 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     return [
         row(label, batch["rate"], "exec/s", anchor="the server's own rate (raw HTTP client)",
             anchor_value=server, target="≥ 1× the server"),
+        row(label, batch["rate"], "exec/s",
+            anchor="the server's own rate, bulk route (raw HTTP client)", anchor_value=bulk,
+            target="≥ 1× the server"),
+        row("local: executions/s, bulk route (raw HTTP client)", bulk, "exec/s",
+            anchor="the server's own rate (raw HTTP client)", anchor_value=server),
         row(f"batch: run_many of {n_tcp:,} over loopback TCP (a client given only the URL)",
             over_tcp, "exec/s", anchor="the server's own rate (raw HTTP client)",
             anchor_value=server),
@@ -191,6 +222,12 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
             anchor_value=gathered),
         row(label, batch["rate"], "exec/s", anchor="julep SDK create-then-poll (1 s)",
             anchor_value=sdk),
+        row(f"batch: kernel CPU per execution, {n:,} executions", batch["cpu"], "ms",
+            anchor="the server's own (raw HTTP client, per-row creates)",
+            anchor_value=server_cpu, higher_is_better=False),
+        row(f"batch: kernel CPU per execution, {n:,} executions", batch["cpu"], "ms",
+            anchor="the server's own (raw HTTP client, bulk route)", anchor_value=bulk_cpu,
+            higher_is_better=False),
         row(f"batch: kernel RSS growth, {n:,} executions", batch["rss"], "MiB",
             target="≤ 150 MB", higher_is_better=False),
         row(f"batch: panel widget comm_msgs/s, {n:,} executions (mean)",

@@ -7,7 +7,9 @@ Rows (all measured in one run, against one in-process server started with
   ``POST /tasks/{id}/executions`` and followed on ``status.stream`` until it
   succeeds, 16 at a time, by a minimal HTTP/1.1 client (the server's figure),
   and again by httpx (what an in-process Python client gets: httpx costs more
-  CPU per request than the server, and shares the GIL with it);
+  CPU per request than the server, and shares the GIL with it); and with the
+  executions created through julep_nb's bulk route (one request for as many as
+  just ended), the minimal client again;
 - transitions/s: transitions committed to the store and received by a client
   of ``transitions.stream``;
 - commit → SSE bytes latency, p50 and p99, for ``status.stream`` and
@@ -165,6 +167,56 @@ async def raw_executions_per_second(server: LocalServer, n: int) -> float:
     for c in clients:
         await c.close()
     return n / elapsed
+
+
+async def _follow_raw(http: _RawHTTP, execution_id: str, idle: asyncio.Queue[_RawHTTP]) -> None:
+    _, events = await http.request("GET", f"/executions/{execution_id}/status.stream")
+    if b'"status":"succeeded"' not in events.rsplit(b"data: ", 1)[-1]:
+        raise RuntimeError(f"execution did not succeed: {events[-300:]!r}")
+    idle.put_nowait(http)
+
+
+async def _bulk_rounds(server: LocalServer, task_id: str, n: int, first: int = 0) -> None:
+    """Create ``n`` executions through julep_nb's bulk route, :data:`CONCURRENCY` in flight:
+    whenever some end, one request creates as many new ones; each followed on status.stream."""
+    creator = await _RawHTTP.connect(server.port)
+    idle: asyncio.Queue[_RawHTTP] = asyncio.Queue()
+    for _ in range(CONCURRENCY):
+        idle.put_nowait(await _RawHTTP.connect(server.port))
+    follows: list[asyncio.Task[None]] = []
+    made = 0
+    while made < n:
+        free = [await idle.get()]
+        while not idle.empty():
+            free.append(idle.get_nowait())
+        k = min(len(free), n - made)
+        items = [{"input": {"x": first + made + i}} for i in range(k)]
+        path = f"/julep_nb/tasks/{task_id}/executions/bulk"
+        status, answer = await creator.request("POST", path, json.dumps({"items": items}).encode())
+        if status != 201:
+            raise RuntimeError(f"bulk create failed: {status} {answer[:300]!r}")
+        ids = [e["id"] for e in json.loads(answer)["items"]]
+        for http, execution_id in zip(free, ids, strict=False):
+            follows.append(asyncio.create_task(_follow_raw(http, execution_id, idle)))
+        for http in free[k:]:
+            idle.put_nowait(http)
+        made += k
+    await asyncio.gather(*follows)
+    for _ in range(CONCURRENCY):
+        await (await idle.get()).close()
+    await creator.close()
+
+
+async def raw_bulk_executions_per_second(server: LocalServer, n: int) -> float:
+    """Executions/s with :class:`_RawHTTP`, created through julep_nb's bulk route
+    (``POST /julep_nb/tasks/{id}/executions/bulk``) and followed on status.stream."""
+    async with httpx.AsyncClient(base_url=server.base_url) as setup:
+        agent = (await setup.post("/agents", json={"name": "bench"})).json()
+        task = (await setup.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
+    await _bulk_rounds(server, task["id"], CONCURRENCY)  # warm up
+    began = time.perf_counter()
+    await _bulk_rounds(server, task["id"], n)
+    return n / (time.perf_counter() - began)
 
 
 # ---------------------------------------------------------------------- transitions/s
@@ -368,6 +420,7 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     n_exec, n_trans, n_lat, n_poll = (300, 2000, 200, 3) if quick else (2000, 10000, 1000, 20)
     with tempfile.TemporaryDirectory() as tmp, start(db=Path(tmp) / "bench.db") as server:
         exec_rate = asyncio.run(raw_executions_per_second(server, n_exec))
+        bulk_rate = asyncio.run(raw_bulk_executions_per_second(server, n_exec))
         httpx_rate = asyncio.run(executions_per_second(server, n_exec // 2))
         trans_rate = transitions_per_second(server, n_trans)
         local = push_latency(server, n_lat)
@@ -376,6 +429,13 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     poll_p50, poll_p99 = percentile(polled, 50), percentile(polled, 99)
     rows = [
         row("local: executions/s (3-step evaluate, HTTP)", exec_rate, "exec/s", target="≥ 300"),
+        row(
+            "local: executions/s, created through the bulk route (julep_nb extension)",
+            bulk_rate,
+            "exec/s",
+            anchor="one create request each (the row above)",
+            anchor_value=exec_rate,
+        ),
         row("local: executions/s, httpx client in-process", httpx_rate, "exec/s"),
         row("local: transitions/s committed + streamed", trans_rate, "transitions/s"),
     ]

@@ -12,7 +12,9 @@ Each input becomes one execution, created under an ``Idempotency-Key`` made of t
 batch's id and the input's position: a creation retried after a timeout, a 429 or a
 server restart returns the execution the first attempt made, never a second one. The
 executions carry ``metadata.julep_nb_batch`` and ``julep_nb_row``, so they can be
-found again from the server.
+found again from the server. Against julep_nb's embedded server the creations asked
+for together go in one bulk request (:mod:`julep_nb.batch.bulk`); against Julep, one
+request each.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
+from julep_nb.batch.bulk import BulkCreator
 from julep_nb.batch.follow import ListFollower
 from julep_nb.connect import default_client
 from julep_nb.live.batch.handle import BatchHandle
 from julep_nb.live.batch.inputs import normalize_inputs
 from julep_nb.live.errors import SourceUnreachable
 from julep_nb.live.state import ExecutionState, reduce
-from julep_nb.sources.julep.client import Client
-from julep_nb.sources.julep.models import Agent, Task
+from julep_nb.sources.julep.client import BULK_CREATE, Client
+from julep_nb.sources.julep.models import Agent, Execution, Task
 
 __all__ = ["CREATE_DEADLINE", "run_many"]
 
@@ -39,7 +42,19 @@ CREATE_BACKOFF: Final = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 CREATES_IN_FLIGHT: Final = 4
 """Creation requests on the wire at once. A server handles them one after another, and
 httpcore rescans every pooled connection on each event: a few connections keep the
-server busy at a fraction of the client's CPU (see docs/performance.md, batches)."""
+server busy at a fraction of the client's CPU (see docs/performance.md, batches).
+A bulk creator sends one request at a time, whatever its size."""
+
+
+class _Creates(Protocol):
+    async def create_execution(
+        self,
+        task_id: str,
+        input: Mapping[str, Any],
+        *,
+        metadata: Mapping[str, Any] | None = ...,
+        idempotency_key: str | None = ...,
+    ) -> Execution: ...
 
 
 async def run_many(
@@ -63,7 +78,10 @@ async def run_many(
     chosen = client if client is not None else default_client()
     task_id = await _task_id(chosen, task, agent)
     rows, columns = normalize_inputs(inputs, common=common)
-    batch = _batch(chosen, task_id, rows, columns, concurrency=concurrency, metadata=metadata)
+    bulk = await chosen.offers(BULK_CREATE)
+    batch = _batch(
+        chosen, task_id, rows, columns, concurrency=concurrency, metadata=metadata, bulk=bulk
+    )
     return batch.start()
 
 
@@ -75,14 +93,21 @@ def _batch(
     *,
     concurrency: int,
     metadata: Mapping[str, Any] | None,
+    bulk: bool = False,
 ) -> BatchHandle:
-    """An unstarted batch of ``task_id`` over ``rows`` (its own id, so its own keys)."""
+    """An unstarted batch of ``task_id`` over ``rows`` (its own id, so its own keys).
+
+    ``bulk``: the server offers julep_nb's bulk create (see :mod:`julep_nb.batch.bulk`).
+    """
     batch_id = uuid.uuid4().hex
+    creator = BulkCreator(client, task_id) if bulk else None
     gates: list[asyncio.Semaphore] = []  # made on the loop that runs the batch
 
     async def start(index: int, row: Mapping[str, Any]) -> ExecutionState:
         extra = {**(metadata or {}), "julep_nb_batch": batch_id, "julep_nb_row": index}
         key = f"julep_nb-{batch_id}-{index}"
+        if creator is not None:
+            return reduce(None, await _create(creator, task_id, row, extra, key))
         if not gates:
             gates.append(asyncio.Semaphore(min(concurrency, CREATES_IN_FLIGHT)))
         async with gates[0]:
@@ -90,8 +115,9 @@ def _batch(
 
     def again(subset: list[dict[str, Any]], same_columns: list[str]) -> BatchHandle:
         return _batch(
-            client, task_id, subset, same_columns, concurrency=concurrency, metadata=metadata
-        )
+            client, task_id, subset, same_columns, concurrency=concurrency, metadata=metadata,
+            bulk=bulk,
+        )  # fmt: skip
 
     return BatchHandle(
         rows,
@@ -105,8 +131,8 @@ def _batch(
 
 
 async def _create(
-    client: Client, task_id: str, row: Mapping[str, Any], metadata: dict[str, Any], key: str
-) -> Any:
+    client: _Creates, task_id: str, row: Mapping[str, Any], metadata: dict[str, Any], key: str
+) -> Execution:
     """Create the execution, retrying (same key) while the service is busy or away.
 
     The client already retries a few times; a batch outlasts longer outages (a server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -16,6 +17,10 @@ __all__ = ["AgentRows"]
 
 class AgentRows:
     """Agent rows: create, read, list and change (the store supplies the database)."""
+
+    agent_tools: Any  # julep_nb.local.agent_tools.AgentTools
+    _lock: threading.RLock
+    _agent_names: dict[str, str]  # agent id → JSON of agent_names(); see Store._write
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -49,6 +54,23 @@ class AgentRows:
         if row is None:
             raise not_found("agent", agent_id)
         return agent_from_row(agent_id, json.loads(row[0]), row[1], row[2])
+
+    def agent_names(self, agent_id: str) -> dict[str, Any]:
+        """``{"agent", "agent_tools"}`` of an execution's step context, as wire data.
+
+        Read for every execution, and changed only by writes outside the commit group
+        (which empty this cache): a fresh dict from cached JSON on every call.
+        """
+        with self._lock:  # no write between the reads and the caching
+            cached = self._agent_names.get(agent_id)
+            if cached is None:
+                names = {
+                    "agent": self.get_agent(agent_id).to_wire(),
+                    "agent_tools": self.agent_tools.all_of(agent_id),
+                }
+                cached = self._agent_names[agent_id] = json.dumps(names, separators=(",", ":"))
+        found: dict[str, Any] = json.loads(cached)
+        return found
 
     def list_agents(
         self, *, limit: int = 100, offset: int = 0, direction: str = "desc"

@@ -27,13 +27,15 @@ from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
 from julep_nb.local.bodies import MAX_BODY_BYTES, read_body
+from julep_nb.local.bulk_routes import bulk_routes
 from julep_nb.local.errors import LocalError, TaskInvalid
+from julep_nb.local.input_check import check_input
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
 from julep_nb.local.sse_response import EventStreamResponse
 from julep_nb.local.store import Store
 from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
 from julep_nb.local.tool_routes import agent_tool_routes
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, Task
+from julep_nb.sources.julep.models import Execution, ExecutionStatus
 from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
     CreateExecutionRequest,
@@ -95,23 +97,6 @@ def _page(request: Request, default_direction: str = "desc") -> dict[str, Any]:
         "offset": _int_param(request, "offset", 0, 0, 2**62),
         "direction": _choice(request, "direction", default_direction, ("asc", "desc")),
     }
-
-
-def _check_input(task: Task, data: dict[str, Any]) -> None:
-    """400 naming the failing field when ``data`` does not match the task's input_schema."""
-    if not task.input_schema:
-        return
-    # Imported on first use: with its optional format checkers installed (JupyterLab
-    # brings them) importing jsonschema takes seconds, which start() should not pay.
-    import jsonschema
-
-    validator_cls = jsonschema.validators.validator_for(task.input_schema)
-    error = jsonschema.exceptions.best_match(validator_cls(task.input_schema).iter_errors(data))
-    if error is not None:
-        where = "input" + "".join(f"[{p!r}]" for p in error.absolute_path)
-        raise HTTPException(
-            400, f"Invalid request arguments schema: {where}: {error.message} (task {task.id})"
-        )
 
 
 def _items(models: Iterable[pydantic.BaseModel]) -> Response:
@@ -232,6 +217,7 @@ class _Routes:
                 methods=["GET"],
             ),
             *agent_tool_routes(self.store.agent_tools, _page),
+            *bulk_routes(self.store, self.engine),
         ]
 
     # -- meta
@@ -255,7 +241,7 @@ class _Routes:
     def _task_spec(self, raw: Any) -> dict[str, Any]:
         data = CreateTaskRequest.model_validate(raw)
         if data.input_schema is not None:
-            import jsonschema  # lazily: see _check_input
+            import jsonschema  # lazily: see input_check
 
             try:
                 jsonschema.validators.validator_for(data.input_schema).check_schema(
@@ -292,7 +278,7 @@ class _Routes:
     async def create_execution(self, request: Request) -> Response:
         task = self.store.get_task(request.path_params["task_id"])
         data = CreateExecutionRequest.model_validate(await read_body(request))
-        _check_input(task, data.input)
+        check_input(task, data.input)
         key = request.headers.get("idempotency-key")
         execution, created = self.store.create_execution(
             task.id, data.input, data.metadata, idempotency_key=key
@@ -309,7 +295,9 @@ class _Routes:
         page = _page(request)
         sort_by = _choice(request, "sort_by", "created_at", ("created_at", "updated_at"))
         self.store.get_task(task_id)
-        return _items(self.store.list_executions(task_id, sort_by=sort_by, **page))
+        items = self.store.list_executions_json(task_id, sort_by=sort_by, **page)
+        body = f'{{"items":[{",".join(items)}]}}'.encode()  # the rows' JSON, not re-encoded
+        return Response(body, 200, media_type="application/json")
 
     async def get_execution(self, request: Request) -> Response:
         return _json(self.store.get_execution(request.path_params["execution_id"]).to_wire())

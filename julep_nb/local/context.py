@@ -59,17 +59,17 @@ def execution_names(store: Store, row: Execution, spec: dict[str, Any]) -> dict[
     """The execution-wide names of Julep's step context (see the module docstring)."""
     execution = row.to_wire()
     agent_id = spec.get("agent_id")
-    agent = store.get_agent(agent_id).to_wire() if agent_id else None
+    agent = store.agent_names(agent_id) if agent_id else {"agent": None, "agent_tools": []}
     task = {
         **spec,
         "workflows": [{"name": name, "steps": steps} for name, steps in workflows(spec).items()],
     }
     return {
-        "agent": agent,
+        "agent": agent["agent"],
         "task": task,
         "execution": execution,
         "arguments": execution.get("input") or {},
-        "agent_tools": store.agent_tools.all_of(agent_id) if agent_id else [],
+        "agent_tools": agent["agent_tools"],
         "developer_id": DEVELOPER_ID,
         "user": None,
         "session": None,

@@ -146,7 +146,7 @@ class Engine:
     def _append_end(
         self, execution_id: str, type_: TransitionType, output: Any, at: Position
     ) -> None:
-        self.store.append_transition(
+        self.store.write_transition(
             execution_id,
             type=type_,
             output=output,

@@ -19,6 +19,7 @@ from julep_nb.local.rows import (
     check_page,
     dumps,
     execution_from_row,
+    execution_json,
     not_found,
     transition_from_row,
 )
@@ -57,15 +58,33 @@ class TransitionReads:
         direction: str = "desc",
     ) -> list[Execution]:
         """The task's executions, sorted by ``created_at`` or ``updated_at``."""
+        rows = self._execution_rows(task_id, limit, offset, sort_by, direction)
+        return [execution_from_row(r) for r in rows]
+
+    def list_executions_json(
+        self,
+        task_id: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        sort_by: str = "created_at",
+        direction: str = "desc",
+    ) -> list[str]:
+        """:meth:`list_executions` as each execution's wire JSON (what the listing sends)."""
+        rows = self._execution_rows(task_id, limit, offset, sort_by, direction)
+        return [execution_json(r) for r in rows]
+
+    def _execution_rows(
+        self, task_id: str, limit: int, offset: int, sort_by: str, direction: str
+    ) -> list[tuple[Any, ...]]:
         order = check_page(limit, offset, direction)
         if sort_by not in SORT_COLUMNS:
             raise InvalidRequest(f"sort_by must be 'created_at' or 'updated_at', got {sort_by!r}")
-        rows = self._all(
+        return self._all(
             f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE task_id = ? "
             f"ORDER BY {SORT_COLUMNS[sort_by]} {order}, id {order} LIMIT ? OFFSET ?",
             (task_id, limit, offset),
         )
-        return [execution_from_row(r) for r in rows]
 
     def executions_with_status(self, statuses: Iterable[ExecutionStatus]) -> list[Execution]:
         """Every execution whose status is one of ``statuses`` (oldest first)."""

@@ -13,6 +13,7 @@ from julep_nb._version import __version__
 from julep_nb.local.tooldefs import TOOL_TYPES
 from julep_nb.sources.julep.models import Agent, Execution, Task, Transition
 from julep_nb.sources.julep.requests import (
+    BulkCreateExecutionsRequest,
     CreateAgentRequest,
     CreateExecutionRequest,
     CreateTaskRequest,
@@ -138,8 +139,20 @@ _OPERATIONS: Final[list[tuple[str, str, str, str | None, str | None, int, tuple[
         200,
         ("next_page_token",),
     ),
+    # julep_nb's extension routes (not Julep's; see local/bulk_routes.py)
+    ("get", "/julep_nb/extensions", "julep_nb_extensions", None, "Extensions", 200, ()),
+    (
+        "post",
+        "/julep_nb/tasks/{task_id}/executions/bulk",
+        "julep_nb_bulk_create_executions",
+        "BulkCreateExecutionsRequest",
+        "BulkCreatedExecutions",
+        201,
+        (),
+    ),
 ]
 _MODELS: Final[tuple[type[BaseModel], ...]] = (
+    BulkCreateExecutionsRequest,
     CreateAgentRequest,
     CreateExecutionRequest,
     CreateTaskRequest,
@@ -216,6 +229,21 @@ def openapi_document() -> dict[str, Any]:
     schemas = defs["$defs"]
     schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
     schemas.update(_TOOL_SCHEMAS)
+    schemas["Extensions"] = {
+        "type": "object",
+        "properties": {
+            "server": {"type": "string"},
+            "version": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    schemas["BulkCreatedExecutions"] = {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": _ref("Execution")},
+            "replayed": {"type": "array", "items": {"type": "integer"}},
+        },
+    }
     paths: dict[str, dict[str, Any]] = {}
     for method, path, op_id, request, response, status, query in _OPERATIONS:
         paths.setdefault(path, {})[method] = _operation(

@@ -40,6 +40,7 @@ __all__ = [
     "dumps",
     "error_text",
     "execution_from_row",
+    "execution_json",
     "loads",
     "not_found",
     "now_us",
@@ -241,6 +242,25 @@ def execution_from_row(row: tuple[Any, ...]) -> Execution:
             "created_at": to_dt(created),
             "updated_at": to_dt(updated),
         }
+    )
+
+
+def _iso(us: int) -> str:
+    """A stored timestamp as the wire writes it (``…T03:04:05.000123Z``, no fraction at 0)."""
+    return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
+
+
+def execution_json(row: tuple[Any, ...]) -> str:
+    """``execution_from_row(row).to_wire()`` as JSON text, built from the row's own JSON
+    columns without parsing them (what listings send: many executions per request)."""
+    eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
+    encode = _ENCODER.encode
+    return (
+        f'{{"id":{encode(eid)},"task_id":{encode(task_id)},"status":{encode(status)},'
+        f'"input":{input_},"output":{output or "null"},'
+        f'"error":{"null" if error is None else encode(error)},"transition_count":{seq},'
+        f'"metadata":{metadata or "null"},"created_at":"{_iso(created)}",'
+        f'"updated_at":"{_iso(updated)}"}}'
     )
 
 

@@ -182,7 +182,7 @@ class Run:
                 Position(frame.cursor(index), step_type, label),
             )
         current = frame.cursor(index)
-        self.store.append_transition(
+        self.store.write_transition(
             self.execution_id,
             type=type_,
             output=output,

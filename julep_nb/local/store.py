@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 
 _TASK_CACHE_SIZE: Final = 1024
 
+NewRow = tuple[dict[str, Any], "dict[str, Any] | None", "str | None"]
+"""A new execution's ``(input, metadata, idempotency_key)``."""
+
 
 class Store(AgentRows, TransitionReads, TransitionWrites):
     """The local server's SQLite store (WAL mode on files; ``None``/``":memory:"`` in memory).
@@ -66,10 +69,12 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = ":memory:" if path is None else os.fspath(path)
         self._lock = threading.RLock()
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Callable[[str], bool] | None]] = []
         self._heads: dict[str, tuple[str | None, int, int]] = {}
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
+        self._last_created = 0  # created_at of the newest execution (microseconds)
+        self._agent_names: dict[str, str] = {}  # see AgentRows.agent_names
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (a commit group may hold many).
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, cached_statements=256
@@ -114,6 +119,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._group.flush()
+            self._agent_names.clear()  # agents and their tools change only here
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -265,36 +271,67 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
 
         Returns ``(execution, created)``; ``created`` is false for a repeated key.
         """
+        return self.create_executions(task_id, [(input, metadata, idempotency_key)])[0]
+
+    def create_executions(
+        self, task_id: str, items: Sequence[NewRow]
+    ) -> list[tuple[Execution, bool]]:
+        """:meth:`create_execution` for each ``(input, metadata, idempotency_key)``, in order,
+        in one transaction (on the server's loop: the loop turn's commit group)."""
         self._task_row(task_id)  # NotFound for an unknown task
+        with self._write_in_group() as db:  # the app awaits committed() before answering
+            if len(items) == 1:
+                return [self._insert_execution(db, task_id, *items[0])]
+            made: list[tuple[Execution, bool]] = []
+            db.execute("SAVEPOINT create_executions")  # all of them or none, in a group too
+            try:
+                for item in items:
+                    made.append(self._insert_execution(db, task_id, *item))
+            except BaseException:
+                db.execute("ROLLBACK TO create_executions")
+                db.execute("RELEASE create_executions")
+                for execution, created in made:
+                    if created:
+                        self._heads.pop(execution.id, None)
+                raise
+            db.execute("RELEASE create_executions")
+            return made
+
+    def _insert_execution(
+        self,
+        db: sqlite3.Connection,
+        task_id: str,
+        input: dict[str, Any],
+        metadata: dict[str, Any] | None,
+        idempotency_key: str | None,
+    ) -> tuple[Execution, bool]:
+        if idempotency_key is not None:
+            row = db.execute(
+                f"SELECT {EXECUTION_COLUMNS} FROM executions "
+                "WHERE task_id = ? AND idempotency_key = ?",
+                (task_id, idempotency_key),
+            ).fetchone()
+            if row is not None:
+                return execution_from_row(row), False
         execution_id = new_id()
-        now = now_us()
+        # Strictly increasing: executions listed by creation time come in the order made.
+        now = self._last_created = max(now_us(), self._last_created + 1)
         input_json = dumps(input)
         metadata_json = None if metadata is None else dumps(metadata)
-        with self._write_in_group() as db:  # the app awaits committed() before answering
-            if idempotency_key is not None:
-                row = db.execute(
-                    "SELECT id FROM executions WHERE task_id = ? AND idempotency_key = ?",
-                    (task_id, idempotency_key),
-                ).fetchone()
-                if row is not None:
-                    found = db.execute(
-                        f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?", (row[0],)
-                    ).fetchone()
-                    return execution_from_row(found), False
-            db.execute(
-                "INSERT INTO executions (id, task_id, input, metadata, idempotency_key, "
-                "created_at, updated_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    execution_id,
-                    task_id,
-                    input_json,
-                    metadata_json,
-                    idempotency_key,
-                    now,
-                    now,
-                    ExecutionStatus.QUEUED.value,
-                ),
-            )
+        db.execute(
+            "INSERT INTO executions (id, task_id, input, metadata, idempotency_key, "
+            "created_at, updated_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                execution_id,
+                task_id,
+                input_json,
+                metadata_json,
+                idempotency_key,
+                now,
+                now,
+                ExecutionStatus.QUEUED.value,
+            ),
+        )
         self._heads[execution_id] = (None, 0, now)
         row = (execution_id, task_id, input_json, metadata_json, now, now, "queued", 0, None, None)
         return execution_from_row(row), True

@@ -128,7 +128,7 @@ class Hub:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start listening to the store; events are delivered on ``loop``."""
         self._loop, self._thread = loop, threading.get_ident()
-        self._unsubscribe = self.store.add_listener(self._on_commit)
+        self._unsubscribe = self.store.add_listener(self._on_commit, wants=self._subs.__contains__)
 
     def detach(self) -> None:
         """Stop listening to the store."""

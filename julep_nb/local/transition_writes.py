@@ -47,7 +47,7 @@ class TransitionWrites:
     _lock: threading.RLock
     _group: CommitGroup
     _heads: dict[str, tuple[str | None, int, int]]
-    _listeners: list[Listener]
+    _listeners: list[tuple[Listener, Callable[[str], bool] | None]]
 
     def append_transition(
         self,
@@ -65,7 +65,39 @@ class TransitionWrites:
         Raises ``Conflict`` naming both types when ``type`` may not follow the
         latest transition, and ``NotFound`` for an unknown execution.
         """
-        type_ = TransitionType(type)
+        made = self._append(
+            execution_id, TransitionType(type), output, current, next, step_label, metadata
+        )
+        return made()
+
+    def write_transition(
+        self,
+        execution_id: str,
+        *,
+        type: TransitionType,
+        output: Any,
+        current: TransitionTarget | dict[str, Any],
+        next: TransitionTarget | dict[str, Any] | None,
+        step_label: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """:meth:`append_transition` for a writer that needs no :class:`Transition` back (the
+        engine): the model is then built only for a listener that wants it."""
+        self._append(
+            execution_id, TransitionType(type), output, current, next, step_label, metadata
+        )
+
+    def _append(
+        self,
+        execution_id: str,
+        type_: TransitionType,
+        output: Any,
+        current: TransitionTarget | dict[str, Any],
+        next: TransitionTarget | dict[str, Any] | None,
+        step_label: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> Callable[[], Transition]:
+        """Write the transition (see :meth:`append_transition`); what builds its model."""
         cur, nxt = target_dict(current), target_dict(next)
         assert cur is not None
         token = (metadata or {}).get("task_token")
@@ -88,31 +120,39 @@ class TransitionWrites:
         with self._lock:
             grouped = self._group.joinable()
             seq, created = self._commit_transition(execution_id, type_, row, update, grouped)
-            created_at = to_dt(created)
-            # model_validate runs in pydantic-core: cheaper than model_construct (Python).
-            transition = Transition.model_validate(
-                {
-                    "id": row[2],
-                    "execution_id": execution_id,
-                    "type": type_,
-                    "output": output,
-                    "current": cur,
-                    "next": nxt,
-                    "step_label": step_label,
-                    "metadata": metadata,
-                    "created_at": created_at,
-                    "updated_at": created_at,
-                }
-            )
+            built: list[Transition] = []
+
+            def made() -> Transition:
+                if not built:
+                    created_at = to_dt(created)
+                    # model_validate runs in pydantic-core: cheaper than model_construct.
+                    built.append(
+                        Transition.model_validate(
+                            {
+                                "id": row[2],
+                                "execution_id": execution_id,
+                                "type": type_,
+                                "output": output,
+                                "current": cur,
+                                "next": nxt,
+                                "step_label": step_label,
+                                "metadata": metadata,
+                                "created_at": created_at,
+                                "updated_at": created_at,
+                            }
+                        )
+                    )
+                return built[0]
+
             # Inside the lock so that listeners see transitions in commit order.
             if grouped:
                 self._group.after_commit(
-                    lambda: self._notify(transition, seq),
+                    lambda: self._notify(execution_id, made, seq),
                     lambda: self._heads.pop(execution_id, None),
                 )
             else:
-                self._notify(transition, seq)
-        return transition
+                self._notify(execution_id, made, seq)
+        return made
 
     def _commit_transition(
         self,
@@ -190,24 +230,30 @@ class TransitionWrites:
 
     # ------------------------------------------------------------------ listeners
 
-    def add_listener(self, callback: Listener) -> Callable[[], None]:
+    def add_listener(
+        self, callback: Listener, *, wants: Callable[[str], bool] | None = None
+    ) -> Callable[[], None]:
         """Call ``callback(transition, seq)`` after each commit; returns an unsubscribe function.
 
+        ``wants(execution_id)``, asked at the commit, limits the calls to the executions it
+        answers true for (a transition nobody wants is never built as a model).
         Callbacks run on the committing thread while the store is locked: they must
         be quick and must not block (hand the event to a queue or a loop).
         """
+        entry = (callback, wants)
         with self._lock:
-            self._listeners = [*self._listeners, callback]
+            self._listeners = [*self._listeners, entry]
 
         def remove() -> None:
             with self._lock:
-                self._listeners = [cb for cb in self._listeners if cb is not callback]
+                self._listeners = [e for e in self._listeners if e is not entry]
 
         return remove
 
-    def _notify(self, transition: Transition, seq: int) -> None:
-        for callback in self._listeners:
+    def _notify(self, execution_id: str, made: Callable[[], Transition], seq: int) -> None:
+        for callback, wants in self._listeners:
             try:
-                callback(transition, seq)
+                if wants is None or wants(execution_id):
+                    callback(made(), seq)
             except Exception:  # one broken listener must not break the writer or others
                 log.exception("store listener %r failed", callback)

@@ -43,3 +43,34 @@ async def client(local_server: LocalServer) -> AsyncIterator[Client]:
 async def new_task(client: Client, spec: dict[str, Any]) -> str:
     agent = await client.create_agent(name="batch")
     return (await client.create_task(agent.id, spec)).id
+
+
+class CountingClient(Client):
+    """The real client, counting how it creates executions (one request each, or in bulk)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.single = 0
+        self.bulk: list[int] = []  # items per bulk request
+
+    async def create_execution(self, *args: Any, **kwargs: Any) -> Any:
+        self.single += 1
+        return await super().create_execution(*args, **kwargs)
+
+    async def create_executions(self, *args: Any, **kwargs: Any) -> Any:
+        self.bulk.append(len(args[1]))
+        return await super().create_executions(*args, **kwargs)
+
+
+@pytest.fixture(params=["bulk", "per-row"])
+async def either_client(
+    request: pytest.FixtureRequest, local_server: LocalServer
+) -> AsyncIterator[CountingClient]:
+    """A client that creates in bulk (the default against this server), or one request each."""
+    extensions = None if request.param == "bulk" else False
+    async with CountingClient(base_url=local_server.base_url, extensions=extensions) as c:
+        yield c
+    if request.param == "bulk":
+        assert c.single == 0 and c.bulk, "the batch did not create in bulk"
+    else:
+        assert not c.bulk, "the batch created in bulk"

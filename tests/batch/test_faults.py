@@ -14,6 +14,7 @@ import pytest
 from julep_nb.batch import run_many
 from julep_nb.live.events import ExecutionStatus
 from julep_nb.sources.julep.client import Client
+from tests.batch.conftest import CountingClient
 from tests.faults import FaultServer, Request, Responder
 from tests.reliability.serve import ServeProcess
 
@@ -79,13 +80,19 @@ SLEEPY_TASK: dict[str, Any] = {
 
 
 @pytest.mark.slow
-async def test_server_killed_and_restarted_mid_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extensions", [None, False], ids=["bulk", "per-row"])
+async def test_server_killed_and_restarted_mid_batch(
+    tmp_path: Path, extensions: bool | None
+) -> None:
     db = tmp_path / "batch.db"
     server = ServeProcess(db)
     server.start()
     n = 200
     try:
-        async with Client(base_url=server.base_url, backoff=0.05, max_retries=2) as client:
+        client = CountingClient(
+            base_url=server.base_url, backoff=0.05, max_retries=2, extensions=extensions
+        )
+        async with client:
             agent = await client.create_agent(name="crash")
             task_id = (await client.create_task(agent.id, SLEEPY_TASK)).id
             batch = await run_many(task_id, [{"n": i} for i in range(n)], client=client)
@@ -98,6 +105,7 @@ async def test_server_killed_and_restarted_mid_batch(tmp_path: Path) -> None:
             states = await asyncio.wait_for(batch, 120)
     finally:
         server.stop()
+    assert bool(client.bulk) is (extensions is None)  # the embedded server creates in bulk
     ids = [s.execution_id for s in states]
     assert all(ids) and len(set(ids)) == n  # every input ran, each once
     with sqlite3.connect(db) as conn:

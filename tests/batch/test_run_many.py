@@ -75,10 +75,12 @@ async def test_dataframe_in_and_handles_out(client: Client) -> None:
     assert timeline["duration_s"].ge(0).all()
 
 
-async def test_executions_that_pause_for_input(client: Client) -> None:
-    task_id = await new_task(client, WAIT_TASK)
+async def test_executions_that_pause_for_input(either_client: Client) -> None:
+    task_id = await new_task(either_client, WAIT_TASK)
     # concurrency 2: waiting executions free their slots, so all five get to wait
-    batch = await run_many(task_id, [{"n": i} for i in range(5)], client=client, concurrency=2)
+    batch = await run_many(
+        task_id, [{"n": i} for i in range(5)], client=either_client, concurrency=2
+    )
     async with asyncio.timeout(30):
         while len(batch.waiting) < 5:
             await asyncio.sleep(0.05)
@@ -94,10 +96,12 @@ async def test_executions_that_pause_for_input(client: Client) -> None:
 
 
 async def test_cancel_mid_batch_leaves_nothing_running(
-    client: Client, local_server: LocalServer
+    either_client: Client, local_server: LocalServer
 ) -> None:
-    task_id = await new_task(client, SLOW_TASK)
-    batch = await run_many(task_id, [{"n": i} for i in range(40)], client=client, concurrency=8)
+    task_id = await new_task(either_client, SLOW_TASK)
+    batch = await run_many(
+        task_id, [{"n": i} for i in range(40)], client=either_client, concurrency=8
+    )
     async with asyncio.timeout(30):
         while batch.status_counts.get(S.RUNNING, 0) < 8:
             await asyncio.sleep(0.05)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import pytest
 
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
+from julep_nb.local.rows import execution_from_row, execution_json
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
@@ -166,6 +168,21 @@ def test_listeners_see_every_commit_in_order_and_can_unsubscribe(store: Store) -
     assert seen == [(1, T.INIT), (2, T.STEP)]
 
 
+def test_a_listener_may_want_some_executions_only(store: Store) -> None:
+    first, second = seed_execution(store), seed_execution(store)
+    seen: list[tuple[str, TransitionType, object]] = []
+    store.add_listener(
+        lambda t, seq: seen.append((t.execution_id, t.type, t.output)),
+        wants=lambda execution_id: execution_id == second.id,
+    )
+    for execution in (first, second):
+        store.write_transition(  # as the engine writes: no transition returned
+            execution.id, type=T.INIT, output={"n": 1}, current=MAIN0, next=MAIN0
+        )
+    assert seen == [(second.id, T.INIT, {"n": 1})]
+    assert store.get_execution(first.id).status.value == "starting"
+
+
 def test_concurrent_writers_get_distinct_sequence_numbers(store: Store) -> None:
     execution = seed_execution(store)
     step(store, execution.id, T.INIT)
@@ -245,3 +262,33 @@ def test_two_stores_on_one_file_keep_the_order(tmp_path: Path) -> None:
             T.STEP,
             T.WAIT,
         ]
+
+
+def test_an_executions_agent_names_follow_agent_and_tool_changes(store: Store) -> None:
+    agent = store.create_agent({"name": "first", "about": "a"})
+    names = store.agent_names(agent.id)
+    assert names["agent"]["name"] == "first" and names["agent_tools"] == []
+    names["agent"]["name"] = "mutated"  # a caller's copy: the next one is fresh
+    assert store.agent_names(agent.id)["agent"]["name"] == "first"
+    store.update_agent(agent.id, {"name": "second"}, merge=True)
+    assert store.agent_names(agent.id)["agent"]["name"] == "second"
+    tool = {"name": "lookup", "type": "function", "function": {"parameters": {}}}
+    store.agent_tools.create(agent.id, tool)
+    assert [t["name"] for t in store.agent_names(agent.id)["agent_tools"]] == ["lookup"]
+    with pytest.raises(NotFound):
+        store.agent_names("no-such-agent")
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ("e1", "t1", '{"x":1}', None, 1_767_225_600_000_000, 1_767_225_600_000_001,
+         "queued", 0, None, None),
+        ("e2", "t'\"2", '{"s":"\\u00e9\\n"}', '{"row":3}', 1_767_225_600_123_456,
+         1_767_225_601_000_000, "failed", 4, '"boom"', 'bad "quote"\nline'),
+        ("e3", "t3", "{}", "{}", 5, 6, "succeeded", 3, '[1,2.5,{"a":null}]', None),
+        ("e4", "t4", '{"n":0}', None, 7, 8, "awaiting_input", 2, "0", None),
+    ],
+)  # fmt: skip
+def test_execution_json_is_the_wire_execution(row: tuple[object, ...]) -> None:
+    assert json.loads(execution_json(row)) == execution_from_row(row).to_wire()

@@ -19,11 +19,13 @@ idempotent calls are retried with backoff.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 from urllib.parse import quote
 
+import httpx
 import pydantic
 
 from julep_nb.sources.julep._http import (
@@ -31,10 +33,12 @@ from julep_nb.sources.julep._http import (
     parse_model,
 )
 from julep_nb.sources.julep.connection import Connection
-from julep_nb.sources.julep.errors import APIError, InputError
+from julep_nb.sources.julep.errors import APIError, InputError, SourceUnreachable
 from julep_nb.sources.julep.models import Agent, Execution, ExecutionStatusEvent, Task, Transition
 from julep_nb.sources.julep.requests import (
+    MAX_BULK_ITEMS,
     CreateAgentRequest,
+    NewExecution,
     ResumeExecutionRequest,
     StopExecutionRequest,
     TaskTokenResumeRequest,
@@ -43,7 +47,10 @@ from julep_nb.sources.julep.sse import DEFAULT_MAX_ATTEMPTS, DEFAULT_READ_TIMEOU
 from julep_nb.sources.julep.streams import ModelStream, parse_status_event, parse_transition
 from julep_nb.sources.julep.taskspec import encode_json, parse_task
 
-__all__ = ["Client", "ModelStream"]
+__all__ = ["BULK_CREATE", "Client", "ModelStream", "NewExecution"]
+
+BULK_CREATE: Final = "bulk_create_executions"
+"""The extension of julep_nb's embedded server that :meth:`Client.create_executions` uses."""
 
 
 class Client(Connection):
@@ -114,6 +121,64 @@ class Client(Connection):
             retry="idempotent",
         )
         return parse_model(Execution, data, "execution")
+
+    async def offers(self, extension: str) -> bool:
+        """Whether the server has julep_nb's ``extension`` (e.g. :data:`BULK_CREATE`).
+
+        Asked once per client (``GET /julep_nb/extensions``, see
+        ``julep_nb/local/bulk_routes.py``), and only of a server on a loopback address
+        unless the client was made with ``extensions=True``: hosted Julep is never asked.
+        An unreachable server is asked again next time; any other answer is kept.
+        """
+        if self.extensions is False:
+            return False
+        if self._extensions is None:
+            base = await self.ensure_base_url()
+            if self.extensions is None and not _is_loopback(base):
+                self._extensions = frozenset()
+            else:
+                try:
+                    data = await self._json("GET", "/julep_nb/extensions")
+                except SourceUnreachable:
+                    return False
+                except APIError:  # 404 from Julep, or anything else: none
+                    data = None
+                names = data.get("extensions") if isinstance(data, dict) else None
+                found = names if isinstance(names, list) else []
+                self._extensions = frozenset(n for n in found if isinstance(n, str))
+        return extension in self._extensions
+
+    async def create_executions(
+        self, task_id: str, items: Sequence[NewExecution]
+    ) -> list[Execution]:
+        """Start many executions in one request, in order (julep_nb's embedded server only).
+
+        ``POST /julep_nb/tasks/{task_id}/executions/bulk``, an extension route: check
+        :meth:`offers` (:data:`BULK_CREATE`) first. Each item may carry its own
+        ``idempotency_key`` (one is made for those without), so the request is retried
+        safely; a repeated key returns the execution first made with it. A bad item
+        refuses the whole request (a ``ValidationError`` naming it) and creates nothing.
+        """
+        if len(items) > MAX_BULK_ITEMS:
+            raise InputError(
+                f"{len(items)} executions in one bulk create; send at most {MAX_BULK_ITEMS}."
+            )
+        body = {
+            "items": [
+                {**item.to_wire(), "idempotency_key": item.idempotency_key or str(uuid.uuid4())}
+                for item in items
+            ]
+        }
+        data = await self._json(
+            "POST",
+            f"/julep_nb/tasks/{_q(task_id)}/executions/bulk",
+            content=encode_json(body),
+            retry="idempotent",
+        )
+        made = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(made, list) or len(made) != len(items):
+            raise self._unexpected(f"/julep_nb/tasks/{task_id}/executions/bulk", "items", data)
+        return [parse_model(Execution, item, "execution") for item in made]
 
     async def get_execution(self, execution_id: str) -> Execution:
         """The execution ``execution_id``."""
@@ -225,6 +290,16 @@ def _as_dict(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(f"{what} must be a dict (a JSON object), got {type(value).__name__}.")
     return dict(value)
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = httpx.URL(base_url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _direction(direction: str) -> str:

@@ -69,6 +69,7 @@ class Connection:
         max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
         settings: Settings | None = None,
+        extensions: bool | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(
@@ -90,6 +91,10 @@ class Connection:
         self.max_concurrency = max_concurrency
         self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self._task_update_method = "PUT"
+        # julep_nb's extension routes (local/bulk_routes.py): None = ask a loopback
+        # server once whether it has them, True = ask any server, False = never use them.
+        self.extensions = extensions
+        self._extensions: frozenset[str] | None = None  # what the server said it has
 
     @property
     def base_url(self) -> str | None:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from pydantic import Field, field_validator
 
 from julep_nb.sources.julep.models import ExecutionStatus, WireModel
 
 __all__ = [
+    "BulkCreateExecutionsRequest",
     "CreateAgentRequest",
     "CreateExecutionRequest",
     "CreateTaskRequest",
     "ErrorBody",
     "ErrorDetail",
+    "MAX_BULK_ITEMS",
+    "NewExecution",
     "Page",
     "ResumeExecutionRequest",
     "StopExecutionRequest",
@@ -51,6 +54,23 @@ class CreateExecutionRequest(WireModel):
 
     input: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] | None = None
+
+
+MAX_BULK_ITEMS: Final = 1000
+"""The most executions one bulk create may carry."""
+
+
+class NewExecution(CreateExecutionRequest):
+    """One item of julep_nb's bulk create: an input, metadata and its own idempotency key."""
+
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class BulkCreateExecutionsRequest(WireModel):
+    """Body of ``POST /julep_nb/tasks/{task_id}/executions/bulk``, an extension route of
+    julep_nb's embedded server (Julep has no bulk create): executions made in one request."""
+
+    items: list[NewExecution] = Field(max_length=MAX_BULK_ITEMS)
 
 
 class ResumeExecutionRequest(WireModel):

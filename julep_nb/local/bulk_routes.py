@@ -1,0 +1,112 @@
+"""julep_nb's extension routes on the embedded server, all under ``/julep_nb/``.
+
+Julep's API has no route under ``/julep_nb/``, so these can never shadow or change
+one of its routes; a client asks for them only where ``GET /julep_nb/extensions``
+says they exist (the Julep client probes loopback servers only, once).
+
+- ``GET /julep_nb/extensions``: ``{"server": "julep_nb", "version", "extensions":
+  ["bulk_create_executions"]}``.
+- ``POST /julep_nb/tasks/{task_id}/executions/bulk`` with ``{"items": [{"input",
+  "metadata"?, "idempotency_key"?}, …]}`` (at most ``MAX_BULK_ITEMS``): one execution per
+  item, as ``POST /tasks/{task_id}/executions`` makes one. The answer, once every row
+  is committed, is ``{"items": [Execution, …], "replayed": [positions]}`` in the
+  request's order: an item whose idempotency key was seen before (in an earlier
+  request or earlier in this one) gets the execution first made with it, and its
+  position is listed in ``replayed``. 201 when at least one was created, else 200.
+  A bad item (its shape, or its input against the task's ``input_schema``) refuses
+  the whole request with a message naming it (``items[3].input['x']: …``), and
+  nothing is created. Executions made together are created in one transaction, with
+  strictly increasing ``created_at`` in item order.
+
+A batch against the embedded server creates its executions here: a request through
+httpx costs the client about as much CPU as the server spends on a whole execution,
+so one request per execution cannot keep up with the server (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+import pydantic
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from julep_nb._version import __version__
+from julep_nb.local.bodies import read_body
+from julep_nb.local.input_check import check_input
+from julep_nb.local.store import Store
+from julep_nb.sources.julep.models import Execution
+from julep_nb.sources.julep.requests import MAX_BULK_ITEMS, BulkCreateExecutionsRequest
+
+__all__ = ["BULK_CREATE", "EXTENSIONS", "bulk_routes"]
+
+EXTENSIONS = "/julep_nb/extensions"
+BULK_CREATE = "/julep_nb/tasks/{task_id}/executions/bulk"
+
+
+class _Starts(Protocol):
+    def start(self, execution_id: str, *, execution: Execution | None = None) -> None: ...
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return Response(body, status, media_type="application/json")
+
+
+def _bulk_body(raw: Any) -> BulkCreateExecutionsRequest:
+    """The request body, or a 422 naming the first bad item and field."""
+    try:
+        return BulkCreateExecutionsRequest.model_validate(raw)
+    except pydantic.ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        loc = [str(p) for p in first["loc"]]
+        if len(loc) >= 2 and loc[0] == "items" and loc[1].isdigit():
+            where = f"items[{loc[1]}]" + "".join(f".{p}" for p in loc[2:])
+        else:
+            where = ".".join(loc) or "body"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        hint = (
+            f"; send at most {MAX_BULK_ITEMS} items per request"
+            if "too_long" in first["type"]
+            else ""
+        )
+        raise HTTPException(
+            422, f"Invalid bulk create: {where}: {first['msg']}{more}{hint}; nothing was created"
+        ) from None
+
+
+def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
+    """The extension routes over ``store``; ``engine`` starts the executions made."""
+
+    async def extensions(request: Request) -> Response:
+        return _json(
+            {"server": "julep_nb", "version": __version__, "extensions": ["bulk_create_executions"]}
+        )
+
+    async def create_many(request: Request) -> Response:
+        task = store.get_task(request.path_params["task_id"])
+        body = _bulk_body(await read_body(request))
+        try:
+            for i, item in enumerate(body.items):
+                check_input(task, item.input, where=f"items[{i}].input")
+        except HTTPException as exc:
+            raise HTTPException(exc.status_code, f"{exc.detail}; nothing was created") from None
+        made = store.create_executions(
+            task.id, [(item.input, item.metadata, item.idempotency_key) for item in body.items]
+        )
+        for execution, created in made:
+            if created:
+                engine.start(execution.id, execution=execution)
+        await store.committed()  # the rows joined the loop turn's commit group
+        replayed = [i for i, (_, created) in enumerate(made) if not created]
+        status = 201 if len(replayed) < len(made) else 200
+        return _json({"items": [e.to_wire() for e, _ in made], "replayed": replayed}, status)
+
+    return [
+        Route(BULK_CREATE, create_many, methods=["POST"]),
+        Route(EXTENSIONS, extensions, methods=["GET"]),
+    ]
