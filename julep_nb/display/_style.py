@@ -1,7 +1,9 @@
 """Inline styles and small HTML pieces shared by the renderers.
 
 Styles are inline because GitHub and nbviewer strip ``<style>``; colours come from
-JupyterLab's CSS variables, with fallbacks for everywhere else.
+JupyterLab's CSS variables, with fallbacks for everywhere else. A live panel, which
+sends its HTML again with every update, turns them into classes on the way out
+(:mod:`julep_nb.display.classes`).
 """
 
 from __future__ import annotations
