@@ -175,8 +175,13 @@ def test_temporal_signal_form_sends_approve(browser: Any, lab: Lab, screenshots:
 
 def _answer_next(cell: Any) -> None:
     """Open the first execution still waiting and approve it in its resume form."""
+    boxes = cell.locator(".widget-checkbox input[type=checkbox]:visible")
+    # The batch's table may drop an answered item before that item's panel drops its
+    # form: the first checkbox would then be that form's (checked already), and the
+    # new form would be sent unchecked.
+    _wait_for("the answered form to go", lambda: boxes.count() == 0)
     cell.locator("button", has_text="Open").first.click()
-    form = cell.locator(".widget-checkbox input[type=checkbox]:visible").first
+    form = boxes.first
     form.wait_for(state="visible", timeout=15_000)
     form.check()
     cell.locator("button:visible", has_text="Resume").first.click()

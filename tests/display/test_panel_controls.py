@@ -68,6 +68,26 @@ def buttons(panel: ExecutionPanel) -> list[str]:
     return [b.description for b in column.children] if column is not None else []
 
 
+def drawer(panel: ExecutionPanel) -> tuple[Any, ...]:
+    """What the drawer below the header holds: the bodies of the controls built so far."""
+    assert panel.view is not None and panel.view.drawer is not None
+    return tuple(panel.view.drawer.box.children)
+
+
+def models_of(panel: ExecutionPanel) -> set[str]:
+    """The widget models the panel shows: its widgets, with their layouts and styles."""
+    found: set[str] = set()
+    for widget in panel.widgets():
+        found.add(widget.model_id)
+        found |= {getattr(widget, p).model_id for p in ("layout", "style") if hasattr(widget, p)}
+    return found
+
+
+def opened(frontend: Messages) -> set[str]:
+    """Every widget model the frontend was sent (one comm each)."""
+    return {comm_id for comm_id, kind, _ in frontend if kind == "comm_open"}
+
+
 def terminate_of(panel: ExecutionPanel) -> TerminateControl:
     control = panel.control(C.TERMINATE)
     assert isinstance(control, TerminateControl)
@@ -96,6 +116,71 @@ async def test_a_workflow_source_gets_its_controls_and_no_resume_form(flows: Wor
     assert "validate" in shown and "charge attempt 2 running" in shown  # in progress
     with pytest.raises(KeyError, match="no resume control; it has: cancel, query"):
         panel.control(C.RESUME)
+
+
+async def test_an_unopened_panel_holds_only_what_it_shows(
+    flows: Workflows, frontend: Messages
+) -> None:
+    handle, panel = await live(flows)
+    # the live HTML, the buttons and empty boxes: no confirmation, form or error line
+    assert opened(frontend) == models_of(panel)
+    assert {type(w).__name__ for w in panel.widgets()} == {"VBox", "HBox", "HTML", "Button"}
+    assert drawer(panel) == () and len(opened(frontend)) <= 34  # 99 with every body built
+    messages, before = panel.messages, len(frontend)
+    await handle.cancel(reason="enough")
+    await until(lambda: all(c.settled for c in panel.controls.values()))
+    await asyncio.sleep(0.2)
+    sent = [comm_id for comm_id, kind, _ in frontend[before:] if kind == "comm_msg"]
+    # the end and the buttons at rest: what the pacing counted is what went out
+    assert panel.messages - messages == len(sent) and set(sent) <= models_of(panel)
+    assert opened(frontend) == models_of(panel) and drawer(panel) == ()
+    assert all(c.button is not None and c.button.disabled for c in panel.controls.values())
+    signal = signal_of(panel)
+    signal.toggle()  # a form first opened after the end is at rest too
+    assert drawer(panel) == (signal.body,) and signal.opened and signal.send_button.disabled
+
+
+async def test_opening_a_control_builds_its_body_in_the_buttons_order(flows: Workflows) -> None:
+    handle, panel = await live(flows)
+    query, terminate, signal = query_of(panel), terminate_of(panel), signal_of(panel)
+    query.button.click()
+    assert query.opened and drawer(panel) == (query.body,)
+    assert {"query name", "arguments: YAML/JSON list, e.g. [1, x]"} <= {
+        getattr(w, "placeholder", None) for w in panel.widgets()
+    }
+    terminate.button.click()
+    assert terminate.asking and drawer(panel) == (terminate.body, query.body)
+    signal.button.click()
+    assert drawer(panel) == (terminate.body, signal.body, query.body)
+    assert [label for label, _ in signal.name.options][1:] == ["approve", "reject"]
+    signal.button.click()
+    query.button.click()
+    terminate.button.click()
+    assert not (signal.opened or query.opened or terminate.asking)
+    assert len(drawer(panel)) == 3  # closed, not thrown away
+    assert not cancel_of(panel).built
+
+
+async def test_an_error_on_a_control_never_opened_is_shown(flows: Workflows) -> None:
+    handle, panel = await live(flows)
+    cancel, terminate, signal = cancel_of(panel), terminate_of(panel), signal_of(panel)
+    flows.fail = ActionRefused("workflow wf-1 is <i>closing</i>")
+    cancel.button.click()
+    assert cancel.task is not None
+    await asyncio.wait_for(cancel.task, 2)
+    assert drawer(panel) == (cancel.message,)
+    assert "Cancel failed: ActionRefused: workflow wf-1 is <i>closing</i>" in text(cancel.message)
+    signal.start()  # code sends before anyone opened the form: the form opens with why not
+    assert signal.opened and flows.signals == []
+    assert "Name the signal to send; nothing was sent." in text(signal.message)
+    flows.fail = ActionRefused("workflow wf-1 is <b>busy</b>")
+    terminate.start()
+    assert terminate.task is not None
+    await asyncio.wait_for(terminate.task, 2)
+    assert drawer(panel) == (cancel.message, terminate.body, signal.body)
+    assert "Terminate failed: ActionRefused" in text(terminate.message)
+    assert terminate.asking  # one click to retry
+    assert flows.terminations == [None] and not panel.state.is_terminal
 
 
 async def test_terminate_asks_first_then_sends_once_with_the_reason(flows: Workflows) -> None:

@@ -5,6 +5,12 @@ in the drawer below it: a confirmation, a form, its error line) and how they fol
 the execution's state. The panel builds one for each capability of the handle, so a
 source without ``terminate`` shows no Terminate button (see :func:`build_controls`).
 
+A control's body is built the first time it is needed: its button opens it, an
+error or a note must be shown, or code reads one of its widgets (a :class:`BodyPart`).
+Until then the control is its button alone: a panel whose drawer nobody opened
+holds no widget models for it (200 panels in one kernel would otherwise hold ~19,000,
+most never shown, and the garbage collector walks them all).
+
 Every action control works the same way (:class:`ActionControl`):
 
 - a click may arrive on another thread (ipykernel 7.0–7.3 runs widget callbacks on a
@@ -23,7 +29,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from html import escape
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from julep_nb.display.panel.view import error_html
 from julep_nb.live.events import Capability, ExecutionStatus
@@ -34,10 +40,12 @@ from julep_nb.sources.julep.errors import InputError
 if TYPE_CHECKING:
     import ipywidgets
 
+    from julep_nb.display.panel.view import Drawer
     from julep_nb.live.handle import ExecutionHandle
 
 __all__ = [
     "ActionControl",
+    "BodyPart",
     "CancelControl",
     "Control",
     "Request",
@@ -51,6 +59,7 @@ __all__ = [
 Request = Callable[[], Awaitable[Any]]
 NOTE_STYLE = "color:var(--jp-ui-font-color2,#616161);"
 BUTTON_LAYOUT = {"width": "auto", "min_width": "110px"}
+W = TypeVar("W")
 
 
 def on_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[[], None]) -> None:
@@ -72,7 +81,7 @@ class Control:
 
     capability: ClassVar[Capability]
     button: ipywidgets.Button | None = None  # in the column beside the header
-    body: ipywidgets.Widget | None = None  # in the drawer below the header
+    body: ipywidgets.Widget | None = None  # in the drawer below the header, once built
     settled = False  # put at rest after the execution ended
 
     def sync(self, state: ExecutionState) -> None:
@@ -83,7 +92,11 @@ class Control:
         return 0
 
     def models(self) -> tuple[Any, ...]:
-        """What :meth:`sync` and :meth:`settle` may change, one entry per widget model."""
+        """What :meth:`sync` and :meth:`settle` may change, one entry per widget model.
+
+        Always as many entries (None for a widget not built yet), so the panel can
+        compare them before and after a change.
+        """
         return ()
 
     def settle(self, state: ExecutionState) -> None:
@@ -93,6 +106,29 @@ class Control:
     def settle_messages(self, state: ExecutionState) -> int:
         """Messages :meth:`settle` will send."""
         return 0
+
+
+class BodyPart(Generic[W]):
+    """A widget of a control's body: reading it before the body exists builds the body.
+
+    :meth:`ActionControl.make_body` assigns the widget to the instance, which then
+    shadows this descriptor (as :func:`functools.cached_property` does).
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, control: None, owner: Any = None) -> BodyPart[W]: ...
+
+    @overload
+    def __get__(self, control: ActionControl, owner: Any = None) -> W: ...
+
+    def __get__(self, control: ActionControl | None, owner: Any = None) -> BodyPart[W] | W:
+        if control is None:
+            return self
+        control.build()
+        return control.__dict__[self.name]
 
 
 def make_button(description: str, icon: str, tooltip: str, **style: Any) -> ipywidgets.Button:
@@ -112,37 +148,72 @@ class ActionControl(Control):
     """A control that sends one action at a time and shows how it went.
 
     Subclasses say what to send (:meth:`request`, reading their inputs: an
-    ``InputError`` is shown and nothing is sent) and how their widgets look while a
-    request is in flight (:meth:`show_busy`).
+    ``InputError`` is shown and nothing is sent), what their body holds
+    (:meth:`make_body`) and how their widgets look while a request is in flight
+    (:meth:`show_busy`).
     """
 
     verb: ClassVar[str]  # the button's word, and the action's in messages: "Cancel"
     keeps_busy: ClassVar[bool] = False  # after success: wait for the end (cancel, terminate)
     ends_in: ClassVar[tuple[ExecutionStatus, str] | None] = None  # status, the button's word then
+    face: ClassVar[tuple[str, str, str]]  # the button: description, icon, tooltip
     button: ipywidgets.Button
+    message: BodyPart[ipywidgets.HTML] = BodyPart()  # the error (or note) line, in the body
 
-    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
-        import ipywidgets as w
-
+    def __init__(
+        self,
+        handle: ExecutionHandle,
+        *,
+        loop: asyncio.AbstractEventLoop | None,
+        drawer: Drawer | None = None,
+    ) -> None:
         self.handle = handle
         self.loop = loop  # the kernel's, captured when the panel was built
-        self.message = w.HTML()  # the control's error (or note) line
+        self.drawer = drawer  # where the body goes once it is built
         self.requests = 0  # requests started
         self.task: asyncio.Future[None] | None = None  # the request in flight, or the last
         self.busy = False
         self.error: str | None = None  # what the error line shows, as text
+        self.button = make_button(*self.face)
+        self.button.on_click(self.pressed)
 
     # ------------------------------------------------------------------ subclasses
+
+    def pressed(self, _widget: Any = None) -> None:
+        """The button's callback (any thread); by default it sends the action."""
+        self.clicked()
 
     def request(self) -> Request:
         """What to send, from the control's inputs (InputError: nothing is sent)."""
         raise NotImplementedError
+
+    def make_body(self) -> ipywidgets.Widget:
+        """The body's widgets, around :attr:`message` (assign each :class:`BodyPart`)."""
+        return self.message
 
     def show_busy(self, busy: bool) -> None:
         """Show that a request is (or no longer is) in flight."""
 
     def succeeded(self, result: Any) -> None:
         """The request went through; ``result`` is what the action returned."""
+
+    # ------------------------------------------------------------------ the body
+
+    @property
+    def built(self) -> bool:
+        """The body exists (until it is needed, the control is its button alone)."""
+        return self.body is not None
+
+    def build(self) -> ipywidgets.Widget:
+        """The body: made and put in the drawer the first time it is needed."""
+        if self.body is None:
+            import ipywidgets as w
+
+            self.message = w.HTML(error_html(self.error) if self.error else "")
+            self.body = self.make_body()
+            if self.drawer is not None:
+                self.drawer.put(self.capability, self.body)
+        return self.body
 
     # ------------------------------------------------------------------ sending
 
@@ -162,7 +233,8 @@ class ActionControl(Control):
         self.busy = True
         self.requests += 1
         self.error = None
-        self.message.value = ""
+        if self.built:
+            self.message.value = ""
         self.show_busy(True)
         if self.loop is None:  # no event loop anywhere (a script): send synchronously
             asyncio.run(self._send(call))
@@ -184,6 +256,7 @@ class ActionControl(Control):
         self.succeeded(result)
 
     def show_error(self, text: str) -> None:
+        """Show ``text`` (escaped) on the error line, building the body if need be."""
         self.error = text
         self.message.value = error_html(text)
 
@@ -195,7 +268,8 @@ class ActionControl(Control):
         return True, self.ends_in[1] if ended and self.ends_in else self.verb
 
     def models(self) -> tuple[Any, ...]:
-        return ((self.button.disabled, self.button.description), self.message.value)
+        message = self.message.value if self.built else None
+        return ((self.button.disabled, self.button.description), message)
 
     def settle(self, state: ExecutionState) -> None:
         self.settled = True
@@ -208,18 +282,16 @@ class ActionControl(Control):
 
 
 class CancelControl(ActionControl):
-    """Cancel: ask the service to stop the execution (it may clean up first)."""
+    """Cancel: ask the service to stop the execution (it may clean up first).
+
+    Its body is its error line alone, built when a failure must be shown.
+    """
 
     capability = Capability.CANCEL
     verb = "Cancel"
     keeps_busy = True
     ends_in = (ExecutionStatus.CANCELLED, "Cancelled")
-
-    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
-        super().__init__(handle, loop=loop)
-        self.button = make_button("Cancel", "stop", "Cancel the execution")
-        self.button.on_click(self.clicked)
-        self.body = self.message
+    face = ("Cancel", "stop", "Cancel the execution")
 
     def request(self) -> Request:
         return self.handle.cancel
@@ -235,13 +307,15 @@ class TerminateControl(ActionControl):
     verb = "Terminate"
     keeps_busy = True
     ends_in = (ExecutionStatus.TERMINATED, "Terminated")
+    face = ("Terminate", "ban", "Stop the execution at once (asks first)")
+    reason: BodyPart[ipywidgets.Text] = BodyPart()
+    confirm_button: BodyPart[ipywidgets.Button] = BodyPart()
+    keep_button: BodyPart[ipywidgets.Button] = BodyPart()
+    confirm: BodyPart[ipywidgets.VBox] = BodyPart()  # the confirmation (hidden until asked)
 
-    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
+    def make_body(self) -> ipywidgets.Widget:
         import ipywidgets as w
 
-        super().__init__(handle, loop=loop)
-        self.button = make_button("Terminate", "ban", "Stop the execution at once (asks first)")
-        self.button.on_click(self._ask_clicked)
         self.reason = w.Text(
             placeholder="reason (optional)",
             layout=w.Layout(flex="1 1 auto", max_width="420px"),
@@ -257,14 +331,14 @@ class TerminateControl(ActionControl):
             [prompt, w.HBox([self.reason, self.confirm_button, self.keep_button])],
             layout=w.Layout(display="none"),
         )
-        self.body = w.VBox([self.confirm, self.message])
+        return w.VBox([self.confirm, self.message])
 
     @property
     def asking(self) -> bool:
         """The confirmation is open."""
-        return self.confirm.layout.display != "none"
+        return self.built and self.confirm.layout.display != "none"
 
-    def _ask_clicked(self, _widget: Any = None) -> None:
+    def pressed(self, _widget: Any = None) -> None:
         on_loop(self.loop, self.ask)
 
     def _keep_clicked(self, _widget: Any = None) -> None:
@@ -276,7 +350,8 @@ class TerminateControl(ActionControl):
             self._show_confirm(not self.asking)
 
     def _show_confirm(self, shown: bool) -> None:
-        self.confirm.layout.display = None if shown else "none"
+        if shown or self.built:  # a confirmation never built is closed already
+            self.confirm.layout.display = None if shown else "none"
 
     def request(self) -> Request:
         reason = self.reason.value.strip() or None
@@ -291,7 +366,8 @@ class TerminateControl(ActionControl):
         self._show_confirm(not busy)  # a failure leaves it open: one click to retry
 
     def models(self) -> tuple[Any, ...]:
-        return (*super().models(), self.confirm.layout.display)
+        asked = self.confirm.layout.display if self.built else None
+        return (*super().models(), asked)
 
     def settle(self, state: ExecutionState) -> None:
         super().settle(state)

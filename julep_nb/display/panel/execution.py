@@ -19,7 +19,7 @@ from julep_nb.display.html import render_execution, render_text
 from julep_nb.display.panel.controls import CancelControl, Control, TerminateControl
 from julep_nb.display.panel.driver import UpdateDriver
 from julep_nb.display.panel.forms import QueryControl, ResumeControl, SignalControl
-from julep_nb.display.panel.view import PanelView
+from julep_nb.display.panel.view import Drawer, PanelView
 from julep_nb.live.events import Capability
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.sync import running_loop
@@ -43,12 +43,20 @@ BUTTONS: tuple[tuple[Capability, Callable[..., Control]], ...] = (
 
 
 def build_controls(
-    handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None
+    handle: ExecutionHandle,
+    *,
+    loop: asyncio.AbstractEventLoop | None,
+    drawer: Drawer | None = None,
 ) -> dict[Capability, Control]:
-    """One control per capability of ``handle`` that has a button (resume has a form)."""
+    """One control per capability of ``handle`` that has a button (resume has a form).
+
+    Each control puts its body in ``drawer`` when the body is first needed.
+    """
     offered = handle.capabilities
     return {
-        capability: kind(handle, loop=loop) for capability, kind in BUTTONS if capability in offered
+        capability: kind(handle, loop=loop, drawer=drawer)
+        for capability, kind in BUTTONS
+        if capability in offered
     }
 
 
@@ -86,11 +94,13 @@ class ExecutionPanel:
             self._unsubscribe = handle.subscribe(self.update)
 
     def _build(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        controls = build_controls(self.handle, loop=loop)
+        offered = [c for c, _ in BUTTONS if c in self.handle.capabilities]
+        drawer = Drawer(offered) if offered else None
+        controls = build_controls(self.handle, loop=loop, drawer=drawer)
         self.view = PanelView(
             timeline_limit=self.timeline_limit,
             buttons=[c.button for c in controls.values() if c.button is not None],
-            drawer=[c.body for c in controls.values() if c.body is not None],
+            drawer=drawer,
         )
         if Capability.RESUME in self.handle.capabilities:
             box = self.view.form_box

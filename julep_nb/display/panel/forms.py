@@ -9,7 +9,7 @@
   the execution awaits input.
 
 Signal and Query are opened from their button beside the header; their form sits
-in the drawer below it.
+in the drawer below it, built the first time it is opened (or its fields are read).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from julep_nb.display._style import PRE
 from julep_nb.display.form import ResumeForm
 from julep_nb.display.panel.controls import (
     ActionControl,
+    BodyPart,
     Control,
     Request,
     make_button,
@@ -37,6 +38,7 @@ from julep_nb.sources.julep.errors import InputError
 if TYPE_CHECKING:
     import ipywidgets
 
+    from julep_nb.display.panel.view import Drawer
     from julep_nb.live.handle import ExecutionHandle
 
 __all__ = ["QueryControl", "ResumeControl", "SignalControl"]
@@ -50,38 +52,47 @@ class _FormControl(ActionControl):
 
     busy_word = "Sending…"  # the form's button while a request is in flight
     send = "Send"  # ...and otherwise
+    send_button: BodyPart[ipywidgets.Button] = BodyPart()
 
-    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
-        super().__init__(handle, loop=loop)
-        self.send_button: ipywidgets.Button  # set by the subclass, with the form
-
-    def _toggle_clicked(self, _widget: Any = None) -> None:
+    def pressed(self, _widget: Any = None) -> None:
         on_loop(self.loop, self.toggle)
+
+    def make_send_button(self, tooltip: str) -> ipywidgets.Button:
+        """The form's button (disabled in a form first built after the execution ended)."""
+        button = make_button(self.send, self.face[1], tooltip, disabled=self.settled)
+        button.on_click(self.clicked)
+        return button
 
     @property
     def opened(self) -> bool:
         """The form is open."""
-        assert self.body is not None
-        return self.body.layout.display != "none"
+        return self.body is not None and self.body.layout.display != "none"
 
     def toggle(self) -> None:
-        """On the loop: open the form, or close it."""
-        assert self.body is not None
-        self.body.layout.display = "none" if self.opened else None
+        """On the loop: open the form (building it the first time), or close it."""
+        self.build().layout.display = "none" if self.opened else None
+
+    def show_error(self, text: str) -> None:
+        super().show_error(text)
+        if not self.opened:  # the error line is in the form: show it
+            self.toggle()
 
     def show_busy(self, busy: bool) -> None:
         word = self.busy_word if busy else self.send
         set_traits(self.send_button, disabled=busy, description=word)
 
     def models(self) -> tuple[Any, ...]:
-        send = (self.send_button.disabled, self.send_button.description)
+        send = (self.send_button.disabled, self.send_button.description) if self.built else None
         return (*super().models(), send)
 
     def settle(self, state: ExecutionState) -> None:
         super().settle(state)
-        set_traits(self.send_button, disabled=True, description=self.send)
+        if self.built:
+            set_traits(self.send_button, disabled=True, description=self.send)
 
     def settle_messages(self, state: ExecutionState) -> int:
+        if not self.built:
+            return super().settle_messages(state)
         send = (self.send_button.disabled, self.send_button.description)
         return super().settle_messages(state) + int(send != (True, self.send))
 
@@ -91,25 +102,36 @@ class SignalControl(_FormControl):
 
     capability = Capability.SIGNAL
     verb = "Signal"
+    face = ("Signal", "paper-plane", "Send the execution a signal")
+    name: BodyPart[ipywidgets.Widget] = BodyPart()  # a dropdown of known names, or free text
+    payload: BodyPart[ipywidgets.Textarea] = BodyPart()
+    row: BodyPart[ipywidgets.HBox] = BodyPart()  # the name and the send button
 
-    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
+    def __init__(
+        self,
+        handle: ExecutionHandle,
+        *,
+        loop: asyncio.AbstractEventLoop | None,
+        drawer: Drawer | None = None,
+    ) -> None:
+        super().__init__(handle, loop=loop, drawer=drawer)
+        self.signals: tuple[str, ...] = ()  # the names the source reports (the state shown)
+        self.names: tuple[str, ...] = ()  # the names the dropdown offers (none: free text)
+
+    def make_body(self) -> ipywidgets.Widget:
         import ipywidgets as w
 
-        super().__init__(handle, loop=loop)
-        self.button = make_button("Signal", "paper-plane", "Send the execution a signal")
-        self.button.on_click(self._toggle_clicked)
-        self.names: tuple[str, ...] = ()  # the names the dropdown offers (none: free text)
-        self.name: ipywidgets.Widget = self._name_widget(())
+        self.names = self.signals
+        self.name = self._name_widget(self.names)
         self.payload = w.Textarea(
             placeholder="payload: YAML or JSON, e.g.\nnote: ok",
             rows=3,
             layout=w.Layout(width="100%", max_width="560px"),
         )
-        self.send_button = make_button("Send", "paper-plane", "Send the signal")
-        self.send_button.on_click(self.clicked)
+        self.send_button = self.make_send_button("Send the signal")
         self.row = w.HBox([self.name, self.send_button])
         title = w.HTML(note_html("Signal the execution:"))
-        self.body = w.VBox(
+        return w.VBox(
             [title, self.row, self.payload, self.message], layout=w.Layout(display="none")
         )
 
@@ -125,17 +147,18 @@ class SignalControl(_FormControl):
         return w.Text(placeholder="signal name", layout=layout)
 
     def sync(self, state: ExecutionState) -> None:
-        if state.signals != self.names:  # the source named (other) signals: a new field
+        self.signals = state.signals
+        if self.built and state.signals != self.names:  # other names: a new field
             old, self.names = self.name, state.signals
             self.name = self._name_widget(state.signals, getattr(old, "value", None))
             self.row.children = (self.name, self.send_button)
             old.close()
 
     def expected_messages(self, state: ExecutionState) -> int:
-        return int(state.signals != self.names)
+        return int(self.built and state.signals != self.names)
 
     def models(self) -> tuple[Any, ...]:
-        return (*super().models(), self.row.children)
+        return (*super().models(), self.row.children if self.built else None)
 
     def request(self) -> Request:
         name = (self.name.value or "").strip()
@@ -158,25 +181,25 @@ class QueryControl(_FormControl):
 
     capability = Capability.QUERY
     verb = "Query"
+    face = ("Query", "question", "Ask the execution a query")
     busy_word = "Asking…"
     send = "Ask"
+    name: BodyPart[ipywidgets.Text] = BodyPart()
+    arguments: BodyPart[ipywidgets.Text] = BodyPart()
+    answer: BodyPart[ipywidgets.HTML] = BodyPart()  # the last query's answer
 
-    def __init__(self, handle: ExecutionHandle, *, loop: asyncio.AbstractEventLoop | None) -> None:
+    def make_body(self) -> ipywidgets.Widget:
         import ipywidgets as w
 
-        super().__init__(handle, loop=loop)
-        self.button = make_button("Query", "question", "Ask the execution a query")
-        self.button.on_click(self._toggle_clicked)
         self.name = w.Text(placeholder="query name", layout=w.Layout(**FIELD))
         self.arguments = w.Text(
             placeholder="arguments: YAML/JSON list, e.g. [1, x]", layout=w.Layout(**FIELD)
         )
-        self.send_button = make_button("Ask", "question", "Ask the query")
-        self.send_button.on_click(self.clicked)
+        self.send_button = self.make_send_button("Ask the query")
         self.answer = w.HTML()
         title = w.HTML(note_html("Query the execution:"))
         row = w.HBox([self.name, self.arguments, self.send_button])
-        self.body = w.VBox([title, row, self.answer, self.message], layout=w.Layout(display="none"))
+        return w.VBox([title, row, self.answer, self.message], layout=w.Layout(display="none"))
 
     def request(self) -> Request:
         name = self.name.value.strip()

@@ -8,7 +8,7 @@ resume form, so the question and the form stay side by side::
     ┌ live HTML (header, result, timeline) ─────────────┐ [Cancel]     <- buttons
     │                                                    │ [Terminate]
     message (a stopped watcher)
-    drawer (what the controls open: confirmations, forms, their errors)
+    drawer (what the controls open: confirmations, forms, their errors; empty until then)
     form_box (the resume form, while the execution awaits input)
     timeline_below (the timeline, while the execution awaits input)
     styles (a <style>: the rules of the classes in the HTML above; shows nothing)
@@ -24,7 +24,7 @@ renderers in :mod:`julep_nb.display.html`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ from julep_nb.live.state import ExecutionState
 if TYPE_CHECKING:
     import ipywidgets
 
-__all__ = ["ERROR_STYLE", "PanelView", "error_html"]
+__all__ = ["ERROR_STYLE", "Drawer", "PanelView", "error_html"]
 
 ERROR_STYLE = "color:#c62828;white-space:pre-wrap;"
 BORDER = "1px solid var(--jp-border-color2, #e0e0e0)"
@@ -54,6 +54,26 @@ def watch_error_html(error: BaseException | None) -> str:
     return error_html(f"Stopped watching: {type(error).__name__}: {error}")
 
 
+class Drawer:
+    """The box below the header that holds the controls' bodies, each once it is built.
+
+    The bodies keep the order of ``order`` (the buttons'), whichever is built first.
+    """
+
+    def __init__(self, order: Sequence[Hashable]) -> None:
+        import ipywidgets as w
+
+        self.box = w.VBox([])
+        self._rank = {key: rank for rank, key in enumerate(order)}
+        self._bodies: dict[Hashable, ipywidgets.Widget] = {}
+
+    def put(self, key: Hashable, body: ipywidgets.Widget) -> None:
+        """Show ``body`` as ``key``'s (one message: the box's children)."""
+        self._bodies[key] = body
+        keys = sorted(self._bodies, key=self._rank.__getitem__)
+        self.box.children = tuple(self._bodies[k] for k in keys)
+
+
 class PanelView:
     """The panel's widgets; :meth:`render` shows a state in them."""
 
@@ -62,7 +82,7 @@ class PanelView:
         *,
         timeline_limit: int,
         buttons: Sequence[ipywidgets.Widget] = (),
-        drawer: Sequence[ipywidgets.Widget] = (),
+        drawer: Drawer | None = None,
     ) -> None:
         import ipywidgets as w
 
@@ -75,6 +95,7 @@ class PanelView:
         self.timeline_below = w.HTML(layout=w.Layout(display="none"))
         self.message = w.HTML()
         self.form_box = w.VBox([])
+        self.drawer = drawer
         top: list[ipywidgets.Widget] = [self.live]
         if buttons:
             column = w.VBox(list(buttons), layout=w.Layout(flex="0 0 auto"))
@@ -83,8 +104,8 @@ class PanelView:
             w.HBox(top, layout=w.Layout(align_items="flex-start")),
             self.message,
         ]
-        if drawer:
-            parts.append(w.VBox(list(drawer)))
+        if drawer is not None:
+            parts.append(drawer.box)
         parts += [self.form_box, self.timeline_below, self.styles]
         self.widget = w.VBox(
             parts, layout=w.Layout(border=BORDER, padding="4px 10px", max_width="1000px")
