@@ -92,8 +92,9 @@ def test_quickstart_panel_updates_while_kernel_idle(
         seen: list[tuple[str, str, int]] = []
         deadline = time.monotonic() + 30
         while True:
+            badge = _badge(cell)  # then the rows: once the badge is final, so is the table
             rows = cell.locator(".jp-OutputArea table tr").count()
-            seen.append((_badge(cell), page.evaluate(KERNEL_STATUS), rows))
+            seen.append((badge, page.evaluate(KERNEL_STATUS), rows))
             if seen[-1][0] in TERMINAL or time.monotonic() > deadline:
                 break
             time.sleep(0.05)

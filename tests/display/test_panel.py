@@ -187,7 +187,9 @@ async def test_a_click_from_another_thread_cancels_on_the_loop(source: MemoryJul
 QUESTION = {"question": "How many?", "fields": [{"name": "n", "type": "integer", "required": True}]}
 
 
-async def test_the_resume_form_appears_only_while_waiting(source: MemoryJulep) -> None:
+async def test_the_resume_form_appears_only_while_waiting(
+    source: MemoryJulep, frontend: Messages
+) -> None:
     handle, panel = live(source, refresh_rate=100)
     source.commit("init")
     source.commit("wait", {"info": QUESTION}, label="ask")
@@ -215,6 +217,12 @@ async def test_the_resume_form_appears_only_while_waiting(source: MemoryJulep) -
     source.commit("finish", 1)
     await until(lambda: panel.state.is_terminal)
     assert panel.form is None
+    # the two forms closed every model they opened: what stays open is what the panel shows
+    shown = {w.model_id for w in panel.widgets()}
+    shown |= {getattr(w, p).model_id for w in panel.widgets() for p in ("layout", "style")
+              if hasattr(w, p)}  # fmt: skip
+    opened = {cid for cid, kind, _ in frontend if kind == "comm_open"}
+    assert opened - {cid for cid, kind, _ in frontend if kind == "comm_close"} == shown
 
 
 async def test_a_new_wait_with_the_same_question_gets_a_fresh_form(source: MemoryJulep) -> None:

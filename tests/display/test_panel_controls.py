@@ -9,6 +9,7 @@ stands in for the frontend.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -374,3 +375,22 @@ async def test_an_html_only_panel_of_a_workflow_has_no_controls_and_ends(flows: 
     await until(lambda: panel.state.is_terminal)
     assert panel.controls == {} and panel.widgets() == []
     assert "reason: enough" in render_text(panel.state)
+
+
+def closed(frontend: Messages) -> set[str]:
+    return {comm_id for comm_id, kind, _ in frontend if kind == "comm_close"}
+
+
+async def test_a_replaced_name_field_closes_every_model_it_opened(
+    flows: Workflows, frontend: Messages
+) -> None:
+    handle, panel = await live(flows)
+    signal = signal_of(panel)
+    signal.button.click()
+    for names in (("approve", "reject", "escalate"), (), ("approve",)):
+        old = signal.name
+        signal.sync(dataclasses.replace(panel.state, signals=names))
+        assert signal.name is not old and old.comm is None
+    # every model still open is one the panel shows: nothing left behind by the old fields
+    assert opened(frontend) - closed(frontend) == models_of(panel)
+    assert [label for label, _ in signal.name.options][1:] == ["approve"]

@@ -53,6 +53,7 @@ __all__ = [
     "make_button",
     "note_html",
     "on_loop",
+    "close_all",
     "set_traits",
 ]
 
@@ -382,3 +383,20 @@ def set_traits(widget: Any, **values: Any) -> None:
     with widget.hold_sync():
         for name, value in values.items():
             setattr(widget, name, value)
+
+
+def close_all(widget: Any) -> None:
+    """Close ``widget``, its children and their layouts and styles: every model it opened.
+
+    ``Widget.close`` closes that one model only; a replaced field or form would leave its
+    layout, style and children open in the kernel and the frontend until the kernel ends.
+    """
+    stack = [widget]
+    while stack:
+        found = stack.pop()
+        stack.extend(getattr(found, "children", ()))
+        for part in ("layout", "style"):
+            inner = getattr(found, part, None)
+            if inner is not None and hasattr(inner, "close"):
+                inner.close()
+        found.close()

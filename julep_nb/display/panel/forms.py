@@ -26,6 +26,7 @@ from julep_nb.display.panel.controls import (
     BodyPart,
     Control,
     Request,
+    close_all,
     make_button,
     note_html,
     on_loop,
@@ -152,7 +153,7 @@ class SignalControl(_FormControl):
             old, self.names = self.name, state.signals
             self.name = self._name_widget(state.signals, getattr(old, "value", None))
             self.row.children = (self.name, self.send_button)
-            old.close()
+            close_all(old)
 
     def expected_messages(self, state: ExecutionState) -> int:
         return int(self.built and state.signals != self.names)
@@ -268,13 +269,18 @@ class ResumeControl(Control):
     def sync(self, state: ExecutionState) -> None:
         if state.status is not ExecutionStatus.AWAITING_INPUT:
             if self.form is not None:
-                self.form = None
-                self.box.children = ()
+                self._show(None)
             return
         if self._needs_form(state):
             self._form_for = self._wait_of(state)
-            self.form = ResumeForm(state.waiting_info, self.handle.resume, loop=self.loop)
-            self.box.children = (self.form.widget,)
+            self._show(ResumeForm(state.waiting_info, self.handle.resume, loop=self.loop))
+
+    def _show(self, form: ResumeForm | None) -> None:
+        """Put ``form`` (or nothing) in the box, then close every model of the one before."""
+        old, self.form = self.form, form
+        self.box.children = () if form is None else (form.widget,)
+        if old is not None:  # out of the box first: no view shows a closed model
+            close_all(old.widget)
 
     def expected_messages(self, state: ExecutionState) -> int:
         waiting = state.status is ExecutionStatus.AWAITING_INPUT
