@@ -12,9 +12,8 @@ committed transition to :class:`Hub`, which fans it out to the open streams.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -26,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
-from julep_nb.local.bodies import MAX_BODY_BYTES, read_body
+from julep_nb.local.bodies import MAX_BODY_BYTES, json_response, read_body
 from julep_nb.local.bulk_routes import bulk_routes
 from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.input_check import check_input
@@ -62,11 +61,6 @@ class EngineLike(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    body = json.dumps(data, separators=(",", ":")).encode()
-    return Response(body, status, headers=headers, media_type="application/json")
-
-
 # ---------------------------------------------------------------------- request helpers
 
 
@@ -100,7 +94,7 @@ def _page(request: Request, default_direction: str = "desc") -> dict[str, Any]:
 
 
 def _items(models: Iterable[pydantic.BaseModel]) -> Response:
-    return _json({"items": [m.model_dump(mode="json") for m in models]})
+    return json_response({"items": [m.model_dump(mode="json") for m in models]})
 
 
 # ---------------------------------------------------------------------- the app
@@ -157,16 +151,18 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     The one place where the local server's errors become HTTP answers.
     """
     if isinstance(exc, HTTPException):
-        return _json(error_body(str(exc.detail), exc.status_code), exc.status_code, exc.headers)
+        return json_response(
+            error_body(str(exc.detail), exc.status_code), exc.status_code, exc.headers
+        )
     if isinstance(exc, TaskInvalid):
         body = error_body(
             f"Task specification is invalid: {exc}", 400, code=exc.code, type=exc.wire_type
         )
         body["error"]["details"] = [{"location": exc.location, "message": str(exc)}]
-        return _json(body, 400)
+        return json_response(body, 400)
     if isinstance(exc, LocalError) and exc.status < 500:
         body = error_body(exc.message, exc.status, code=exc.code, type=exc.wire_type)
-        return _json(body, exc.status)
+        return json_response(body, exc.status)
     if isinstance(exc, pydantic.ValidationError):
         details = [
             {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
@@ -174,11 +170,11 @@ async def _on_error(request: Request, exc: Exception) -> Response:
         ]
         body = error_body("Validation error", 422, code="validation_error", type="validation_error")
         body["error"]["details"] = details
-        return _json(body, 422)
+        return json_response(body, 422)
     if isinstance(exc, LocalError):  # others are re-raised by starlette, and logged there
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     message = f"Internal server error ({type(exc).__name__}); see the server log"
-    return _json(error_body(message, 500, type="server_error"), 500)
+    return json_response(error_body(message, 500, type="server_error"), 500)
 
 
 class _Routes:
@@ -223,20 +219,20 @@ class _Routes:
     # -- meta
 
     async def healthz(self, request: Request) -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def openapi(self, request: Request) -> Response:
-        return _json(openapi_document())
+        return json_response(openapi_document())
 
     # -- agents and tasks
 
     async def create_agent(self, request: Request) -> Response:
         data = CreateAgentRequest.model_validate(await read_body(request))
         agent = self.store.create_agent(data.model_dump(exclude_unset=True))
-        return _json(agent.to_wire(), 201)
+        return json_response(agent.to_wire(), 201)
 
     async def get_agent(self, request: Request) -> Response:
-        return _json(self.store.get_agent(request.path_params["agent_id"]).to_wire())
+        return json_response(self.store.get_agent(request.path_params["agent_id"]).to_wire())
 
     def _task_spec(self, raw: Any) -> dict[str, Any]:
         data = CreateTaskRequest.model_validate(raw)
@@ -254,17 +250,17 @@ class _Routes:
     async def create_task(self, request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
         spec = self._task_spec(await read_body(request, yaml_ok=True))
-        return _json(self.store.create_task(agent_id, spec).to_wire(), 201)
+        return json_response(self.store.create_task(agent_id, spec).to_wire(), 201)
 
     async def put_task(self, request: Request) -> Response:
         agent_id, task_id = request.path_params["agent_id"], request.path_params["task_id"]
         spec = self._task_spec(await read_body(request, yaml_ok=True))
         self.store.get_agent(agent_id)
         task = self.store.update_task(task_id, spec, agent_id=agent_id)
-        return _json(task.to_wire(), 201)
+        return json_response(task.to_wire(), 201)
 
     async def get_task(self, request: Request) -> Response:
-        return _json(self.store.get_task(request.path_params["task_id"]).to_wire())
+        return json_response(self.store.get_task(request.path_params["task_id"]).to_wire())
 
     async def list_tasks(self, request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
@@ -287,8 +283,8 @@ class _Routes:
             self.engine.start(execution.id, execution=execution)
         await self.store.committed()  # the row may share the loop turn's commit
         if not created:
-            return _json(execution.to_wire(), 200, {"Idempotent-Replayed": "true"})
-        return _json(execution.to_wire(), 201)
+            return json_response(execution.to_wire(), 200, {"Idempotent-Replayed": "true"})
+        return json_response(execution.to_wire(), 201)
 
     async def list_executions(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
@@ -300,7 +296,9 @@ class _Routes:
         return Response(body, 200, media_type="application/json")
 
     async def get_execution(self, request: Request) -> Response:
-        return _json(self.store.get_execution(request.path_params["execution_id"]).to_wire())
+        return json_response(
+            self.store.get_execution(request.path_params["execution_id"]).to_wire()
+        )
 
     async def update_execution(self, request: Request) -> Response:
         execution_id = request.path_params["execution_id"]
@@ -319,12 +317,12 @@ class _Routes:
                 f"status must be 'cancelled' (cancel) or 'running' (resume with input), "
                 f"got {status!r}",
             )
-        return _json(None)
+        return json_response(None)
 
     async def resume_with_token(self, request: Request) -> Response:
         data = TaskTokenResumeRequest.model_validate(await read_body(request))
         await self.engine.resume_with_token(data.task_token, data.input)
-        return _json(None)
+        return json_response(None)
 
     # -- transitions
 
@@ -339,7 +337,7 @@ class _Routes:
     async def get_transition(self, request: Request) -> Response:
         params = request.path_params
         transition = self.store.get_transition(params["execution_id"], params["transition_id"])
-        return _json(transition.to_wire())
+        return json_response(transition.to_wire())
 
     # -- streams
 

@@ -1,4 +1,5 @@
-"""Request bodies of the local server: JSON everywhere, YAML too on the task routes.
+"""Request and response bodies of the local server: JSON everywhere, YAML too on the
+task routes' requests.
 
 Julep's task routes take ``application/yaml`` (and ``text/yaml``,
 ``application/x-yaml``, ``text/x-yaml``) as well as JSON. YAML is read with the
@@ -8,13 +9,16 @@ huge one) and within the same size and nesting limits as JSON.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 import yaml
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 
-__all__ = ["MAX_BODY_BYTES", "YAML_TYPES", "read_body"]
+__all__ = ["MAX_BODY_BYTES", "YAML_TYPES", "json_response", "read_body"]
 
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 YAML_TYPES: Final = frozenset(
@@ -77,3 +81,11 @@ async def read_body(request: Request, *, yaml_ok: bool = False) -> Any:
         raise HTTPException(400, f"request body is not valid JSON: {exc}") from None
     except RecursionError:  # json.loads recurses per level: '[' * 100_000 was a 500
         raise HTTPException(400, "request body is nested too deeply to parse; flatten it") from None
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """``data`` as a compact JSON response."""
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return Response(body, status, headers=headers, media_type="application/json")

@@ -25,7 +25,6 @@ so one request per execution cannot keep up with the server (docs/performance.md
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 import pydantic
@@ -35,25 +34,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb._version import __version__
-from julep_nb.local.bodies import read_body
+from julep_nb.local.bodies import json_response, read_body
 from julep_nb.local.input_check import check_input
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.models import Execution
-from julep_nb.sources.julep.requests import MAX_BULK_ITEMS, BulkCreateExecutionsRequest
+from julep_nb.sources.julep.requests import (
+    BULK_CREATE,
+    MAX_BULK_ITEMS,
+    BulkCreateExecutionsRequest,
+)
 
-__all__ = ["BULK_CREATE", "EXTENSIONS", "bulk_routes"]
+__all__ = ["BULK_CREATE_ROUTE", "EXTENSIONS_ROUTE", "bulk_routes"]
 
-EXTENSIONS = "/julep_nb/extensions"
-BULK_CREATE = "/julep_nb/tasks/{task_id}/executions/bulk"
+EXTENSIONS_ROUTE = "/julep_nb/extensions"
+BULK_CREATE_ROUTE = "/julep_nb/tasks/{task_id}/executions/bulk"
 
 
 class _Starts(Protocol):
     def start(self, execution_id: str, *, execution: Execution | None = None) -> None: ...
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, separators=(",", ":")).encode()
-    return Response(body, status, media_type="application/json")
 
 
 def _bulk_body(raw: Any) -> BulkCreateExecutionsRequest:
@@ -83,8 +81,8 @@ def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
     """The extension routes over ``store``; ``engine`` starts the executions made."""
 
     async def extensions(request: Request) -> Response:
-        return _json(
-            {"server": "julep_nb", "version": __version__, "extensions": ["bulk_create_executions"]}
+        return json_response(
+            {"server": "julep_nb", "version": __version__, "extensions": [BULK_CREATE]}
         )
 
     async def create_many(request: Request) -> Response:
@@ -104,9 +102,11 @@ def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
         await store.committed()  # the rows joined the loop turn's commit group
         replayed = [i for i, (_, created) in enumerate(made) if not created]
         status = 201 if len(replayed) < len(made) else 200
-        return _json({"items": [e.to_wire() for e, _ in made], "replayed": replayed}, status)
+        return json_response(
+            {"items": [e.to_wire() for e, _ in made], "replayed": replayed}, status
+        )
 
     return [
-        Route(BULK_CREATE, create_many, methods=["POST"]),
-        Route(EXTENSIONS, extensions, methods=["GET"]),
+        Route(BULK_CREATE_ROUTE, create_many, methods=["POST"]),
+        Route(EXTENSIONS_ROUTE, extensions, methods=["GET"]),
     ]

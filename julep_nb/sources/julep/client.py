@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -36,6 +36,7 @@ from julep_nb.sources.julep.connection import Connection
 from julep_nb.sources.julep.errors import APIError, InputError, SourceUnreachable
 from julep_nb.sources.julep.models import Agent, Execution, ExecutionStatusEvent, Task, Transition
 from julep_nb.sources.julep.requests import (
+    BULK_CREATE,
     MAX_BULK_ITEMS,
     CreateAgentRequest,
     NewExecution,
@@ -48,9 +49,6 @@ from julep_nb.sources.julep.streams import ModelStream, parse_status_event, pars
 from julep_nb.sources.julep.taskspec import encode_json, parse_task
 
 __all__ = ["BULK_CREATE", "Client", "ModelStream", "NewExecution"]
-
-BULK_CREATE: Final = "bulk_create_executions"
-"""The extension of julep_nb's embedded server that :meth:`Client.create_executions` uses."""
 
 
 class Client(Connection):

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from julep_nb.sources.julep.models import ExecutionStatus, WireModel
 
 __all__ = [
+    "BULK_CREATE",
     "BulkCreateExecutionsRequest",
     "CreateAgentRequest",
     "CreateExecutionRequest",
@@ -58,6 +59,9 @@ class CreateExecutionRequest(WireModel):
 
 MAX_BULK_ITEMS: Final = 1000
 """The most executions one bulk create may carry."""
+BULK_CREATE: Final = "bulk_create_executions"
+"""The name julep_nb's embedded server lists its bulk create under (``GET
+/julep_nb/extensions``), and what a client asks ``offers()`` for."""
 
 
 class NewExecution(CreateExecutionRequest):
