@@ -4,7 +4,7 @@ The renderers write inline styles (:mod:`julep_nb.display._style` says why), and
 about three quarters of a live panel's HTML is ``style="…"`` attributes repeated on
 every cell of every row. A live panel sends its HTML again with every update, so
 :func:`to_classes` replaces each attribute with a class named after its content
-(``jnb-`` and a hash: the same style gets the same name in every kernel, so panels
+(``jnb`` and a hash: the same style gets the same name in every kernel, so panels
 of different kernels on one page agree on what a name means), and
 :func:`stylesheet` writes the rules, each declaration ``!important`` so that a rule
 wins over the frontend's own table styles as the inline style did. The stylesheet

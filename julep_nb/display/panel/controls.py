@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from html import escape
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
-from julep_nb.display.panel.view import error_html
+from julep_nb.display.panel.view import error_html, widget_tree
 from julep_nb.live.events import Capability, ExecutionStatus
 from julep_nb.live.state import ExecutionState
 from julep_nb.live.sync import running_loop
@@ -391,10 +391,7 @@ def close_all(widget: Any) -> None:
     ``Widget.close`` closes that one model only; a replaced field or form would leave its
     layout, style and children open in the kernel and the frontend until the kernel ends.
     """
-    stack = [widget]
-    while stack:
-        found = stack.pop()
-        stack.extend(getattr(found, "children", ()))
+    for found in widget_tree(widget):
         for part in ("layout", "style"):
             inner = getattr(found, part, None)
             if inner is not None and hasattr(inner, "close"):

@@ -13,7 +13,7 @@ resume form, so the question and the form stay side by side::
     timeline_below (the timeline, while the execution awaits input)
     styles (a <style>: the rules of the classes in the HTML above; shows nothing)
 
-The live HTML carries classes instead of the renderers' inline styles (a third of
+The live HTML carries classes instead of the renderers' inline styles (about half
 the bytes per update; :mod:`julep_nb.display.classes`). Their rules sit in
 :attr:`PanelView.styles`, which is sent again only when a style shows up for the
 first time, and :meth:`PanelView.expected_messages` counts that message too.
@@ -36,7 +36,7 @@ from julep_nb.live.state import ExecutionState
 if TYPE_CHECKING:
     import ipywidgets
 
-__all__ = ["ERROR_STYLE", "Drawer", "PanelView", "error_html"]
+__all__ = ["ERROR_STYLE", "Drawer", "PanelView", "error_html", "widget_tree"]
 
 ERROR_STYLE = "color:#c62828;white-space:pre-wrap;"
 BORDER = "1px solid var(--jp-border-color2, #e0e0e0)"
@@ -52,6 +52,17 @@ def watch_error_html(error: BaseException | None) -> str:
     if error is None:
         return ""
     return error_html(f"Stopped watching: {type(error).__name__}: {error}")
+
+
+def widget_tree(root: Any) -> list[Any]:
+    """``root`` and every widget inside it (its children's children too)."""
+    found: list[Any] = []
+    stack: list[Any] = [root]
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack.extend(getattr(widget, "children", ()))
+    return found
 
 
 class Drawer:
@@ -111,8 +122,11 @@ class PanelView:
             parts, layout=w.Layout(border=BORDER, padding="4px 10px", max_width="1000px")
         )
         self._rendered: dict[str, Any] = {}  # part -> what it was last rendered from
-        self._html = {"timeline": "", "result": ""}  # parts of the live HTML, as rendered
-        self._styles = {"timeline": frozenset[str](), "result": frozenset[str]()}  # their styles
+        # parts of the live HTML, as rendered (with classes), and the styles those stand for
+        self._done: dict[str, tuple[str, frozenset[str]]] = {
+            "timeline": ("", frozenset()),
+            "result": ("", frozenset()),
+        }
         self._known: frozenset[str] = frozenset()  # the styles self.styles has rules for
         self._convert: dict[str, Callable[[str], tuple[str, frozenset[str]]]] = {
             "timeline": RowMemo(),  # rows change a few at a time: convert only the new
@@ -121,13 +135,7 @@ class PanelView:
 
     def widgets(self) -> list[ipywidgets.Widget]:
         """Every widget of the panel, the controls' and the resume form's included."""
-        found: list[ipywidgets.Widget] = []
-        stack: list[Any] = [self.widget]
-        while stack:
-            widget = stack.pop()
-            found.append(widget)
-            stack.extend(getattr(widget, "children", ()))
-        return found
+        return widget_tree(self.widget)
 
     def models(self) -> tuple[Any, ...]:
         """What :meth:`render` may change, one entry per widget model (one message each)."""
@@ -165,7 +173,8 @@ class PanelView:
         header, header_styles = to_classes(render_header(state))
         top = header + self._result(state)
         timeline = self._timeline(state)
-        return top, timeline, header_styles | self._styles["result"] | self._styles["timeline"]
+        styles = header_styles | self._done["result"][1] | self._done["timeline"][1]
+        return top, timeline, styles
 
     def _timeline(self, state: ExecutionState) -> str:
         latest = state.latest_entry
@@ -173,18 +182,18 @@ class PanelView:
         if self._changed("timeline", key):
             limit = self.timeline_limit
             self._keep("timeline", render_gantt(state) + render_timeline(state, limit=limit))
-        return self._html["timeline"]
+        return self._done["timeline"][0]
 
     def _result(self, state: ExecutionState) -> str:
         latest = state.latest_entry
         key = (state.status, latest and latest.id, state.reported_error, id(state.reported_output))
         if self._changed("result", key):
             self._keep("result", render_result(state))
-        return self._html["result"]
+        return self._done["result"][0]
 
     def _keep(self, part: str, html: str) -> None:
         """Remember ``part``'s new HTML, with classes, and the styles those stand for."""
-        self._html[part], self._styles[part] = self._convert[part](html)
+        self._done[part] = self._convert[part](html)
 
     def _changed(self, part: str, key: Any) -> bool:
         """Whether ``part`` shows something else now (then ``key`` is remembered)."""
