@@ -5,11 +5,13 @@ Rows (all measured in one run, against one in-process server started with
 
 - executions/s: a 3-step ``evaluate`` task, each execution created with
   ``POST /tasks/{id}/executions`` and followed on ``status.stream`` until it
-  succeeds, 16 at a time, by a minimal HTTP/1.1 client (the server's figure),
-  and again by httpx (what an in-process Python client gets: httpx costs more
-  CPU per request than the server, and shares the GIL with it); and with the
-  executions created through julep_nb's bulk route (one request for as many as
-  just ended), the minimal client again;
+  succeeds, 16 at a time, by the minimal HTTP/1.1 client of
+  :mod:`benchmarks._raw_client` in a process of its own (the server's figure, as
+  ``julep-nb serve`` is used), with this process's CPU per execution; again with
+  the executions created through julep_nb's bulk route (one request for as many
+  as just ended); again with the client in this process (as in a notebook, where
+  client and server share the GIL); and by httpx in this process (httpx costs
+  more CPU per request than the server);
 - transitions/s: transitions committed to the store and received by a client
   of ``transitions.stream``;
 - commit → SSE bytes latency, p50 and p99, for ``status.stream`` and
@@ -26,7 +28,7 @@ Run: ``python -m benchmarks.bench_local_server [--quick]``.
 from __future__ import annotations
 
 import asyncio
-import json
+import resource
 import socket
 import subprocess
 import sys
@@ -44,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from benchmarks._raw_client import CONCURRENCY, bulk_rate, per_row_rate
 from benchmarks._util import percentile, row
 from julep_nb.local import start
 from julep_nb.local.server import LocalServer
@@ -51,8 +54,8 @@ from julep_nb.local.store import Store
 from julep_nb.local.streams import format_sse
 from julep_nb.sources.julep.models import TransitionTarget, TransitionType
 
+ROOT = Path(__file__).resolve().parents[1]
 POLL_INTERVAL = 1.0  # hosted Julep's status.stream polls its database once a second
-CONCURRENCY = 16
 TASK = {
     "name": "three evaluates",
     "main": [
@@ -84,139 +87,59 @@ async def _run_one(http: httpx.AsyncClient, task_id: str, x: int) -> None:
 async def executions_per_second(server: LocalServer, n: int) -> float:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as http:
-        agent = (await http.post("/agents", json={"name": "bench"})).json()
-        task = (await http.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
-        await asyncio.gather(*(_run_one(http, task["id"], i) for i in range(CONCURRENCY)))
+        task_id = await _bench_task(server)
+        await asyncio.gather(*(_run_one(http, task_id, i) for i in range(CONCURRENCY)))
         queue = iter(range(n))
 
         async def worker() -> None:
             for i in queue:
-                await _run_one(http, task["id"], i)
+                await _run_one(http, task_id, i)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         return n / (time.perf_counter() - began)
 
 
-class _RawHTTP:
-    """A minimal keep-alive HTTP/1.1 client on asyncio streams.
-
-    httpx spends more CPU per request than the server does; with client and server
-    sharing one process (as in a notebook) it would measure httpx. This client does
-    the least a client can, so the figure is the server's.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def connect(cls, port: int) -> _RawHTTP:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
-
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = f"{method} {path} HTTP/1.1\r\nHost: bench\r\nContent-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"Content-Type: application/json\r\n\r\n" + body)
-        header = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(header[9:12])
-        lower = header.lower()
-        if b"transfer-encoding: chunked" in lower:
-            return status, await self._chunks()
-        length = int(lower.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
-        return status, await self.reader.readexactly(length)
-
-    async def _chunks(self) -> bytes:
-        parts = []
-        while True:
-            size = int((await self.reader.readuntil(b"\r\n"))[:-2], 16)
-            parts.append(await self.reader.readexactly(size + 2))
-            if size == 0:
-                return b"".join(parts)
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
-
-
-async def _run_raw(http: _RawHTTP, task_id: str, x: int) -> None:
-    body = b'{"input":{"x":%d}}' % x
-    status, created = await http.request("POST", f"/tasks/{task_id}/executions", body)
-    if status != 201:
-        raise RuntimeError(f"create failed: {status} {created[:300]!r}")
-    execution_id = json.loads(created)["id"]
-    _, events = await http.request("GET", f"/executions/{execution_id}/status.stream")
-    if b'"status":"succeeded"' not in events.rsplit(b"data: ", 1)[-1]:
-        raise RuntimeError(f"execution did not succeed: {events[-300:]!r}")
+async def _bench_task(server: LocalServer) -> str:
+    async with httpx.AsyncClient(base_url=server.base_url) as setup:
+        agent = (await setup.post("/agents", json={"name": "bench"})).json()
+        task = (await setup.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
+    return str(task["id"])
 
 
 async def raw_executions_per_second(server: LocalServer, n: int) -> float:
-    """Executions/s with :class:`_RawHTTP`: create, then follow status.stream to the end."""
-    async with httpx.AsyncClient(base_url=server.base_url) as setup:
-        agent = (await setup.post("/agents", json={"name": "bench"})).json()
-        task = (await setup.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
-    clients = [await _RawHTTP.connect(server.port) for _ in range(CONCURRENCY)]
-    await asyncio.gather(*(_run_raw(c, task["id"], 0) for c in clients))  # warm up
-    queue = iter(range(n))
-
-    async def worker(http: _RawHTTP) -> None:
-        for i in queue:
-            await _run_raw(http, task["id"], i)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(c) for c in clients))
-    elapsed = time.perf_counter() - began
-    for c in clients:
-        await c.close()
-    return n / elapsed
-
-
-async def _follow_raw(http: _RawHTTP, execution_id: str, idle: asyncio.Queue[_RawHTTP]) -> None:
-    _, events = await http.request("GET", f"/executions/{execution_id}/status.stream")
-    if b'"status":"succeeded"' not in events.rsplit(b"data: ", 1)[-1]:
-        raise RuntimeError(f"execution did not succeed: {events[-300:]!r}")
-    idle.put_nowait(http)
-
-
-async def _bulk_rounds(server: LocalServer, task_id: str, n: int, first: int = 0) -> None:
-    """Create ``n`` executions through julep_nb's bulk route, :data:`CONCURRENCY` in flight:
-    whenever some end, one request creates as many new ones; each followed on status.stream."""
-    creator = await _RawHTTP.connect(server.port)
-    idle: asyncio.Queue[_RawHTTP] = asyncio.Queue()
-    for _ in range(CONCURRENCY):
-        idle.put_nowait(await _RawHTTP.connect(server.port))
-    follows: list[asyncio.Task[None]] = []
-    made = 0
-    while made < n:
-        free = [await idle.get()]
-        while not idle.empty():
-            free.append(idle.get_nowait())
-        k = min(len(free), n - made)
-        items = [{"input": {"x": first + made + i}} for i in range(k)]
-        path = f"/julep_nb/tasks/{task_id}/executions/bulk"
-        status, answer = await creator.request("POST", path, json.dumps({"items": items}).encode())
-        if status != 201:
-            raise RuntimeError(f"bulk create failed: {status} {answer[:300]!r}")
-        ids = [e["id"] for e in json.loads(answer)["items"]]
-        for http, execution_id in zip(free, ids, strict=False):
-            follows.append(asyncio.create_task(_follow_raw(http, execution_id, idle)))
-        for http in free[k:]:
-            idle.put_nowait(http)
-        made += k
-    await asyncio.gather(*follows)
-    for _ in range(CONCURRENCY):
-        await (await idle.get()).close()
-    await creator.close()
+    """Executions/s with the minimal client in this process: create, then follow
+    status.stream to the end."""
+    return await per_row_rate(server.port, await _bench_task(server), n)
 
 
 async def raw_bulk_executions_per_second(server: LocalServer, n: int) -> float:
-    """Executions/s with :class:`_RawHTTP`, created through julep_nb's bulk route
-    (``POST /julep_nb/tasks/{id}/executions/bulk``) and followed on status.stream."""
-    async with httpx.AsyncClient(base_url=server.base_url) as setup:
-        agent = (await setup.post("/agents", json={"name": "bench"})).json()
-        task = (await setup.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
-    await _bulk_rounds(server, task["id"], CONCURRENCY)  # warm up
-    began = time.perf_counter()
-    await _bulk_rounds(server, task["id"], n)
-    return n / (time.perf_counter() - began)
+    """As :func:`raw_executions_per_second`, created through julep_nb's bulk route
+    (``POST /julep_nb/tasks/{id}/executions/bulk``)."""
+    return await bulk_rate(server.port, await _bench_task(server), n)
+
+
+def child_executions_per_second(server: LocalServer, n: int, mode: str) -> tuple[float, float]:
+    """(executions/s, this process's CPU ms per execution) with the minimal client in a
+    process of its own (``mode``: ``row`` or ``bulk``), as a ``julep-nb serve`` server
+    is used; the CPU is taken from the end of the client's warm-up to its end."""
+    task_id = asyncio.run(_bench_task(server))
+    command = [sys.executable, "-m", "benchmarks._raw_client", str(server.port), task_id, mode]
+    child = subprocess.Popen([*command, str(n)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "warm":
+        raise RuntimeError(f"the {mode} client failed before its warm-up ended")
+    began = _cpu()
+    rate = float(child.stdout.readline())
+    cpu = _cpu() - began
+    if child.wait(30) != 0:
+        raise RuntimeError(f"the {mode} client failed (exit status {child.returncode})")
+    return rate, cpu * 1000 / n
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------------- transitions/s
@@ -417,10 +340,11 @@ def polling_latency(store: Store, samples: int) -> list[float]:
 
 def main(quick: bool = False) -> list[dict[str, Any]]:
     """Measure and return the rows (see the module docstring)."""
-    n_exec, n_trans, n_lat, n_poll = (300, 2000, 200, 3) if quick else (2000, 10000, 1000, 20)
+    n_exec, n_trans, n_lat, n_poll = (300, 2000, 200, 3) if quick else (3000, 10000, 1000, 20)
     with tempfile.TemporaryDirectory() as tmp, start(db=Path(tmp) / "bench.db") as server:
+        own_rate, own_cpu = child_executions_per_second(server, n_exec, "row")
+        own_bulk, own_bulk_cpu = child_executions_per_second(server, n_exec, "bulk")
         exec_rate = asyncio.run(raw_executions_per_second(server, n_exec))
-        bulk_rate = asyncio.run(raw_bulk_executions_per_second(server, n_exec))
         httpx_rate = asyncio.run(executions_per_second(server, n_exec // 2))
         trans_rate = transitions_per_second(server, n_trans)
         local = push_latency(server, n_lat)
@@ -428,13 +352,22 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
     anchor = "1 s DB-polling status stream (hosted Julep)"
     poll_p50, poll_p99 = percentile(polled, 50), percentile(polled, 99)
     rows = [
-        row("local: executions/s (3-step evaluate, HTTP)", exec_rate, "exec/s", target="≥ 300"),
+        row("local: executions/s (3-step evaluate, HTTP)", own_rate, "exec/s", target="≥ 1,000"),
+        row("local: server CPU per execution", own_cpu, "ms", target="≤ 1 ms"),
         row(
             "local: executions/s, created through the bulk route (julep_nb extension)",
-            bulk_rate,
+            own_bulk,
             "exec/s",
-            anchor="one create request each (the row above)",
-            anchor_value=exec_rate,
+            anchor="one create request each (the first row)",
+            anchor_value=own_rate,
+        ),
+        row("local: server CPU per execution, bulk route", own_bulk_cpu, "ms"),
+        row(
+            "local: executions/s, the client in the server's process (a notebook's case)",
+            exec_rate,
+            "exec/s",
+            anchor="the client in a process of its own (the first row)",
+            anchor_value=own_rate,
         ),
         row("local: executions/s, httpx client in-process", httpx_rate, "exec/s"),
         row("local: transitions/s committed + streamed", trans_rate, "transitions/s"),
