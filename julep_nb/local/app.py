@@ -30,9 +30,15 @@ from julep_nb.local.bulk_routes import bulk_routes
 from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.input_check import check_input
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
-from julep_nb.local.sse_response import EventStreamResponse
+from julep_nb.local.sse_response import SSE_HEADERS, EventStreamResponse
 from julep_nb.local.store import Store
-from julep_nb.local.streams import PING_INTERVAL, Hub, status_events, transition_events
+from julep_nb.local.streams import (
+    PING_INTERVAL,
+    Hub,
+    ended_status_body,
+    status_events,
+    transition_events,
+)
 from julep_nb.local.tool_routes import agent_tool_routes
 from julep_nb.sources.julep.models import Execution, ExecutionStatus
 from julep_nb.sources.julep.requests import (
@@ -342,8 +348,11 @@ class _Routes:
     # -- streams
 
     async def status_stream(self, request: Request) -> Response:
-        execution = self.store.get_execution(request.path_params["execution_id"])
-        events = status_events(self.hub, execution.id, ping_interval=self.ping_interval)
+        execution_id = request.path_params["execution_id"]
+        ended = ended_status_body(self.store, execution_id)
+        if ended is not None:  # nothing left to wait for: the stream is one event
+            return Response(ended, media_type="text/event-stream", headers=SSE_HEADERS)
+        events = status_events(self.hub, execution_id, ping_interval=self.ping_interval)
         return EventStreamResponse(events)
 
     async def transitions_stream(self, request: Request) -> Response:

@@ -37,6 +37,7 @@ from julep_nb.local.rows import (
     check_page,
     dumps,
     execution_from_row,
+    execution_json,
     not_found,
     now_us,
     task_from_row,
@@ -338,7 +339,16 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
 
     def get_execution(self, execution_id: str) -> Execution:
         """The execution with its derived status, output, error and transition count."""
+        return execution_from_row(self._execution_row(execution_id))
+
+    def get_execution_json(self, execution_id: str) -> tuple[str, ExecutionStatus]:
+        """``get_execution(…).to_wire()`` as JSON text, and the status: built from the
+        row's JSON columns, without a model (``rows.execution_json``)."""
+        row = self._execution_row(execution_id)
+        return execution_json(row), ExecutionStatus(row[6])
+
+    def _execution_row(self, execution_id: str) -> tuple[Any, ...]:
         row = self._one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,))
         if row is None:
             raise not_found("execution", execution_id)
-        return execution_from_row(row)
+        return row

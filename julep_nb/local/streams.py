@@ -29,6 +29,7 @@ __all__ = [
     "QUEUE_SIZE",
     "Hub",
     "Subscription",
+    "ended_status_body",
     "format_sse",
     "status_events",
     "transition_events",
@@ -167,6 +168,19 @@ class Hub:
                 subs.discard(sub)
                 if not subs:
                     del self._subs[execution_id]
+
+
+def ended_status_body(store: Store, execution_id: str) -> bytes | None:
+    """The whole ``status.stream`` of an execution that has ended (its one event), read
+    once and without a model; ``None`` while it runs (then stream :func:`status_events`).
+
+    ``NotFound`` for an unknown execution.
+    """
+    text, status = store.get_execution_json(execution_id)
+    if not status.is_terminal:
+        return None
+    # As _status_json: the execution's fields, then execution_id.
+    return format_sse(f'{text[:-1]},"execution_id":{json.dumps(execution_id)}}}')
 
 
 async def status_events(

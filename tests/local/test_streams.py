@@ -59,8 +59,12 @@ async def test_status_stream_of_a_finished_execution_sends_one_event_and_closes(
     step(server.store, execution.id, T.ERROR, {"error": "bad input"})
     async with asyncio.timeout(5):
         async with aconnect_sse(http, "GET", f"/executions/{execution.id}/status.stream") as sse:
+            assert sse.response.headers["cache-control"] == "no-cache"
             events = [e.json() async for e in sse.aiter_sse()]
     assert [(e["status"], e["error"]) for e in events] == [("failed", "bad input")]
+    # The execution as GET answers it, plus execution_id (sent whole: nothing to wait for).
+    wire = (await http.get(f"/executions/{execution.id}")).json()
+    assert events == [{**wire, "execution_id": execution.id}]
 
 
 async def test_streams_send_keepalive_comments(
