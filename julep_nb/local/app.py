@@ -278,12 +278,13 @@ class _Routes:
     # -- executions
 
     async def create_execution(self, request: Request) -> Response:
-        task = self.store.get_task(request.path_params["task_id"])
+        task_id = request.path_params["task_id"]
+        schema = self.store.input_schema(task_id)  # NotFound for an unknown task
         data = CreateExecutionRequest.model_validate(await read_body(request))
-        check_input(task, data.input)
+        check_input(task_id, schema, data.input)
         key = request.headers.get("idempotency-key")
         execution, created = self.store.create_execution(
-            task.id, data.input, data.metadata, idempotency_key=key
+            task_id, data.input, data.metadata, idempotency_key=key
         )
         if created:
             self.engine.start(execution.id, execution=execution)

@@ -86,15 +86,16 @@ def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
         )
 
     async def create_many(request: Request) -> Response:
-        task = store.get_task(request.path_params["task_id"])
+        task_id = request.path_params["task_id"]
+        schema = store.input_schema(task_id)  # NotFound for an unknown task
         body = _bulk_body(await read_body(request))
         try:
             for i, item in enumerate(body.items):
-                check_input(task, item.input, where=f"items[{i}].input")
+                check_input(task_id, schema, item.input, where=f"items[{i}].input")
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"{exc.detail}; nothing was created") from None
         made = store.create_executions(
-            task.id, [(item.input, item.metadata, item.idempotency_key) for item in body.items]
+            task_id, [(item.input, item.metadata, item.idempotency_key) for item in body.items]
         )
         for execution, created in made:
             if created:

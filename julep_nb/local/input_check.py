@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from julep_nb.sources.julep.models import Task
-
 __all__ = ["check_input"]
 
 
-def check_input(task: Task, data: dict[str, Any], *, where: str = "input") -> None:
-    """400 naming the failing field when ``data`` does not match the task's input_schema.
+def check_input(
+    task_id: str, schema: dict[str, Any] | None, data: dict[str, Any], *, where: str = "input"
+) -> None:
+    """400 naming the failing field when ``data`` does not match the task's ``schema``.
 
     ``where`` names ``data`` in the message (``items[3].input`` for a bulk item).
     """
-    if not task.input_schema:
+    if not schema:
         return
     # Imported on first use: with its optional format checkers installed (JupyterLab
     # brings them) importing jsonschema takes seconds, which start() should not pay.
     import jsonschema
 
-    validator_cls = jsonschema.validators.validator_for(task.input_schema)
-    error = jsonschema.exceptions.best_match(validator_cls(task.input_schema).iter_errors(data))
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         field = where + "".join(f"[{p!r}]" for p in error.absolute_path)
         raise HTTPException(
-            400, f"Invalid request arguments schema: {field}: {error.message} (task {task.id})"
+            400, f"Invalid request arguments schema: {field}: {error.message} (task {task_id})"
         )
+
+
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Any:
+    """One validator per schema (keyed by its JSON): a batch checks thousands of inputs."""
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    return jsonschema.validators.validator_for(schema)(schema)

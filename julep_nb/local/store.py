@@ -74,6 +74,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._heads: dict[str, tuple[str | None, int, int]] = {}
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
+        self._input_schemas: dict[str, dict[str, Any] | None] = {}  # see input_schema
         self._last_created = 0  # created_at of the newest execution (microseconds)
         self._agent_names: dict[str, str] = {}  # see AgentRows.agent_names
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (a commit group may hold many).
@@ -225,6 +226,15 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         spec: dict[str, Any] = json.loads(cached)
         return spec
 
+    def input_schema(self, task_id: str) -> dict[str, Any] | None:
+        """The task's ``input_schema`` (``NotFound`` when unknown): what a new execution's
+        input is checked against, kept per task (do not modify it)."""
+        if task_id in self._input_schemas:
+            return self._input_schemas[task_id]
+        schema = json.loads(self._task_row(task_id)[1]).get("input_schema") or None
+        self._input_schemas[task_id] = schema
+        return schema
+
     def _task_row(self, task_id: str) -> tuple[str, str, int, int]:
         # Tasks are read for every execution and rarely change: keep their rows.
         cached = self._tasks.get(task_id)
@@ -243,7 +253,9 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         if len(self._tasks) >= _TASK_CACHE_SIZE:
             self._tasks.clear()
             self._task_specs.clear()
+            self._input_schemas.clear()
         self._task_specs.pop(task_id, None)
+        self._input_schemas.pop(task_id, None)
         self._tasks[task_id] = (agent_id, spec, created, updated)
         return self._tasks[task_id]
 

@@ -83,6 +83,15 @@ async def test_input_is_checked_against_the_schema_naming_the_field(
     ok = await http.post(f"/tasks/{task.id}/executions", json={"input": {"topic": "otters"}})
     assert ok.status_code == 201
     assert Execution.model_validate(ok.json()).status.value == "queued"
+    # A task updated with another schema checks new executions against that one.
+    spec = {"name": "t", "main": [{"evaluate": {"x": "$ 1"}}], "input_schema": {"type": "object"}}
+    await http.put(f"/agents/{task.agent_id}/tasks/{task.id}", json=spec)
+    now_ok = await http.post(f"/tasks/{task.id}/executions", json={"input": {"topic": 3}})
+    assert now_ok.status_code == 201, now_ok.text
+    spec["input_schema"] = {"type": "object", "required": ["n"]}
+    await http.put(f"/agents/{task.agent_id}/tasks/{task.id}", json=spec)
+    again = await http.post(f"/tasks/{task.id}/executions", json={"input": {"topic": 3}})
+    assert "'n' is a required property" in _error(again, 400)["message"]
 
 
 async def test_an_invalid_input_schema_is_refused(http: httpx.AsyncClient) -> None:
