@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -163,6 +164,21 @@ async def test_bad_bodies(http: httpx.AsyncClient) -> None:
     assert invalid["details"][0]["loc"] == "name"
     huge = await http.post("/agents", content=b" " * (MAX_BODY_BYTES + 1))
     assert _error(huge, 413)["code"] == "http_413"
+
+
+async def test_chunked_bodies_are_read_and_counted_as_they_arrive(
+    http: httpx.AsyncClient,
+) -> None:
+    async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+
+    # No Content-Length: the server reads the chunks, and stops at the limit.
+    made = await http.post("/agents", content=chunks(b'{"name": ', b'"chunked"}'))
+    assert made.status_code == 201 and made.json()["name"] == "chunked", made.text
+    piece = b" " * (MAX_BODY_BYTES // 4)
+    huge = await http.post("/agents", content=chunks(*[piece] * 5))
+    assert "over the" in _error(huge, 413)["message"]
 
 
 async def test_update_execution_refuses_an_unknown_status(
