@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
-from julep_nb.local.bodies import MAX_BODY_BYTES, json_response, read_body
+from julep_nb.local.bodies import MAX_BODY_BYTES, json_response, model_response, read_body
 from julep_nb.local.bulk_routes import bulk_routes
 from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.input_check import check_input
@@ -290,8 +290,8 @@ class _Routes:
             self.engine.start(execution.id, execution=execution)
         await self.store.committed()  # the row may share the loop turn's commit
         if not created:
-            return json_response(execution.to_wire(), 200, {"Idempotent-Replayed": "true"})
-        return json_response(execution.to_wire(), 201)
+            return model_response(execution, 200, {"Idempotent-Replayed": "true"})
+        return model_response(execution, 201)
 
     async def list_executions(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
