@@ -1,17 +1,18 @@
 """The local server: throughput and push latency, against a 1 s DB-polling stream.
 
-Rows (all measured in one run, against one in-process server started with
-``julep_nb.local.start`` on a WAL file database, as a notebook would use it):
+Rows (all measured in one run, on WAL file databases):
 
 - executions/s: a 3-step ``evaluate`` task, each execution created with
   ``POST /tasks/{id}/executions`` and followed on ``status.stream`` until it
   succeeds, 16 at a time, by the minimal HTTP/1.1 client of
-  :mod:`benchmarks._raw_client` in a process of its own (the server's figure, as
-  ``julep-nb serve`` is used), with this process's CPU per execution; again with
-  the executions created through julep_nb's bulk route (one request for as many
-  as just ended); again with the client in this process (as in a notebook, where
-  client and server share the GIL); and by httpx in this process (httpx costs
-  more CPU per request than the server);
+  :mod:`benchmarks._raw_client` in a process of its own, against ``julep-nb
+  serve`` in a process of its own (the server's figure), with that process's CPU
+  per execution; again with the executions created through julep_nb's bulk route
+  (one request for as many as just ended);
+- the same against a server started in this process with ``julep_nb.local.start``
+  (as a notebook uses it), the client in this process too (client and server
+  share the GIL, as in a notebook), and by httpx (which costs more CPU per
+  request than the server);
 - transitions/s: transitions committed to the store and received by a client
   of ``transitions.stream``;
 - commit → SSE bytes latency, p50 and p99, for ``status.stream`` and
@@ -28,18 +29,19 @@ Run: ``python -m benchmarks.bench_local_server [--quick]``.
 from __future__ import annotations
 
 import asyncio
-import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -87,7 +89,7 @@ async def _run_one(http: httpx.AsyncClient, task_id: str, x: int) -> None:
 async def executions_per_second(server: LocalServer, n: int) -> float:
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=30) as http:
-        task_id = await _bench_task(server)
+        task_id = await _bench_task(server.base_url)
         await asyncio.gather(*(_run_one(http, task_id, i) for i in range(CONCURRENCY)))
         queue = iter(range(n))
 
@@ -100,8 +102,8 @@ async def executions_per_second(server: LocalServer, n: int) -> float:
         return n / (time.perf_counter() - began)
 
 
-async def _bench_task(server: LocalServer) -> str:
-    async with httpx.AsyncClient(base_url=server.base_url) as setup:
+async def _bench_task(base_url: str) -> str:
+    async with httpx.AsyncClient(base_url=base_url) as setup:
         agent = (await setup.post("/agents", json={"name": "bench"})).json()
         task = (await setup.post(f"/agents/{agent['id']}/tasks", json=TASK)).json()
     return str(task["id"])
@@ -110,36 +112,57 @@ async def _bench_task(server: LocalServer) -> str:
 async def raw_executions_per_second(server: LocalServer, n: int) -> float:
     """Executions/s with the minimal client in this process: create, then follow
     status.stream to the end."""
-    return await per_row_rate(server.port, await _bench_task(server), n)
+    return await per_row_rate(server.port, await _bench_task(server.base_url), n)
 
 
 async def raw_bulk_executions_per_second(server: LocalServer, n: int) -> float:
     """As :func:`raw_executions_per_second`, created through julep_nb's bulk route
     (``POST /julep_nb/tasks/{id}/executions/bulk``)."""
-    return await bulk_rate(server.port, await _bench_task(server), n)
+    return await bulk_rate(server.port, await _bench_task(server.base_url), n)
 
 
-def child_executions_per_second(server: LocalServer, n: int, mode: str) -> tuple[float, float]:
-    """(executions/s, this process's CPU ms per execution) with the minimal client in a
-    process of its own (``mode``: ``row`` or ``bulk``), as a ``julep-nb serve`` server
-    is used; the CPU is taken from the end of the client's warm-up to its end."""
-    task_id = asyncio.run(_bench_task(server))
-    command = [sys.executable, "-m", "benchmarks._raw_client", str(server.port), task_id, mode]
-    child = subprocess.Popen([*command, str(n)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+@contextmanager
+def serve_process(db: Path) -> Iterator[tuple[int, psutil.Process]]:
+    """``julep-nb serve`` in a process of its own on ``db``: (its port, its process)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "julep_nb.local.server", "serve", "--port", str(port)]
+    server = subprocess.Popen([*command, "--db", str(db), "--log-level", "warning"], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("julep-nb serve did not start") from None
+                time.sleep(0.1)
+        yield port, psutil.Process(server.pid)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def served_executions_per_second(
+    port: int, server: psutil.Process, n: int, mode: str
+) -> tuple[float, float]:
+    """(executions/s, the server process's CPU ms per execution) with the minimal client
+    in a process of its own (``mode``: ``row`` or ``bulk``); the CPU is taken from the
+    end of the client's warm-up to its end."""
+    task_id = asyncio.run(_bench_task(f"http://127.0.0.1:{port}"))
+    command = [sys.executable, "-m", "benchmarks._raw_client", str(port), task_id, mode, str(n)]
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert child.stdout is not None
     if child.stdout.readline().strip() != "warm":
         raise RuntimeError(f"the {mode} client failed before its warm-up ended")
-    began = _cpu()
+    began = sum(server.cpu_times()[:2])
     rate = float(child.stdout.readline())
-    cpu = _cpu() - began
+    cpu = sum(server.cpu_times()[:2]) - began
     if child.wait(30) != 0:
         raise RuntimeError(f"the {mode} client failed (exit status {child.returncode})")
     return rate, cpu * 1000 / n
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------------- transitions/s
@@ -341,18 +364,25 @@ def polling_latency(store: Store, samples: int) -> list[float]:
 def main(quick: bool = False) -> list[dict[str, Any]]:
     """Measure and return the rows (see the module docstring)."""
     n_exec, n_trans, n_lat, n_poll = (300, 2000, 200, 3) if quick else (3000, 10000, 1000, 20)
-    with tempfile.TemporaryDirectory() as tmp, start(db=Path(tmp) / "bench.db") as server:
-        own_rate, own_cpu = child_executions_per_second(server, n_exec, "row")
-        own_bulk, own_bulk_cpu = child_executions_per_second(server, n_exec, "bulk")
-        exec_rate = asyncio.run(raw_executions_per_second(server, n_exec))
-        httpx_rate = asyncio.run(executions_per_second(server, n_exec // 2))
-        trans_rate = transitions_per_second(server, n_trans)
-        local = push_latency(server, n_lat)
-        polled = polling_latency(server.store, n_poll)
+    with tempfile.TemporaryDirectory() as tmp:
+        with serve_process(Path(tmp) / "serve.db") as (port, served):
+            own_rate, own_cpu = served_executions_per_second(port, served, n_exec, "row")
+            own_bulk, own_bulk_cpu = served_executions_per_second(port, served, n_exec, "bulk")
+        with start(db=Path(tmp) / "bench.db") as server:
+            exec_rate = asyncio.run(raw_executions_per_second(server, n_exec))
+            httpx_rate = asyncio.run(executions_per_second(server, n_exec // 2))
+            trans_rate = transitions_per_second(server, n_trans)
+            local = push_latency(server, n_lat)
+            polled = polling_latency(server.store, n_poll)
     anchor = "1 s DB-polling status stream (hosted Julep)"
     poll_p50, poll_p99 = percentile(polled, 50), percentile(polled, 99)
     rows = [
-        row("local: executions/s (3-step evaluate, HTTP)", own_rate, "exec/s", target="≥ 1,000"),
+        row(
+            "local: executions/s (3-step evaluate, HTTP; julep-nb serve)",
+            own_rate,
+            "exec/s",
+            target="≥ 1,000",
+        ),
         row("local: server CPU per execution", own_cpu, "ms", target="≤ 1 ms"),
         row(
             "local: executions/s, created through the bulk route (julep_nb extension)",
@@ -363,10 +393,10 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
         ),
         row("local: server CPU per execution, bulk route", own_bulk_cpu, "ms"),
         row(
-            "local: executions/s, the client in the server's process (a notebook's case)",
+            "local: executions/s, server and client in one process (a notebook's case)",
             exec_rate,
             "exec/s",
-            anchor="the client in a process of its own (the first row)",
+            anchor="julep-nb serve (the first row)",
             anchor_value=own_rate,
         ),
         row("local: executions/s, httpx client in-process", httpx_rate, "exec/s"),

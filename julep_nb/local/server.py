@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import os
@@ -316,6 +317,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tune_gc() -> None:
+    """A server process's garbage collector, tuned once everything is imported.
+
+    Each execution allocates a few thousand short-lived objects, so with the default
+    threshold (700) the collector ran about every third execution and rescanned
+    every module loaded at start: about 5% of the server's CPU. Frozen, the objects
+    of the start are never scanned again; collecting every 10,000 allocations keeps
+    cycles short-lived all the same. Only ``julep-nb serve`` does this: a server
+    started inside a notebook shares the kernel's process, whose collector is the
+    user's.
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``julep-nb serve [--host H] [--port 8080] [--db PATH|:memory:] [--api-key KEY]``."""
     args = _parser().parse_args(argv)
@@ -333,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     store = Store(db)
     server, _ = _build(store, args.api_key, args.log_level, PING_INTERVAL)
+    _tune_gc()
     url = _url(args.host, sock.getsockname()[1])
     auth = "API key required" if args.api_key else "no API key required"
     log.info("julep_nb local server on %s (db: %s; %s)", url, db, auth)
