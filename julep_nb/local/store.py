@@ -149,8 +149,9 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
     def _one(
         self, sql: str, params: tuple[Any, ...], *, grouped_rows: bool = True
     ) -> tuple[Any, ...] | None:
-        """One row. ``grouped_rows=False``: the rows read are never written by a transition
-        (agents, tools), so the open commit group may stay open."""
+        """One row. ``grouped_rows=False``: the open commit group wrote none of the rows read
+        (agents and tools, which no transition writes; an execution it did not touch), so
+        it may stay open."""
         with self._lock:
             if grouped_rows:
                 self._group.flush()  # no answer is built from uncommitted rows
@@ -294,8 +295,10 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._task_row(task_id)  # NotFound for an unknown task
         with self._write_in_group() as db:  # the app awaits committed() before answering
             if len(items) == 1:
-                return [self._insert_execution(db, task_id, *items[0])]
-            made: list[tuple[Execution, bool]] = []
+                made = [self._insert_execution(db, task_id, *items[0])]
+                self._group.touch(made[0][0].id)
+                return made
+            made = []
             db.execute("SAVEPOINT create_executions")  # all of them or none, in a group too
             try:
                 for item in items:
@@ -308,6 +311,8 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
                         self._heads.pop(execution.id, None)
                 raise
             db.execute("RELEASE create_executions")
+            for execution, _ in made:
+                self._group.touch(execution.id)
             return made
 
     def _insert_execution(
@@ -360,7 +365,12 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         return execution_json(row), ExecutionStatus(row[6])
 
     def _execution_row(self, execution_id: str) -> tuple[Any, ...]:
-        row = self._one(f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?", (execution_id,))
+        with self._lock:
+            row = self._one(
+                f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?",
+                (execution_id,),
+                grouped_rows=self._group.touches(execution_id),
+            )
         if row is None:
             raise not_found("execution", execution_id)
         return row

@@ -120,6 +120,31 @@ async def test_a_read_or_another_write_commits_the_open_group_first(
         store.group_commits(None)
 
 
+async def test_reading_an_execution_the_group_did_not_write_leaves_the_group_open(
+    store: Store, path: Path
+) -> None:
+    done, busy = seed_execution(store), seed_execution(store)
+    for kind in (T.INIT, T.FINISH):
+        step(store, done.id, kind)
+    task_id = done.task_id
+    store.group_commits(asyncio.get_running_loop())
+    try:
+        step(store, busy.id, T.INIT)
+        made, _ = store.create_execution(task_id, {"n": 1})
+        # An execution the group did not write is read as committed; the group goes on.
+        assert store.get_execution(done.id).status is ExecutionStatus.SUCCEEDED
+        assert store.get_execution_json(done.id)[1] is ExecutionStatus.SUCCEEDED
+        assert committed(path, busy.id) == []
+        # One it wrote, or made, is committed before it is read.
+        assert store.get_execution(made.id).status is ExecutionStatus.QUEUED
+        assert committed(path, busy.id) == ["init"]
+        step(store, busy.id, T.STEP)
+        assert store.get_execution_json(busy.id)[1] is ExecutionStatus.RUNNING
+        assert committed(path, busy.id) == ["init", "step"]
+    finally:
+        store.group_commits(None)
+
+
 async def test_a_refused_transition_leaves_the_rest_of_the_group(store: Store, path: Path) -> None:
     execution, other = seed_execution(store), seed_execution(store)
     store.group_commits(asyncio.get_running_loop())
