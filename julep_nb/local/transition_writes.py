@@ -168,15 +168,17 @@ class TransitionWrites:
         else in a transaction of its own, committed before this returns.
         """
         for attempt in range(2):
-            # The head (latest type, seq, time) is cached per live execution to save a
-            # read per transition; the guarded UPDATE notices a stale head (another
-            # Store on the same file), which is then re-read once.
-            head = self._heads.get(execution_id) if attempt == 0 else None
             if grouped:
                 self._group.join()
+                if self._group.others_wrote():
+                    self._heads.clear()  # another connection may have moved any of them
             else:
                 self._group.flush()
                 self._db.execute("BEGIN IMMEDIATE")
+            # The head (latest type, seq, time) is cached per live execution to save a
+            # read per transition. In a group it is current (see others_wrote); alone,
+            # the guarded UPDATE notices a stale head, which is then re-read once.
+            head = self._heads.get(execution_id) if attempt == 0 else None
             try:
                 seq, created = self._write_transition(
                     execution_id, type_, row, update, head, grouped
@@ -218,14 +220,13 @@ class TransitionWrites:
         seq, created = last_seq + 1, max(now_us(), last_us + 1)
         row[1], row[11] = seq, created
         moved_to = (*update[:2], seq, *update[3:], created, execution_id)
-        if pending is None:
-            # The guarded move notices a head another connection moved (StaleHead).
-            if db.execute(MOVE_HEAD, (*moved_to, last_seq)).rowcount != 1:
-                raise StaleHead
         if grouped:
             self._group.write(row, moved_to, execution_id)
-        else:
-            db.execute(INSERT_TRANSITION, row)
+            return seq, created
+        # The guarded move notices a head another connection moved (StaleHead).
+        if db.execute(MOVE_HEAD, (*moved_to, last_seq)).rowcount != 1:
+            raise StaleHead
+        db.execute(INSERT_TRANSITION, row)
         return seq, created
 
     # ------------------------------------------------------------------ listeners
