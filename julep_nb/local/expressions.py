@@ -83,17 +83,20 @@ _KNOWN_NAMES: Final = frozenset({*NAMES, *_BASE_NAMES, *helpers.FUNCTIONS, "True
 _READING_NAMES: Final = _KNOWN_NAMES | frozenset(EXTRA_NAMES)
 
 # Nodes whose result is a newly built value: charged against the allocation budget.
-_BUILDERS: Final = (
-    ast.BinOp,
-    ast.Call,
-    ast.List,
-    ast.Tuple,
-    ast.Dict,
-    ast.Set,
-    ast.ListComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.JoinedStr,
+# A set of exact types (parsers make no subclasses): asked for every node evaluated.
+_BUILDERS: Final = frozenset(
+    {
+        ast.BinOp,
+        ast.Call,
+        ast.List,
+        ast.Tuple,
+        ast.Dict,
+        ast.Set,
+        ast.ListComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+        ast.JoinedStr,
+    }
 )
 _AS_FSTRING: Final = (
     "; text without '$ ' is read as Julep reads it, as an f-string of the whole text "
@@ -155,8 +158,9 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             result = super()._eval(node)
         finally:
             self.depth -= 1
-        if isinstance(node, _BUILDERS) or (
-            isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+        kind = type(node)
+        if kind in _BUILDERS or (
+            kind is ast.Subscript and type(cast("ast.Subscript", node).slice) is ast.Slice
         ):
             budget.charge(result)
         return result
