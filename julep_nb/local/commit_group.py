@@ -6,18 +6,27 @@ loop. Committing each transition on its own cost most of the store's time (a WAL
 commit writes every page the transition touched, and each SQLite call hands the
 GIL away). So, on the loop the group is attached to, :meth:`CommitGroup.join`
 opens one ``BEGIN IMMEDIATE`` transaction that the turn's transitions share, and
-schedules :meth:`CommitGroup.flush` with ``call_soon``. Within the group, the
-first transition of an execution moves its head at once (the guarded UPDATE that
-notices another writer); the rows, and the later head moves, wait in the group
-and are written by the flush with one ``executemany`` each. The flush then
-commits, and calls the store's listeners with the group's transitions in order.
+schedules :meth:`CommitGroup.flush` with ``call_soon``. The rows and the head
+moves wait in the group and are written by the flush with one ``executemany``
+each. The flush then commits, and calls the store's listeners with the group's
+transitions in order.
+
+The store caches the head of each live execution. Another connection writing
+to the same file would make that cache stale: :meth:`CommitGroup.others_wrote`
+asks SQLite (``PRAGMA data_version``, which changes only when *another*
+connection commits) once per group, inside the group's write transaction, so
+nothing can commit between that check and the group's own commit; when it
+changed, the store drops its cached heads and reads them again.
 
 Nothing is acknowledged before it is stored:
 
 - the listeners (the SSE streams) hear of a transition only after its COMMIT;
-- every other statement (a read, any other write, a transition written from
-  another thread) first commits the open group, so no answer is built from
-  uncommitted rows (the store calls :meth:`flush` under its lock);
+- every other statement (a read of an execution the group wrote or created, any
+  other write, a transition written from another thread) first commits the open
+  group, so no answer is built from uncommitted rows (the store calls
+  :meth:`flush` under its lock); an execution the group did not write
+  (:meth:`touches`) is read with the group left open, since its row is as
+  committed;
 - anything that reacts to a transition without reading the store (a resumed or
   cancelled request that awaited the execution) is scheduled after the
   transition was written, so after the flush, which ``call_soon`` queued first;
@@ -58,6 +67,8 @@ class CommitGroup:
         self._rows: list[list[Any]] = []  # transition rows to insert
         self._heads: dict[str, tuple[Any, ...]] = {}  # execution id → its latest SET_HEAD
         self._touched: set[str] = set()  # executions the open group wrote (see touches)
+        self._version = self._data_version()  # see others_wrote()
+        self._checked = False  # whether the open group asked others_wrote() yet
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Group the transitions written on ``loop``'s thread from now on."""
@@ -80,10 +91,27 @@ class CommitGroup:
             return
         assert self._loop is not None
         self._db.execute("BEGIN IMMEDIATE")
-        self._open = True
+        self._open, self._checked = True, False
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._flush_soon)
+
+    def others_wrote(self) -> bool:
+        """Whether another connection committed since this one last asked (in the open group).
+
+        Asked once per group: the group holds the write lock from its ``BEGIN
+        IMMEDIATE`` to its commit, so nobody else can commit before the group does.
+        """
+        if self._checked:
+            return False
+        self._checked = True
+        version = self._data_version()
+        changed, self._version = version != self._version, version
+        return changed
+
+    def _data_version(self) -> int:
+        version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     def head(self, execution_id: str) -> tuple[str | None, int, int] | None:
         """The execution's (type, seq, time) as this group left it; ``None`` if it did not

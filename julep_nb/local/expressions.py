@@ -83,17 +83,20 @@ _KNOWN_NAMES: Final = frozenset({*NAMES, *_BASE_NAMES, *helpers.FUNCTIONS, "True
 _READING_NAMES: Final = _KNOWN_NAMES | frozenset(EXTRA_NAMES)
 
 # Nodes whose result is a newly built value: charged against the allocation budget.
-_BUILDERS: Final = (
-    ast.BinOp,
-    ast.Call,
-    ast.List,
-    ast.Tuple,
-    ast.Dict,
-    ast.Set,
-    ast.ListComp,
-    ast.DictComp,
-    ast.GeneratorExp,
-    ast.JoinedStr,
+# A set of exact types (parsers make no subclasses): asked for every node evaluated.
+_BUILDERS: Final = frozenset(
+    {
+        ast.BinOp,
+        ast.Call,
+        ast.List,
+        ast.Tuple,
+        ast.Dict,
+        ast.Set,
+        ast.ListComp,
+        ast.DictComp,
+        ast.GeneratorExp,
+        ast.JoinedStr,
+    }
 )
 _AS_FSTRING: Final = (
     "; text without '$ ' is read as Julep reads it, as an f-string of the whole text "
@@ -129,9 +132,9 @@ def _source(expr: str) -> str:
     return text[1:].strip() if text[:1] == "$" and text[1:2] in ("", " ") else text
 
 
-def read(value: str) -> syntax.Reading:
-    """How ``value`` is read (see :mod:`julep_nb.local.syntax`)."""
-    return syntax.reading(value, _READING_NAMES)
+def read(value: str, compat: bool | None = None) -> syntax.Reading:
+    """How ``value`` is read (see :mod:`julep_nb.local.syntax`, also for ``compat``)."""
+    return syntax.reading(value, _READING_NAMES, compat)
 
 
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
@@ -155,8 +158,9 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             result = super()._eval(node)
         finally:
             self.depth -= 1
-        if isinstance(node, _BUILDERS) or (
-            isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice)
+        kind = type(node)
+        if kind in _BUILDERS or (
+            kind is ast.Subscript and type(cast("ast.Subscript", node).slice) is ast.Slice
         ):
             budget.charge(result)
         return result
@@ -319,8 +323,11 @@ def _release(evaluator: _Evaluator) -> None:
 class _Session:
     """One evaluation: a budget, the names, and one evaluator for all its expressions."""
 
-    def __init__(self, names: Mapping[str, Any], seconds: float) -> None:
+    def __init__(
+        self, names: Mapping[str, Any], seconds: float, compat: bool | None = None
+    ) -> None:
         self.names = names
+        self.compat = compat
         self.budget = Budget(seconds)
         self._evaluator: _Evaluator | None = None
 
@@ -352,7 +359,7 @@ class _Session:
 
     def walk(self, value: Any) -> Any:
         if isinstance(value, str):
-            found = read(value)
+            found = read(value, self.compat)
             if found.kind == "python":
                 return self.run(value, found.source)
             if found.kind == "template":
@@ -388,13 +395,18 @@ def render(template: str, names: Mapping[str, Any], *, seconds: float = MAX_EVAL
 
 
 def evaluate_value(
-    value: Any, names: Mapping[str, Any], *, seconds: float = MAX_EVAL_SECONDS
+    value: Any,
+    names: Mapping[str, Any],
+    *,
+    seconds: float = MAX_EVAL_SECONDS,
+    compat: bool | None = None,
 ) -> Any:
     """Evaluate expressions and templates anywhere inside ``value`` (dicts, lists).
 
     One budget covers the whole structure, so a step cannot multiply the time
-    limit by writing many expressions.
+    limit by writing many expressions. ``compat``: the backwards-compatibility
+    switch as the caller read it (see :func:`julep_nb.local.syntax.reading`).
     """
-    with _Session(names, seconds) as session:
+    with _Session(names, seconds, compat) as session:
         result = session.walk(value)
     return _check_result(value if isinstance(value, str) else "<step values>", result)

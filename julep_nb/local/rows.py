@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from datetime import datetime, timedelta, timezone
+from json.encoder import encode_basestring_ascii  # what the encoder writes strings with
 from typing import Any, Final
 
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
@@ -37,11 +39,13 @@ __all__ = [
     "agent_from_row",
     "check_order",
     "check_page",
+    "cursor_json",
     "dumps",
     "error_text",
     "execution_from_row",
     "execution_json",
     "loads",
+    "metadata_json",
     "not_found",
     "now_us",
     "read_head",
@@ -99,8 +103,7 @@ TRANSITION_COLUMNS: Final = (
 
 def now_us() -> int:
     """The current UTC time in microseconds since the epoch."""
-    delta = datetime.now(timezone.utc) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return time.time_ns() // 1000
 
 
 def to_dt(us: int) -> datetime:
@@ -157,6 +160,29 @@ def target_dict(target: TransitionTarget | dict[str, Any] | None) -> dict[str, A
     return TransitionTarget.model_validate(target).model_dump(mode="json")
 
 
+def cursor_json(cursor: dict[str, Any]) -> str:
+    """``dumps(cursor)`` for a cursor of :func:`target_dict`, without the encoder's
+    set-up and walk (two cursors per transition)."""
+    workflow, step, scope = cursor.get("workflow"), cursor.get("step"), cursor.get("scope_id")
+    plain = scope is None or type(scope) is str
+    if not (plain and type(workflow) is str and type(step) is int and len(cursor) == 3):
+        return dumps(cursor)
+    scope_text = "null" if scope is None else encode_basestring_ascii(scope)
+    return (
+        f'{{"workflow":{encode_basestring_ascii(workflow)},"step":{step},"scope_id":{scope_text}}}'
+    )
+
+
+def metadata_json(metadata: dict[str, Any] | None) -> str | None:
+    """``dumps(metadata)`` of a transition; most hold only their step's kind."""
+    if metadata is None:
+        return None
+    step_type = metadata.get("step_type")
+    if type(step_type) is str and len(metadata) == 1:
+        return f'{{"step_type":{encode_basestring_ascii(step_type)}}}'
+    return dumps(metadata)
+
+
 INSERT_TRANSITION: Final = "INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 MOVE_HEAD: Final = (
     "UPDATE executions SET status = ?, last_type = ?, last_seq = ?, output = ?, error = ?, "
@@ -174,9 +200,17 @@ class StaleHead(Exception):
     """The cached head of an execution no longer matches the database."""
 
 
+_ORDER: Final = {
+    (None if last is None else last.value, type_): is_valid_transition(last, type_)
+    for last in (None, *TransitionType)
+    for type_ in TransitionType
+}
+"""The transition rule by ``(stored latest type, next type)``: looked up per transition."""
+
+
 def check_order(execution_id: str, last_type: str | None, type_: TransitionType) -> None:
     """``Conflict`` naming both types when ``type_`` may not follow ``last_type``."""
-    if not is_valid_transition(last_type, type_):
+    if not _ORDER.get((last_type, type_), False):
         after = f"after {last_type!r}" if last_type else "as the first transition"
         raise Conflict(
             f"execution {execution_id!r}: a {type_.value!r} transition is not allowed "

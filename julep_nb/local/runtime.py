@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from julep_nb.local.errors import Conflict
 from julep_nb.local.expressions import evaluate_value
 from julep_nb.local.frames import Frame, to_data
+from julep_nb.local.syntax import backwards_compatible
 from julep_nb.local.validate import step_kind
 from julep_nb.sources.julep.models import TransitionType
 
@@ -118,7 +119,7 @@ class Ctx:
         }
 
     def eval(self, value: Any) -> Any:
-        return evaluate_value(value, self.names())
+        return evaluate_value(value, self.names(), compat=self.run.compat)
 
     def fail(self, message: str) -> StepFailed:
         return StepFailed(message, Position(self.frame.cursor(self.index), self.kind, self.label))
@@ -158,6 +159,8 @@ class Run:
         self.position = START  # the step running last, for a cancel
         self.task: asyncio.Task[None] | None = None
         self.context: dict[str, Any] = {}  # the execution-wide names (local/context.py)
+        # Julep's backwards-compatibility switch, read once (see local/syntax.py).
+        self.compat = backwards_compatible()
 
     # -- transitions
 

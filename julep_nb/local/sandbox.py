@@ -103,9 +103,16 @@ class Budget:
 
     def charge(self, value: Any) -> None:
         """Count a newly built value against the allocation allowance."""
-        if type(value) in _CHEAP:
+        kind = type(value)
+        if kind in _CHEAP:
             return
-        self.remaining -= deep_size(value, self.remaining, self)
+        # Most results are one number or string: sized without deep_size's walk.
+        size = (
+            _scalar_size(value, kind)
+            if kind in _SCALARS
+            else deep_size(value, self.remaining, self)
+        )
+        self.remaining -= size
         if self.remaining < 0:
             raise LimitExceeded(
                 f"evaluation built more than {MAX_ALLOCATION:,} characters of data in total"

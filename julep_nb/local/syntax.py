@@ -100,6 +100,12 @@ def _reading(value: str, known: frozenset[str], compat: bool) -> Reading:
     return Reading("python", _fstring(text))
 
 
-def reading(value: str, known: Iterable[str]) -> Reading:
-    """How Julep reads ``value``; ``known`` are the names expressions may use."""
-    return _reading(value, frozenset(known), backwards_compatible())
+def reading(value: str, known: Iterable[str], compat: bool | None = None) -> Reading:
+    """How Julep reads ``value``; ``known`` are the names expressions may use.
+
+    ``compat``: the switch as the caller read it (the engine, once per execution:
+    a missing environment variable costs more to look up than the reading).
+    """
+    if compat is None:
+        compat = backwards_compatible()
+    return _reading(value, frozenset(known), compat)

@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from julep_nb.local.commit_group import CommitGroup
 from julep_nb.local.ids import new_id
@@ -19,8 +19,10 @@ from julep_nb.local.rows import (
     MOVE_HEAD,
     StaleHead,
     check_order,
+    cursor_json,
     dumps,
     error_text,
+    metadata_json,
     now_us,
     read_head,
     target_dict,
@@ -38,6 +40,9 @@ __all__ = ["Listener", "TransitionWrites"]
 log = logging.getLogger("julep_nb.local.store")
 
 Listener = Callable[[Transition, int], None]
+
+# Per type: the status it implies, and whether it ends the execution (looked up per write).
+_STATUS: Final = {t: (status_for(t).value, status_for(t).is_terminal) for t in TransitionType}
 
 
 class TransitionWrites:
@@ -108,15 +113,15 @@ class TransitionWrites:
             new_id(),
             type_.value,
             output_json,
-            dumps(cur),
-            None if nxt is None else dumps(nxt),
+            cursor_json(cur),
+            None if nxt is None else cursor_json(nxt),
             cur.get("scope_id"),
             step_label,
-            None if metadata is None else dumps(metadata),
+            metadata_json(metadata),
             None if token is None else str(token),
             0,  # created_at, set below
         ]
-        update = [status_for(type_).value, type_.value, 0, output_json, error_text(type_, output)]
+        update = [_STATUS[type_][0], type_.value, 0, output_json, error_text(type_, output)]
         with self._lock:
             grouped = self._group.joinable()
             seq, created = self._commit_transition(execution_id, type_, row, update, grouped)
@@ -168,15 +173,17 @@ class TransitionWrites:
         else in a transaction of its own, committed before this returns.
         """
         for attempt in range(2):
-            # The head (latest type, seq, time) is cached per live execution to save a
-            # read per transition; the guarded UPDATE notices a stale head (another
-            # Store on the same file), which is then re-read once.
-            head = self._heads.get(execution_id) if attempt == 0 else None
             if grouped:
                 self._group.join()
+                if self._group.others_wrote():
+                    self._heads.clear()  # another connection may have moved any of them
             else:
                 self._group.flush()
                 self._db.execute("BEGIN IMMEDIATE")
+            # The head (latest type, seq, time) is cached per live execution to save a
+            # read per transition. In a group it is current (see others_wrote); alone,
+            # the guarded UPDATE notices a stale head, which is then re-read once.
+            head = self._heads.get(execution_id) if attempt == 0 else None
             try:
                 seq, created = self._write_transition(
                     execution_id, type_, row, update, head, grouped
@@ -194,7 +201,7 @@ class TransitionWrites:
                 raise
             if not grouped:
                 self._db.execute("COMMIT")
-            if status_for(type_).is_terminal:
+            if _STATUS[type_][1]:
                 self._heads.pop(execution_id, None)  # nothing may follow: free the entry
             else:
                 self._heads[execution_id] = (type_.value, seq, created)
@@ -218,14 +225,13 @@ class TransitionWrites:
         seq, created = last_seq + 1, max(now_us(), last_us + 1)
         row[1], row[11] = seq, created
         moved_to = (*update[:2], seq, *update[3:], created, execution_id)
-        if pending is None:
-            # The guarded move notices a head another connection moved (StaleHead).
-            if db.execute(MOVE_HEAD, (*moved_to, last_seq)).rowcount != 1:
-                raise StaleHead
         if grouped:
             self._group.write(row, moved_to, execution_id)
-        else:
-            db.execute(INSERT_TRANSITION, row)
+            return seq, created
+        # The guarded move notices a head another connection moved (StaleHead).
+        if db.execute(MOVE_HEAD, (*moved_to, last_seq)).rowcount != 1:
+            raise StaleHead
+        db.execute(INSERT_TRANSITION, row)
         return seq, created
 
     # ------------------------------------------------------------------ listeners

@@ -192,3 +192,11 @@ def test_expressions_cannot_mutate_step_data_or_state() -> None:
         with pytest.raises(ExpressionError, match="changes a value in place"):
             evaluate(expr, names)
     assert names["_"] == [1] and names["state"] == {"a": 1}
+
+
+def test_the_backwards_compatibility_switch_can_be_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine reads the switch once per execution and passes it on.
+    monkeypatch.setenv("JULEP_NB_BACKWARDS_COMPATIBILITY", "0")
+    assert evaluate_value("_.topic", NAMES, compat=True) == "AI"
+    monkeypatch.delenv("JULEP_NB_BACKWARDS_COMPATIBILITY")
+    assert evaluate_value({"t": ["_.topic"]}, NAMES, compat=False) == {"t": ["_.topic"]}

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
-from julep_nb.local.rows import execution_from_row, execution_json
+from julep_nb.local.rows import (
+    cursor_json,
+    dumps,
+    execution_from_row,
+    execution_json,
+    metadata_json,
+)
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
@@ -292,3 +298,27 @@ def test_an_executions_agent_names_follow_agent_and_tool_changes(store: Store) -
 )  # fmt: skip
 def test_execution_json_is_the_wire_execution(row: tuple[object, ...]) -> None:
     assert json.loads(execution_json(row)) == execution_from_row(row).to_wire()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        {"workflow": "main", "step": 0, "scope_id": None},
+        {"workflow": 'main[2].foreach[0]"é', "step": 12, "scope_id": "5f0c-\u2028"},
+        {"workflow": "main", "step": True, "scope_id": None},  # not an int: the encoder's text
+        {"workflow": "main", "step": 1, "scope_id": 7, "extra": 1},
+    ],
+)
+def test_a_cursors_json_is_what_the_encoder_writes(cursor: dict[str, object]) -> None:
+    assert cursor_json(cursor) == dumps(cursor)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [None, {"step_type": "evaluate"}, {"step_type": "é\n"}, {"step_type": 1}, {"log": "x"},
+     {"step_type": "log", "log": "hi"}],
+)  # fmt: skip
+def test_a_transitions_metadata_json_is_what_the_encoder_writes(
+    metadata: dict[str, object] | None,
+) -> None:
+    assert metadata_json(metadata) == (None if metadata is None else dumps(metadata))
