@@ -15,7 +15,11 @@ from environment variables ``JULEP_NB_SECRET_<NAME>`` (the name lower-cased).
 
 from __future__ import annotations
 
+import json
 import os
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 from julep_nb.local.validate import workflows
@@ -55,8 +59,13 @@ def task_tools(store: Store, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return inherited + own
 
 
-def execution_names(store: Store, row: Execution, spec: dict[str, Any]) -> dict[str, Any]:
-    """The execution-wide names of Julep's step context (see the module docstring)."""
+def execution_names(
+    store: Store, row: Execution, spec: dict[str, Any], *, spec_json: str | None = None
+) -> dict[str, Any]:
+    """The execution-wide names of Julep's step context (see the module docstring).
+
+    ``spec_json``: ``spec`` as JSON text, when the caller has it (the store keeps it).
+    """
     execution = row.to_wire()
     agent_id = spec.get("agent_id")
     agent = store.agent_names(agent_id) if agent_id else {"agent": None, "agent_tools": []}
@@ -73,5 +82,28 @@ def execution_names(store: Store, row: Execution, spec: dict[str, Any]) -> dict[
         "developer_id": DEVELOPER_ID,
         "user": None,
         "session": None,
-        "secrets": secrets(),
+        # Reading the environment costs more than a step; a task that never spells the
+        # name cannot reach its value.
+        "secrets": secrets() if _spells_secrets(spec_json or json.dumps(spec)) else {},
     }
+
+
+@lru_cache(maxsize=256)
+def _spells_secrets(spec_json: str) -> bool:
+    """Whether a key or string of the task contains ``secrets`` as Python reads names
+    (NFKC-normalised: ``ｓecrets`` is the same identifier)."""
+    return any(
+        "secrets" in unicodedata.normalize("NFKC", text) for text in _texts(json.loads(spec_json))
+    )
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)

@@ -103,11 +103,13 @@ class Engine:
         try:
             if execution is None:
                 execution = self.store.get_execution(run.execution_id)
+            spec_json = None
             if not restored:
-                run.spec = self.store.task_spec(execution.task_id)
+                spec_json = self.store.task_spec_json(execution.task_id)
+                run.spec = json.loads(spec_json)
             # Read before the first transition: the steps then run without a read, so
             # their transitions share one commit (local/commit_group.py).
-            run.context = execution_names(self.store, execution, run.spec)
+            run.context = execution_names(self.store, execution, run.spec, spec_json=spec_json)
             if not restored:
                 run.root = Frame.workflow_frame(
                     run.spec, "main", to_data(execution.input), is_main=True

@@ -220,12 +220,16 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
 
     def task_spec(self, task_id: str) -> dict[str, Any]:
         """The task as wire data (what an execution runs): a fresh dict on every call."""
+        spec: dict[str, Any] = json.loads(self.task_spec_json(task_id))
+        return spec
+
+    def task_spec_json(self, task_id: str) -> str:
+        """:meth:`task_spec` as JSON text, kept per task (the same string until it changes)."""
         cached = self._task_specs.get(task_id)
         if cached is None:
             cached = json.dumps(self.get_task(task_id).to_wire(), separators=(",", ":"))
             self._task_specs[task_id] = cached
-        spec: dict[str, Any] = json.loads(cached)
-        return spec
+        return cached
 
     def input_schema(self, task_id: str) -> dict[str, Any] | None:
         """The task's ``input_schema`` (``NotFound`` when unknown): what a new execution's

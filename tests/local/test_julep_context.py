@@ -57,6 +57,21 @@ async def test_secrets_come_from_julep_nb_secret_variables(
     assert done.output == {"key": "k-123"}
 
 
+async def test_secrets_are_read_when_each_execution_starts_however_the_name_is_spelled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps = [
+        {"evaluate": {"plain": "$ secrets.weather_key"}},
+        {"evaluate": {"wide": "$ \uff53ecrets['weather_key']", "plain": "$ _.plain"}},
+        {"evaluate": {"jinja": "{{ secrets.weather_key }}", "wide": "$ _.wide"}},
+    ]
+    async with Kit() as kit:
+        for value in ("k-1", "k-2"):  # a variable set between two runs is seen by the second
+            monkeypatch.setenv("JULEP_NB_SECRET_WEATHER_KEY", value)
+            done = await kit.run({"main": steps})
+            assert done.output == {"jinja": value, "wide": value}, done.error
+
+
 async def test_legacy_shorthands_read_the_previous_output() -> None:
     spec = {
         "main": [
