@@ -164,6 +164,7 @@ def _build(
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         server_header=False,
+        proxy_headers=False,  # nothing here reads the client's address or scheme
         http=CoalescingHttpToolsProtocol,
     )
     return _Server(config, app.state.hub), app
