@@ -80,8 +80,8 @@ CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
 CREATE INDEX IF NOT EXISTS executions_by_update ON executions (task_id, updated_at);
 CREATE UNIQUE INDEX IF NOT EXISTS executions_by_key
     ON executions (task_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
--- Transition ids are uuid4 and looked up within their execution (by the primary key
--- prefix), so they need no index of their own: one fewer page written per commit.
+-- A transition is looked up by id within its execution (by the primary key prefix), so
+-- transition ids need no index of their own: one fewer page written per commit.
 CREATE TABLE IF NOT EXISTS transitions (
     execution_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL,
     type TEXT NOT NULL, output TEXT, current TEXT NOT NULL, next TEXT,

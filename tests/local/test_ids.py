@@ -1,19 +1,29 @@
-"""Row ids: canonical random UUID4 strings, never repeated, not even across a fork."""
+"""Row ids: canonical UUID7 strings, ordered by time, never repeated, not even across a fork."""
 
 from __future__ import annotations
 
 import multiprocessing
+import time
 import uuid
 
 from julep_nb.local.ids import new_id
 
 
-def test_ids_are_canonical_version_4_uuids_and_all_different() -> None:
+def test_ids_are_canonical_version_7_uuids_and_all_different() -> None:
+    before = time.time_ns() // 1_000_000
     ids = [new_id() for _ in range(20_000)]
+    after = time.time_ns() // 1_000_000
     assert len(set(ids)) == len(ids)
     for text in ids[:2_000]:
         parsed = uuid.UUID(text)
-        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= parsed.int >> 80 <= after  # the time they were made, in ms
+
+
+def test_an_id_made_in_a_later_millisecond_sorts_later() -> None:
+    first = new_id()
+    time.sleep(0.002)
+    assert new_id() > first and uuid.UUID(new_id()) > uuid.UUID(first)
 
 
 def _child_ids(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
