@@ -235,14 +235,18 @@ class Engine:
 
     async def recover(self) -> None:
         """At start: start queued executions, restore waiting ones, fail interrupted ones."""
-        for execution in self.store.executions_with_status([S.QUEUED]):
-            if execution.id not in self._runs:
+        # One query (a scan: statuses have no index, see rows.SCHEMA), then by status.
+        live = self.store.executions_with_status(
+            [S.QUEUED, S.STARTING, S.RUNNING, S.AWAITING_INPUT]
+        )
+        for execution in live:
+            if execution.status is S.QUEUED and execution.id not in self._runs:
                 self.start(execution.id)
-        for execution in self.store.executions_with_status([S.STARTING, S.RUNNING]):
-            if execution.id not in self._runs:
+        for execution in live:
+            if execution.status in (S.STARTING, S.RUNNING) and execution.id not in self._runs:
                 self._fail_interrupted(execution.id)
-        for execution in self.store.executions_with_status([S.AWAITING_INPUT]):
-            if execution.id in self._runs:
+        for execution in live:
+            if execution.status is not S.AWAITING_INPUT or execution.id in self._runs:
                 continue
             try:
                 self._restore(execution.id, execution.task_id)

@@ -75,7 +75,9 @@ CREATE TABLE IF NOT EXISTS executions (
     status TEXT NOT NULL, last_type TEXT, last_seq INTEGER NOT NULL DEFAULT 0,
     output TEXT, error TEXT);
 CREATE INDEX IF NOT EXISTS executions_by_task ON executions (task_id, created_at);
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+-- No index on status: only a restart asks for it (a scan), while every status change
+-- would rewrite an index page (a quarter of the pages a commit wrote).
+DROP INDEX IF EXISTS executions_by_status;
 -- A batch follows its executions by listing the task's newest updates.
 CREATE INDEX IF NOT EXISTS executions_by_update ON executions (task_id, updated_at);
 CREATE UNIQUE INDEX IF NOT EXISTS executions_by_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -216,7 +217,12 @@ def test_file_store_survives_reopen_with_checkpoints(tmp_path: Path) -> None:
         store.save_checkpoint(execution.id, {"workflow": "main", "step": 3})
         mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+    with sqlite3.connect(path) as db:  # a file of an earlier release had a status index
+        db.execute("CREATE INDEX executions_by_status ON executions (status)")
     with Store(path) as store:
+        # Opening drops it: every status change rewrote one of its pages.
+        indexes = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        assert "executions_by_status" not in {r[0] for r in store._db.execute(indexes)}
         waiting = store.executions_with_status([ExecutionStatus.AWAITING_INPUT])
         assert [e.id for e in waiting] == [execution.id]
         assert waiting[0].output == {"question": "?"}
