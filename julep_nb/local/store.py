@@ -27,6 +27,7 @@ from typing import Any, Final
 from julep_nb.local.agent_tools import AgentTools
 from julep_nb.local.agents import AgentRows
 from julep_nb.local.commit_group import CommitGroup
+from julep_nb.local.ended import EndedRows
 from julep_nb.local.errors import Conflict
 from julep_nb.local.history import TransitionReads
 from julep_nb.local.ids import new_id
@@ -72,6 +73,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._lock = threading.RLock()
         self._listeners: list[tuple[Listener, Callable[[str], bool] | None]] = []
         self._heads: dict[str, tuple[str | None, int, int]] = {}
+        self._ended = EndedRows()  # rows of executions that ended lately (local/ended.py)
         self._tasks: dict[str, tuple[str, str, int, int]] = {}
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
         self._input_schemas: dict[str, dict[str, Any] | None] = {}  # see input_schema
@@ -313,6 +315,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
                 for execution, created in made:
                     if created:
                         self._heads.pop(execution.id, None)
+                        self._ended.forget(execution.id)
                 raise
             db.execute("RELEASE create_executions")
             for execution, _ in made:
@@ -355,6 +358,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
             ),
         )
         self._heads[execution_id] = (None, 0, now)
+        self._ended.born(execution_id, task_id, input_json, metadata_json, now)
         row = (execution_id, task_id, input_json, metadata_json, now, now, "queued", 0, None, None)
         return execution_from_row(row), True
 
@@ -370,6 +374,9 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
 
     def _execution_row(self, execution_id: str) -> tuple[Any, ...]:
         with self._lock:
+            ended = self._ended.get(execution_id)
+            if ended is not None:
+                return ended
             row = self._one(
                 f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?",
                 (execution_id,),

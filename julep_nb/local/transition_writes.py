@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from julep_nb.local.commit_group import CommitGroup
+from julep_nb.local.ended import EndedRows
 from julep_nb.local.ids import new_id
 from julep_nb.local.rows import (
     INSERT_TRANSITION,
@@ -52,6 +53,7 @@ class TransitionWrites:
     _lock: threading.RLock
     _group: CommitGroup
     _heads: dict[str, tuple[str | None, int, int]]
+    _ended: EndedRows
     _listeners: list[tuple[Listener, Callable[[str], bool] | None]]
 
     def append_transition(
@@ -149,6 +151,12 @@ class TransitionWrites:
                     )
                 return built[0]
 
+            if _STATUS[type_][1]:  # final: the row will not change again (local/ended.py)
+                head = (*update[:2], seq, *update[3:], created, execution_id)
+                if grouped:
+                    self._group.after_commit(lambda: self._ended.end(execution_id, head), _no_undo)
+                else:
+                    self._ended.end(execution_id, head)
             # Inside the lock so that listeners see transitions in commit order.
             if grouped:
                 self._group.after_commit(
@@ -263,3 +271,7 @@ class TransitionWrites:
                     callback(made(), seq)
             except Exception:  # one broken listener must not break the writer or others
                 log.exception("store listener %r failed", callback)
+
+
+def _no_undo() -> None:
+    """Nothing to undo: a rolled-back group never calls what it would have released."""

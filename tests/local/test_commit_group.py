@@ -78,7 +78,10 @@ async def test_a_turns_transitions_are_committed_together_then_told(
             step(store, first.id, kind)
             step(store, second.id, kind)
         assert committed(path, first.id) == [] and told == []  # not yet: the turn goes on
+        assert store._ended.get(first.id) is None  # nor is its final row kept yet
         await asyncio.sleep(0)  # the turn ends: one commit for all six
+        kept = store._ended.get(first.id)
+        assert kept is not None and kept[6] == "succeeded" and kept[7] == 3
         assert committed(path, first.id) == ["init", "step", "finish"]
         assert committed(path, second.id) == ["init", "step", "finish"]
         assert committed_status(path, first.id) == "succeeded"

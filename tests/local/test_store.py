@@ -328,3 +328,51 @@ def test_a_transitions_metadata_json_is_what_the_encoder_writes(
     metadata: dict[str, object] | None,
 ) -> None:
     assert metadata_json(metadata) == (None if metadata is None else dumps(metadata))
+
+
+def _row_in_file(store: Store, execution_id: str) -> tuple[object, ...]:
+    from julep_nb.local.rows import EXECUTION_COLUMNS
+
+    select = f"SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = ?"
+    row: tuple[object, ...] = store._db.execute(select, (execution_id,)).fetchone()
+    return row
+
+
+def test_an_ended_execution_is_read_as_stored_without_the_database(tmp_path: Path) -> None:
+    with Store(tmp_path / "ended.db") as store:
+        task_id = seed_task(store)
+        made = [store.create_execution(task_id, {"n": i}, {"m": i})[0] for i in range(3)]
+        for execution, final in zip(made, (T.FINISH, T.ERROR, T.CANCELLED), strict=True):
+            step(store, execution.id, T.INIT)
+            step(store, execution.id, final, {"out": execution.id})
+        running = made[0].id
+        for execution in made:
+            kept = store._ended.get(execution.id)
+            assert kept == _row_in_file(store, execution.id)  # the row, column for column
+        # Reads answer from it: the database is not asked (closed under it, to be sure).
+        db, store._db = store._db, None  # type: ignore[assignment]
+        try:
+            assert store.get_execution(running).status is ExecutionStatus.SUCCEEDED
+            text, status = store.get_execution_json(made[1].id)
+            assert status is ExecutionStatus.FAILED and json.loads(text)["input"] == {"n": 1}
+        finally:
+            store._db = db
+
+
+def test_only_the_latest_ended_executions_are_kept(tmp_path: Path) -> None:
+    from julep_nb.local.ended import EndedRows
+
+    with Store(tmp_path / "ended.db") as store:
+        store._ended = EndedRows(keep=2)
+        task_id = seed_task(store)
+        made = [store.create_execution(task_id, {"n": i})[0] for i in range(3)]
+        live = store.create_execution(task_id, {"n": 9})[0]
+        step(store, live.id, T.INIT)
+        for execution in made:
+            step(store, execution.id, T.INIT)
+            step(store, execution.id, T.FINISH, {"n": 1})
+        assert store._ended.get(made[0].id) is None and store._ended.get(live.id) is None
+        assert [store._ended.get(e.id) is not None for e in made[1:]] == [True, True]
+        # The others are read from the file, and agree.
+        assert store.get_execution(made[0].id).status is ExecutionStatus.SUCCEEDED
+        assert store.get_execution(live.id).status is ExecutionStatus.STARTING
