@@ -6,7 +6,9 @@ loop. Committing each transition on its own cost most of the store's time (a WAL
 commit writes every page the transition touched, and each SQLite call hands the
 GIL away). So, on the loop the group is attached to, :meth:`CommitGroup.join`
 opens one ``BEGIN IMMEDIATE`` transaction that the turn's transitions share, and
-schedules :meth:`CommitGroup.flush` with ``call_soon``. The rows and the head
+schedules :meth:`CommitGroup.flush` with ``call_soon``. A group that holds only
+new executions waits one more turn: they start in the next turn, and their
+first transitions then join the same commit. The rows and the head
 moves wait in the group and are written by the flush with one ``executemany``
 each. The flush then commits, and calls the store's listeners with the group's
 transitions in order.
@@ -67,6 +69,7 @@ class CommitGroup:
         self._rows: list[list[Any]] = []  # transition rows to insert
         self._heads: dict[str, tuple[Any, ...]] = {}  # execution id → its latest SET_HEAD
         self._touched: set[str] = set()  # executions the open group wrote (see touches)
+        self._waited = False  # whether the scheduled flush waited a turn (see _flush_soon)
         self._version = self._data_version()  # see others_wrote()
         self._checked = False  # whether the open group asked others_wrote() yet
 
@@ -157,6 +160,14 @@ class CommitGroup:
 
     def _flush_soon(self) -> None:
         with self._lock:
+            if self._open and not self._rows and not self._waited and self._loop is not None:
+                # Only new executions so far: they start in this turn, and their first
+                # transitions then share the commit with their rows (one commit, and
+                # each page of the executions table written once instead of twice).
+                self._waited = True
+                self._loop.call_soon(self._flush_soon)
+                return
+            self._waited = False
             self._scheduled = False
             try:
                 self.flush()

@@ -209,3 +209,31 @@ async def test_a_new_execution_joins_the_group_and_committed_waits_for_it(
         assert store.committed().done()  # nothing open: no wait
     finally:
         store.group_commits(None)
+
+
+async def test_new_executions_wait_one_turn_for_their_first_transitions(
+    store: Store, path: Path
+) -> None:
+    task_id = seed_execution(store).task_id
+    loop = asyncio.get_running_loop()
+    store.group_commits(loop)
+    try:
+        made, _ = store.create_execution(task_id, {"n": 1})
+        done = store.committed()
+        # The engine starts an execution in the turn after its creation, as here.
+        loop.call_soon(lambda: [step(store, made.id, kind) for kind in (T.INIT, T.FINISH)])
+        await asyncio.sleep(0)  # that turn: nothing committed yet
+        count = "SELECT count(*) FROM executions WHERE id = ?"
+        with sqlite3.connect(path) as db:
+            assert db.execute(count, (made.id,)).fetchone()[0] == 0
+        await done  # the row and its transitions, in one commit
+        with sqlite3.connect(path) as db:
+            assert db.execute(count, (made.id,)).fetchone()[0] == 1
+        assert committed(path, made.id) == ["init", "finish"]
+        # A group with transitions from the start commits at the end of its turn.
+        other = seed_execution(store)
+        step(store, other.id, T.INIT)
+        await asyncio.sleep(0)
+        assert committed(path, other.id) == ["init"]
+    finally:
+        store.group_commits(None)
