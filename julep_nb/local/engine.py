@@ -59,6 +59,7 @@ class Engine:
         self.store = store
         self.model = model if model is not None else model_from_env()
         self._runs: dict[str, Run] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop runs start on
 
     def __repr__(self) -> str:
         return f"Engine(model={self.model!r}, running={len(self._runs)})"
@@ -87,7 +88,10 @@ class Engine:
         return execution.to_wire()
 
     def _launch(self, run: Run, *, restored: bool, execution: Execution | None = None) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            # Asked once per loop: on Python 3.11 get_running_loop() is a getpid system call.
+            loop = self._loop = asyncio.get_running_loop()
         self._runs[run.execution_id] = run
         run.task = loop.create_task(
             self._drive(run, restored=restored, execution=execution),
