@@ -259,7 +259,8 @@ class JulepMagics(Magics, Configurable):
     # ------------------------------------------------------------------ cells
 
     def pre_run_cell(self, info: Any) -> None:
-        """IPython event: a cell starts. Stop the watchers its previous run started."""
+        """IPython event: a cell starts. Stop the watchers and batches its previous run
+        started (a batch starts nothing more; no execution is cancelled)."""
         cell_id = getattr(info, "cell_id", None)
         raw = getattr(info, "raw_cell", "") or ""
         key = f"cell:{cell_id}" if cell_id else "src:" + hashlib.sha1(raw.encode()).hexdigest()[:16]
@@ -284,7 +285,7 @@ class JulepMagics(Magics, Configurable):
         return False
 
     def close(self) -> None:
-        """Stop the kernel's watchers and close this session's clients."""
+        """Stop the kernel's watchers and batches, and close this session's clients."""
         for record in [*self._cells.values(), self._cell]:
             for handle in record.started:
                 handle.stop()

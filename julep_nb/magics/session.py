@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from julep_nb.magics.errors import CommandError
 
 if TYPE_CHECKING:
-    from julep_nb.live.handle import ExecutionHandle
     from julep_nb.live.source import ExecutionSource
     from julep_nb.sources.julep.client import Client
 
-__all__ = ["CellRecord", "Runner", "Session", "ViewOptions"]
+__all__ = ["CellRecord", "Runner", "Session", "Started", "ViewOptions"]
 
 T = TypeVar("T")
 
@@ -41,16 +40,27 @@ class ViewOptions:
     timeline_limit: int = 50
 
 
+class Started(Protocol):
+    """What a cell starts: an execution's watcher (``ExecutionHandle``) or a batch."""
+
+    @property
+    def watching(self) -> bool: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass(kw_only=True)
 class CellRecord:
-    """The running cell: its key, the watchers it started, the panels it displayed.
+    """The running cell: its key, the watchers and batches it started, the panels it
+    displayed.
 
-    Re-running the cell stops ``started``; a handle in ``shown`` is not displayed a
+    Re-running the cell stops ``started`` (a watcher stops watching, a batch starts
+    nothing more; no execution is cancelled); a handle in ``shown`` is not displayed a
     second time as the cell's result.
     """
 
     key: str | None = None
-    started: list[ExecutionHandle] = field(default_factory=list)
+    started: list[Started] = field(default_factory=list)
     shown: list[Any] = field(default_factory=list)  # handles and batches on screen
 
 

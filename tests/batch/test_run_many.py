@@ -119,6 +119,32 @@ async def test_cancel_mid_batch_leaves_nothing_running(
     await again.cancel()
 
 
+async def test_stop_starts_nothing_more_and_cancels_nothing(
+    client: Client, local_server: LocalServer
+) -> None:
+    second = {"name": "batch-second", "main": [{"sleep": {"seconds": 1}}, {"return": {"n": 1}}]}
+    task_id = await new_task(client, second)
+    batch = await run_many(task_id, [{"n": i} for i in range(40)], client=client, concurrency=4)
+    async with asyncio.timeout(30):
+        while sum(1 for e in batch.execution_ids if e) < 4:
+            await asyncio.sleep(0.05)
+    assert batch.watching
+    batch.stop(reason="the cell was run again")
+    started = [i for i, e in enumerate(batch.execution_ids) if e]
+    assert 4 <= len(started) < 40
+    states = await asyncio.wait_for(batch, 30)  # the started ones are followed to their end
+    assert not batch.watching
+    for i, state in enumerate(states):
+        if i in started:
+            assert state.status is S.SUCCEEDED, (i, state.error)
+            assert local_server.store.get_execution(state.execution_id).status is S.SUCCEEDED
+        else:  # never created: cancelled, without an execution, saying why
+            assert state.status is S.CANCELLED and not state.execution_id
+            assert batch.problem(i) == "not started: the cell was run again"
+    made = local_server.store.list_executions(task_id, limit=100)
+    assert sorted(e.id for e in made) == sorted(states[i].execution_id for i in started)
+
+
 async def test_bad_inputs_are_named(client: Client) -> None:
     task_id = await new_task(client, FLAKY_TASK)
     with pytest.raises(TypeError, match="input 1 is a int"):

@@ -95,6 +95,23 @@ def test_the_docs_batch_example_runs_as_written(julep: Shell) -> None:
     assert len(julep.ns["retry"]) == 1
 
 
+def test_running_a_batch_cell_again_stops_the_first_batch_starting_more(julep: Shell) -> None:
+    julep.run("%%julep_task\nname: second\nmain:\n  - sleep: {seconds: 1}\n  - return: {n: 1}\n")
+    julep.ns["rows"] = [{"n": i} for i in range(12)]
+    cell = "%julep_exec second --over rows --concurrency 2 --panel none"
+    first = julep.run(cell, cell_id="batch-cell")
+    julep.until(lambda: sum(1 for e in first.execution_ids if e) >= 2)
+    second = julep.run(cell, cell_id="batch-cell")  # the same cell again
+    assert second.watching
+    julep.until(lambda: first.done, timeout=20)  # its started executions ran to their end
+    started = [s for s in first.states if s.execution_id]
+    assert 2 <= len(started) < 12 and {s.status for s in started} == {S.SUCCEEDED}
+    not_started = [s for s in first.states if not s.execution_id]
+    assert not_started and {s.status for s in not_started} == {S.CANCELLED}
+    julep.ns["again"] = second
+    julep.run("await again.cancel()")
+
+
 def test_bad_batch_cells_send_nothing(divide: Shell) -> None:
     divide.ns.update(number=3, empty=[], mixed=[{"n": 1}, "two"], rows=[{"n": 1}])
     cases = {

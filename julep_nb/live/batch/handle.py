@@ -85,6 +85,7 @@ class BatchHandle:
         self._launches: set[asyncio.Task[None]] = set()
         self._finished: asyncio.Event | None = None
         self._cancelling = False
+        self._stopped = False  # see stop()
         self.started_at: float | None = None  # time.monotonic() of start()
         self.finished_at: float | None = None
 
@@ -215,7 +216,7 @@ class BatchHandle:
         slots = asyncio.Semaphore(self.concurrency)
         for index in range(len(self)):
             await slots.acquire()
-            if self._cancelling:
+            if self._cancelling or self._stopped:
                 slots.release()
                 break
             self._slots_held.add(index)
@@ -381,6 +382,30 @@ class BatchHandle:
             raise errors[0]
         if self._finished is not None:
             await self._finished.wait()
+
+    @property
+    def watching(self) -> bool:
+        """The batch is still starting or following executions (it is not done)."""
+        return self._driver is not None and not self.done
+
+    def stop(self, *, reason: str = "the batch was stopped") -> None:
+        """Start nothing more, without cancelling anything (the cell was run again).
+
+        Inputs not started end ``cancelled``, without an execution; the executions
+        already started go on, and are followed to their end.
+        """
+        if self._stopped or self.done:
+            return
+        self._stopped = True
+        if self._driver is not None:
+            self._driver.cancel()  # it may be waiting for a free slot
+        for index in range(len(self)):
+            started = self._ids[index] is not None or index in self._slots_held
+            if not started and self._final[index] is None:
+                stopped = ExecutionState(
+                    execution_id="", input=self.inputs[index], reported_status=S.CANCELLED,
+                )  # fmt: skip
+                self._settle_state(index, stopped, problem=f"not started: {reason}")
 
     async def retry_failed(self) -> BatchHandle:
         """A new batch (started) over the inputs that failed or were cancelled."""

@@ -42,6 +42,7 @@ def run_batch(session: Session, args: argparse.Namespace, body: str | None) -> B
     batch: BatchHandle = session.run(
         run_many(task_id, inputs, client=client, concurrency=concurrency, metadata=metadata)
     )
+    session.cell.started.append(batch)  # running the cell again stops it starting more
     mode = args.panel or session.view.panel
     panel = show_batch(batch, mode=mode, refresh_rate=session.view.refresh_rate)
     if isinstance(panel, BatchPanel):
