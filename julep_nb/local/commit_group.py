@@ -68,7 +68,7 @@ class CommitGroup:
         self._waiters: list[asyncio.Future[None]] = []  # see committed()
         self._rows: list[list[Any]] = []  # transition rows to insert
         self._heads: dict[str, tuple[Any, ...]] = {}  # execution id → its latest SET_HEAD
-        self._touched: set[str] = set()  # executions the open group wrote (see touches)
+        self._created: set[str] = set()  # executions the open group inserted (see touches)
         self._waited = False  # whether the scheduled flush waited a turn (see _flush_soon)
         self._version = self._data_version()  # see others_wrote()
         self._checked = False  # whether the open group asked others_wrote() yet
@@ -126,18 +126,17 @@ class CommitGroup:
         """Insert ``row`` and set the execution's head (``SET_HEAD`` parameters) at the flush."""
         self._rows.append(row)
         self._heads[execution_id] = head
-        self._touched.add(execution_id)
 
-    def touch(self, execution_id: str) -> None:
-        """Note that the open group wrote the execution's row (a new execution joined it)."""
+    def created(self, execution_id: str) -> None:
+        """Note that the open group inserted the execution's row (a new execution joined it)."""
         if self._open and self.joinable():
-            self._touched.add(execution_id)
+            self._created.add(execution_id)
 
     def touches(self, execution_id: str) -> bool:
         """Whether the open group wrote to the execution: then a read of it must flush
         first. Any other execution's row is as committed, and is read with the group
         left open (a status stream's read then does not split the loop turn's commit)."""
-        return self._open and execution_id in self._touched
+        return self._open and (execution_id in self._heads or execution_id in self._created)
 
     def after_commit(self, release: Pending, undo: Callable[[], object]) -> None:
         """Call ``release`` once the group is committed, or ``undo`` if it is rolled back."""
@@ -183,7 +182,7 @@ class CommitGroup:
         undo, self._on_failure = self._on_failure, []
         rows, self._rows = self._rows, []
         heads, self._heads = self._heads, {}
-        self._touched = set()
+        self._created = set()
         waiters, self._waiters = self._waiters, []
         try:
             if rows:

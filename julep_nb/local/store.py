@@ -301,10 +301,8 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._task_row(task_id)  # NotFound for an unknown task
         with self._write_in_group() as db:  # the app awaits committed() before answering
             if len(items) == 1:
-                made = [self._insert_execution(db, task_id, *items[0])]
-                self._group.touch(made[0][0].id)
-                return made
-            made = []
+                return [self._insert_execution(db, task_id, *items[0])]
+            made: list[tuple[Execution, bool]] = []
             db.execute("SAVEPOINT create_executions")  # all of them or none, in a group too
             try:
                 for item in items:
@@ -318,8 +316,6 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
                         self._ended.forget(execution.id)
                 raise
             db.execute("RELEASE create_executions")
-            for execution, _ in made:
-                self._group.touch(execution.id)
             return made
 
     def _insert_execution(
@@ -359,6 +355,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         )
         self._heads[execution_id] = (None, 0, now)
         self._ended.born(execution_id, task_id, input_json, metadata_json, now)
+        self._group.created(execution_id)  # a read of it commits the group first
         row = (execution_id, task_id, input_json, metadata_json, now, now, "queued", 0, None, None)
         return execution_from_row(row), True
 

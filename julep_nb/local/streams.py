@@ -179,8 +179,7 @@ def ended_status_body(store: Store, execution_id: str) -> bytes | None:
     text, status = store.get_execution_json(execution_id)
     if not status.is_terminal:
         return None
-    # As _status_json: the execution's fields, then execution_id.
-    return format_sse(f'{text[:-1]},"execution_id":{json.dumps(execution_id)}}}')
+    return format_sse(_status_text(text, execution_id))
 
 
 async def status_events(
@@ -241,7 +240,12 @@ async def transition_events(
 
 
 def _status_json(fields: dict[str, Any]) -> str:
-    return json.dumps({**fields, "execution_id": fields["id"]}, separators=(",", ":"))
+    return _status_text(json.dumps(fields, separators=(",", ":")), fields["id"])
+
+
+def _status_text(execution: str, execution_id: str) -> str:
+    """A status event's JSON: the execution's (a JSON object), then ``execution_id``."""
+    return f'{execution[:-1]},"execution_id":{json.dumps(execution_id)}}}'
 
 
 def _as_of(base: Execution, seq: int, transition: Transition) -> dict[str, Any]:
