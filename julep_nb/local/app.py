@@ -25,11 +25,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
-from julep_nb.local.bodies import MAX_BODY_BYTES, json_response, model_response, read_body
+from julep_nb.local.bodies import MAX_BODY_BYTES, json_response, json_text_response, read_body
 from julep_nb.local.bulk_routes import bulk_routes
 from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.input_check import check_input
 from julep_nb.local.openapi import MAX_PAGE, openapi_document
+from julep_nb.local.rows import execution_json, execution_wire
 from julep_nb.local.sse_response import SSE_HEADERS, EventStreamResponse
 from julep_nb.local.store import Store
 from julep_nb.local.streams import (
@@ -40,7 +41,7 @@ from julep_nb.local.streams import (
     transition_events,
 )
 from julep_nb.local.tool_routes import agent_tool_routes
-from julep_nb.sources.julep.models import Execution, ExecutionStatus
+from julep_nb.sources.julep.models import ExecutionStatus
 from julep_nb.sources.julep.requests import (
     CreateAgentRequest,
     CreateExecutionRequest,
@@ -59,7 +60,7 @@ class EngineLike(Protocol):
     """What the app needs from the step interpreter (``julep_nb.local.engine.Engine``)."""
 
     def validate_task(self, spec: dict[str, Any]) -> dict[str, Any]: ...
-    def start(self, execution_id: str, *, execution: Execution | None = None) -> None: ...
+    def start(self, execution_id: str, *, execution: dict[str, Any] | None = None) -> None: ...
     async def resume(self, execution_id: str, input: dict[str, Any]) -> None: ...
     async def resume_with_token(self, task_token: str, input: dict[str, Any]) -> None: ...
     async def cancel(self, execution_id: str, reason: str | None = None) -> None: ...
@@ -283,15 +284,13 @@ class _Routes:
         data = CreateExecutionRequest.model_validate(await read_body(request))
         check_input(task_id, schema, data.input)
         key = request.headers.get("idempotency-key")
-        execution, created = self.store.create_execution(
-            task_id, data.input, data.metadata, idempotency_key=key
-        )
+        [(row, created)] = self.store.create_rows(task_id, [(data.input, data.metadata, key)])
         if created:
-            self.engine.start(execution.id, execution=execution)
+            self.engine.start(row[0], execution=execution_wire(row))
         await self.store.committed()  # the row may share the loop turn's commit
         if not created:
-            return model_response(execution, 200, {"Idempotent-Replayed": "true"})
-        return model_response(execution, 201)
+            return json_text_response(execution_json(row), 200, {"Idempotent-Replayed": "true"})
+        return json_text_response(execution_json(row), 201)
 
     async def list_executions(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
@@ -299,13 +298,11 @@ class _Routes:
         sort_by = _choice(request, "sort_by", "created_at", ("created_at", "updated_at"))
         self.store.get_task(task_id)
         items = self.store.list_executions_json(task_id, sort_by=sort_by, **page)
-        body = f'{{"items":[{",".join(items)}]}}'.encode()  # the rows' JSON, not re-encoded
-        return Response(body, 200, media_type="application/json")
+        return json_text_response(f'{{"items":[{",".join(items)}]}}')  # the rows' own JSON
 
     async def get_execution(self, request: Request) -> Response:
-        return json_response(
-            self.store.get_execution(request.path_params["execution_id"]).to_wire()
-        )
+        text, _ = self.store.get_execution_json(request.path_params["execution_id"])
+        return json_text_response(text)
 
     async def update_execution(self, request: Request) -> Response:
         execution_id = request.path_params["execution_id"]

@@ -25,6 +25,7 @@ so one request per execution cannot keep up with the server (docs/performance.md
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 import pydantic
@@ -34,10 +35,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb._version import __version__
-from julep_nb.local.bodies import json_response, read_body
+from julep_nb.local.bodies import json_response, json_text_response, read_body
 from julep_nb.local.input_check import check_input
+from julep_nb.local.rows import execution_json, execution_wire
 from julep_nb.local.store import Store
-from julep_nb.sources.julep.models import Execution
 from julep_nb.sources.julep.requests import (
     BULK_CREATE,
     MAX_BULK_ITEMS,
@@ -51,7 +52,7 @@ BULK_CREATE_ROUTE = "/julep_nb/tasks/{task_id}/executions/bulk"
 
 
 class _Starts(Protocol):
-    def start(self, execution_id: str, *, execution: Execution | None = None) -> None: ...
+    def start(self, execution_id: str, *, execution: dict[str, Any] | None = None) -> None: ...
 
 
 def _bulk_body(raw: Any) -> BulkCreateExecutionsRequest:
@@ -94,18 +95,18 @@ def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
                 check_input(task_id, schema, item.input, where=f"items[{i}].input")
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"{exc.detail}; nothing was created") from None
-        made = store.create_executions(
+        made = store.create_rows(
             task_id, [(item.input, item.metadata, item.idempotency_key) for item in body.items]
         )
-        for execution, created in made:
+        for row, created in made:
             if created:
-                engine.start(execution.id, execution=execution)
+                engine.start(row[0], execution=execution_wire(row))
         await store.committed()  # the rows joined the loop turn's commit group
         replayed = [i for i, (_, created) in enumerate(made) if not created]
         status = 201 if len(replayed) < len(made) else 200
-        return json_response(
-            {"items": [e.to_wire() for e, _ in made], "replayed": replayed}, status
-        )
+        items = ",".join(execution_json(row) for row, _ in made)
+        answer = f'{{"items":[{items}],"replayed":{json.dumps(replayed)}}}'  # rows' own JSON
+        return json_text_response(answer, status)
 
     return [
         Route(BULK_CREATE_ROUTE, create_many, methods=["POST"]),

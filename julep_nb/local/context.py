@@ -26,7 +26,6 @@ from julep_nb.local.validate import workflows
 
 if TYPE_CHECKING:
     from julep_nb.local.store import Store
-    from julep_nb.sources.julep.models import Execution
 
 __all__ = ["DEVELOPER_ID", "SECRET_PREFIX", "execution_names", "secrets", "task_tools"]
 
@@ -60,13 +59,17 @@ def task_tools(store: Store, spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def execution_names(
-    store: Store, row: Execution, spec: dict[str, Any], *, spec_json: str | None = None
+    store: Store,
+    execution: dict[str, Any],
+    spec: dict[str, Any],
+    *,
+    spec_json: str | None = None,
 ) -> dict[str, Any]:
-    """The execution-wide names of Julep's step context (see the module docstring).
+    """The execution-wide names of Julep's step context (see the module docstring), for
+    ``execution`` as wire data (the names hold it as it is).
 
     ``spec_json``: ``spec`` as JSON text, when the caller has it (the store keeps it).
     """
-    execution = row.to_wire()
     agent_id = spec.get("agent_id")
     agent = store.agent_names(agent_id) if agent_id else {"agent": None, "agent_tools": []}
     task = {

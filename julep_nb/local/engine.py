@@ -30,12 +30,13 @@ from typing import Any, Final
 from julep_nb.local.context import execution_names, task_tools
 from julep_nb.local.errors import Conflict, InvalidRequest
 from julep_nb.local.model import ChatModel, model_from_env
+from julep_nb.local.rows import execution_wire
 from julep_nb.local.runtime import START, Frame, Position, Run, Services, StepFailed, to_data
 from julep_nb.local.sandbox import MAX_RESULT_SIZE, deep_size
 from julep_nb.local.steps import run_frame
 from julep_nb.local.store import Store
 from julep_nb.local.validate import validate_task
-from julep_nb.sources.julep.models import Execution, ExecutionStatus, Transition, TransitionType
+from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
 __all__ = ["RESUME_READY_SECONDS", "Engine"]
 
@@ -72,10 +73,10 @@ class Engine:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self, execution_id: str, *, execution: Execution | None = None) -> None:
+    def start(self, execution_id: str, *, execution: dict[str, Any] | None = None) -> None:
         """Schedule a queued execution on the running loop; returns at once.
 
-        ``execution`` is the row just created, when the caller has it (saves a read).
+        ``execution``: its wire data, when the caller has just created it (saves a read).
         """
         if execution_id in self._runs:
             raise _conflict(f"execution {execution_id!r} is already running")
@@ -83,11 +84,12 @@ class Engine:
 
     def _start_from_step(self, task_id: str, input: dict[str, Any]) -> dict[str, Any]:
         """Create and start an execution of ``task_id`` (a system tool call); its wire data."""
-        execution, _ = self.store.create_execution(task_id, to_data(input), None)
-        self.start(execution.id, execution=execution)
-        return execution.to_wire()
+        [(row, _)] = self.store.create_rows(task_id, [(to_data(input), None, None)])
+        execution = execution_wire(row)
+        self.start(row[0], execution=execution)
+        return execution
 
-    def _launch(self, run: Run, *, restored: bool, execution: Execution | None = None) -> None:
+    def _launch(self, run: Run, *, restored: bool, execution: dict[str, Any] | None = None) -> None:
         loop = self._loop
         if loop is None or not loop.is_running():
             # Asked once per loop: on Python 3.11 get_running_loop() is a getpid system call.
@@ -103,20 +105,20 @@ class Engine:
         if self._runs.get(run.execution_id) is run:
             del self._runs[run.execution_id]
 
-    async def _drive(self, run: Run, *, restored: bool, execution: Execution | None) -> None:
+    async def _drive(self, run: Run, *, restored: bool, execution: dict[str, Any] | None) -> None:
         try:
             if execution is None:
-                execution = self.store.get_execution(run.execution_id)
+                execution = self.store.get_execution(run.execution_id).to_wire()
             spec_json = None
             if not restored:
-                spec_json = self.store.task_spec_json(execution.task_id)
+                spec_json = self.store.task_spec_json(execution["task_id"])
                 run.spec = json.loads(spec_json)
             # Read before the first transition: the steps then run without a read, so
             # their transitions share one commit (local/commit_group.py).
             run.context = execution_names(self.store, execution, run.spec, spec_json=spec_json)
             if not restored:
                 run.root = Frame.workflow_frame(
-                    run.spec, "main", to_data(execution.input), is_main=True
+                    run.spec, "main", to_data(execution["input"]), is_main=True
                 )
                 await run.init_frame(run.root)
             assert run.root is not None

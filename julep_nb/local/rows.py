@@ -44,6 +44,7 @@ __all__ = [
     "error_text",
     "execution_from_row",
     "execution_json",
+    "execution_wire",
     "loads",
     "metadata_json",
     "not_found",
@@ -284,6 +285,24 @@ def execution_from_row(row: tuple[Any, ...]) -> Execution:
 def _iso(us: int) -> str:
     """A stored timestamp as the wire writes it (``…T03:04:05.000123Z``, no fraction at 0)."""
     return (_EPOCH + timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
+
+
+def execution_wire(row: tuple[Any, ...]) -> dict[str, Any]:
+    """``execution_from_row(row).to_wire()`` built without the model (what the engine
+    reads of an execution it starts, and a created execution's answer)."""
+    eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
+    return {
+        "id": eid,
+        "task_id": task_id,
+        "status": status,
+        "input": json.loads(input_),
+        "output": loads(output),
+        "error": error,
+        "transition_count": seq,
+        "metadata": loads(metadata),
+        "created_at": _iso(created),
+        "updated_at": _iso(updated),
+    }
 
 
 def execution_json(row: tuple[Any, ...]) -> str:

@@ -50,7 +50,7 @@ from julep_nb.sources.julep.models import (
     Task,
 )
 
-__all__ = ["Listener", "Store"]
+__all__ = ["ExecutionRow", "Listener", "Store"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ _TASK_CACHE_SIZE: Final = 1024
 
 NewRow = tuple[dict[str, Any], "dict[str, Any] | None", "str | None"]
 """A new execution's ``(input, metadata, idempotency_key)``."""
+
+ExecutionRow = tuple[Any, ...]
+"""An execution as a row of ``rows.EXECUTION_COLUMNS``."""
 
 
 class Store(AgentRows, TransitionReads, TransitionWrites):
@@ -298,11 +301,17 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
     ) -> list[tuple[Execution, bool]]:
         """:meth:`create_execution` for each ``(input, metadata, idempotency_key)``, in order,
         in one transaction (on the server's loop: the loop turn's commit group)."""
+        return [(execution_from_row(row), made) for row, made in self.create_rows(task_id, items)]
+
+    def create_rows(self, task_id: str, items: Sequence[NewRow]) -> list[tuple[ExecutionRow, bool]]:
+        """:meth:`create_executions` answering each execution's row of
+        ``EXECUTION_COLUMNS`` (``rows.execution_wire``/``execution_json`` read it): what the
+        routes use, so a created execution is never built as a model."""
         self._task_row(task_id)  # NotFound for an unknown task
         with self._write_in_group() as db:  # the app awaits committed() before answering
             if len(items) == 1:
                 return [self._insert_execution(db, task_id, *items[0])]
-            made: list[tuple[Execution, bool]] = []
+            made: list[tuple[ExecutionRow, bool]] = []
             db.execute("SAVEPOINT create_executions")  # all of them or none, in a group too
             try:
                 for item in items:
@@ -310,10 +319,10 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
             except BaseException:
                 db.execute("ROLLBACK TO create_executions")
                 db.execute("RELEASE create_executions")
-                for execution, created in made:
+                for row, created in made:
                     if created:
-                        self._heads.pop(execution.id, None)
-                        self._ended.forget(execution.id)
+                        self._heads.pop(row[0], None)
+                        self._ended.forget(row[0])
                 raise
             db.execute("RELEASE create_executions")
             return made
@@ -325,7 +334,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         input: dict[str, Any],
         metadata: dict[str, Any] | None,
         idempotency_key: str | None,
-    ) -> tuple[Execution, bool]:
+    ) -> tuple[ExecutionRow, bool]:
         if idempotency_key is not None:
             row = db.execute(
                 f"SELECT {EXECUTION_COLUMNS} FROM executions "
@@ -333,7 +342,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
                 (task_id, idempotency_key),
             ).fetchone()
             if row is not None:
-                return execution_from_row(row), False
+                return row, False
         execution_id = new_id()
         # Strictly increasing: executions listed by creation time come in the order made.
         now = self._last_created = max(now_us(), self._last_created + 1)
@@ -357,7 +366,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._ended.born(execution_id, task_id, input_json, metadata_json, now)
         self._group.created(execution_id)  # a read of it commits the group first
         row = (execution_id, task_id, input_json, metadata_json, now, now, "queued", 0, None, None)
-        return execution_from_row(row), True
+        return row, True
 
     def get_execution(self, execution_id: str) -> Execution:
         """The execution with its derived status, output, error and transition count."""

@@ -6,7 +6,6 @@ merges, PUT replaces, DELETE answers ``{id, deleted_at}``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -14,14 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb.local.agent_tools import AgentTools
+from julep_nb.local.bodies import json_response as _json
 from julep_nb.local.bodies import read_body
 
 __all__ = ["agent_tool_routes"]
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, separators=(",", ":")).encode()
-    return Response(body, status, media_type="application/json")
 
 
 def agent_tool_routes(tools: AgentTools, page: Any) -> list[Route]:

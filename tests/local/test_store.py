@@ -15,6 +15,7 @@ from julep_nb.local.rows import (
     dumps,
     execution_from_row,
     execution_json,
+    execution_wire,
     metadata_json,
 )
 from julep_nb.local.store import Store
@@ -303,7 +304,10 @@ def test_an_executions_agent_names_follow_agent_and_tool_changes(store: Store) -
     ],
 )  # fmt: skip
 def test_execution_json_is_the_wire_execution(row: tuple[object, ...]) -> None:
-    assert json.loads(execution_json(row)) == execution_from_row(row).to_wire()
+    wire = execution_from_row(row).to_wire()
+    assert json.loads(execution_json(row)) == wire
+    assert execution_wire(row) == wire
+    assert list(execution_wire(row)) == list(wire)  # the names expressions see, in order
 
 
 @pytest.mark.parametrize(
