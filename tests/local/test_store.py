@@ -17,7 +17,9 @@ from julep_nb.local.rows import (
     execution_json,
     execution_wire,
     metadata_json,
+    to_dt,
 )
+from julep_nb.local.rows import _iso as wire_time
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
@@ -310,6 +312,14 @@ def test_execution_json_is_the_wire_execution(row: tuple[object, ...]) -> None:
     assert list(execution_wire(row)) == list(wire)  # the names expressions see, in order
 
 
+def test_wire_times_are_the_datetimes_isoformat() -> None:
+    # Both sides of a second boundary, a whole second, and times across the years.
+    edges = [0, 1, 999_999, 1_000_000, 1_767_225_599_999_999, 1_767_225_600_000_000]
+    spread = [i * 7_919_000_123_457 for i in range(2_000)]
+    for us in edges + spread:
+        assert wire_time(us) == to_dt(us).isoformat().replace("+00:00", "Z"), us
+
+
 @pytest.mark.parametrize(
     "cursor",
     [
@@ -380,3 +390,20 @@ def test_only_the_latest_ended_executions_are_kept(tmp_path: Path) -> None:
         # The others are read from the file, and agree.
         assert store.get_execution(made[0].id).status is ExecutionStatus.SUCCEEDED
         assert store.get_execution(live.id).status is ExecutionStatus.STARTING
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, 0, -2.5, "é\n\"", [1, [2, {"k": None}]], {"z": 1, "a": [True, False]}, (1, "t")],
+)
+def test_column_json_is_compact_standard_json(value: object) -> None:
+    expected = json.dumps(value, separators=(",", ":"))
+    assert dumps(value) == expected
+    assert json.loads(dumps(value)) == json.loads(expected)
+
+
+def test_a_value_holding_itself_is_refused_with_its_type() -> None:
+    looped: list[object] = []
+    looped.append(looped)
+    with pytest.raises(TypeError, match="dict that contains itself"):
+        dumps({"out": looped})
