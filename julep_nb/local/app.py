@@ -25,7 +25,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb.local.auth import APIKeyMiddleware, error_body
-from julep_nb.local.bodies import MAX_BODY_BYTES, json_response, json_text_response, read_body
+from julep_nb.local.bodies import (
+    MAX_BODY_BYTES,
+    json_response,
+    json_text_response,
+    read_body,
+    read_model,
+)
 from julep_nb.local.bulk_routes import bulk_routes
 from julep_nb.local.errors import LocalError, TaskInvalid
 from julep_nb.local.input_check import check_input
@@ -234,7 +240,7 @@ class _Routes:
     # -- agents and tasks
 
     async def create_agent(self, request: Request) -> Response:
-        data = CreateAgentRequest.model_validate(await read_body(request))
+        data = await read_model(request, CreateAgentRequest)
         agent = self.store.create_agent(data.model_dump(exclude_unset=True))
         return json_response(agent.to_wire(), 201)
 
@@ -281,7 +287,7 @@ class _Routes:
     async def create_execution(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
         schema = self.store.input_schema(task_id)  # NotFound for an unknown task
-        data = CreateExecutionRequest.model_validate(await read_body(request))
+        data = await read_model(request, CreateExecutionRequest)
         check_input(task_id, schema, data.input)
         key = request.headers.get("idempotency-key")
         [(row, created)] = self.store.create_rows(task_id, [(data.input, data.metadata, key)])
@@ -324,7 +330,7 @@ class _Routes:
         return json_response(None)
 
     async def resume_with_token(self, request: Request) -> Response:
-        data = TaskTokenResumeRequest.model_validate(await read_body(request))
+        data = await read_model(request, TaskTokenResumeRequest)
         await self.engine.resume_with_token(data.task_token, data.input)
         return json_response(None)
 

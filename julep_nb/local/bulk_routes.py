@@ -35,7 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from julep_nb._version import __version__
-from julep_nb.local.bodies import json_response, json_text_response, read_body
+from julep_nb.local.bodies import json_response, json_text_response, read_model
 from julep_nb.local.input_check import check_input
 from julep_nb.local.rows import execution_json, execution_wire
 from julep_nb.local.store import Store
@@ -55,10 +55,10 @@ class _Starts(Protocol):
     def start(self, execution_id: str, *, execution: dict[str, Any] | None = None) -> None: ...
 
 
-def _bulk_body(raw: Any) -> BulkCreateExecutionsRequest:
+async def _bulk_body(request: Request) -> BulkCreateExecutionsRequest:
     """The request body, or a 422 naming the first bad item and field."""
     try:
-        return BulkCreateExecutionsRequest.model_validate(raw)
+        return await read_model(request, BulkCreateExecutionsRequest)
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False)
         first = errors[0]
@@ -89,7 +89,7 @@ def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
     async def create_many(request: Request) -> Response:
         task_id = request.path_params["task_id"]
         schema = store.input_schema(task_id)  # NotFound for an unknown task
-        body = _bulk_body(await read_body(request))
+        body = await _bulk_body(request)
         try:
             for i, item in enumerate(body.items):
                 check_input(task_id, schema, item.input, where=f"items[{i}].input")

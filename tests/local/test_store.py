@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from julep_nb.local.errors import Conflict, InvalidRequest, NotFound
+from julep_nb.local.rows import _iso as wire_time
 from julep_nb.local.rows import (
     cursor_json,
     dumps,
@@ -19,7 +20,6 @@ from julep_nb.local.rows import (
     metadata_json,
     to_dt,
 )
-from julep_nb.local.rows import _iso as wire_time
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.models import ExecutionStatus, Transition, TransitionType
 
