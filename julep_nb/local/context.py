@@ -19,15 +19,22 @@ import json
 import os
 import unicodedata
 from collections.abc import Iterator
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from julep_nb.local.validate import workflows
 
 if TYPE_CHECKING:
     from julep_nb.local.store import Store
 
-__all__ = ["DEVELOPER_ID", "SECRET_PREFIX", "execution_names", "secrets", "task_tools"]
+__all__ = [
+    "DEVELOPER_ID",
+    "SECRET_PREFIX",
+    "TaskView",
+    "execution_names",
+    "secrets",
+    "task_tools",
+    "task_view",
+]
 
 DEVELOPER_ID: Final = "00000000-0000-0000-0000-000000000000"
 SECRET_PREFIX: Final = "JULEP_NB_SECRET_"
@@ -58,27 +65,44 @@ def task_tools(store: Store, spec: dict[str, Any]) -> list[dict[str, Any]]:
     return inherited + own
 
 
-def execution_names(
-    store: Store,
-    execution: dict[str, Any],
-    spec: dict[str, Any],
-    *,
-    spec_json: str | None = None,
-) -> dict[str, Any]:
-    """The execution-wide names of Julep's step context (see the module docstring), for
-    ``execution`` as wire data (the names hold it as it is).
+class TaskView(NamedTuple):
+    """A task's text read once for all its executions: shared, so never modified."""
 
-    ``spec_json``: ``spec`` as JSON text, when the caller has it (the store keeps it).
-    """
-    agent_id = spec.get("agent_id")
+    spec: dict[str, Any]
+    """The task as wire data (what the engine runs)."""
+    task: dict[str, Any]
+    """The ``task`` name of the step context: the spec with its ``workflows`` listed."""
+    spells_secrets: bool
+    """Whether its steps can reach ``secrets`` (see :func:`execution_names`)."""
+
+
+_VIEWS: Final[dict[str, TaskView]] = {}  # by the task's JSON text (see task_view)
+_MAX_VIEWS: Final = 256
+
+
+def task_view(spec_json: str) -> TaskView:
+    """The :class:`TaskView` of a task's JSON text; the same one while the text is the
+    same (the store hands out one string per task version: a lookup by identity)."""
+    view = _VIEWS.get(spec_json)
+    if view is None:
+        if len(_VIEWS) >= _MAX_VIEWS:
+            _VIEWS.clear()
+        spec = json.loads(spec_json)
+        listed = [{"name": name, "steps": steps} for name, steps in workflows(spec).items()]
+        view = _VIEWS[spec_json] = TaskView(
+            spec, {**spec, "workflows": listed}, _spells_secrets(spec)
+        )
+    return view
+
+
+def execution_names(store: Store, execution: dict[str, Any], view: TaskView) -> dict[str, Any]:
+    """The execution-wide names of Julep's step context (see the module docstring), for
+    ``execution`` as wire data (the names hold it as it is) of the task ``view``."""
+    agent_id = view.spec.get("agent_id")
     agent = store.agent_names(agent_id) if agent_id else {"agent": None, "agent_tools": []}
-    task = {
-        **spec,
-        "workflows": [{"name": name, "steps": steps} for name, steps in workflows(spec).items()],
-    }
     return {
         "agent": agent["agent"],
-        "task": task,
+        "task": view.task,
         "execution": execution,
         "arguments": execution.get("input") or {},
         "agent_tools": agent["agent_tools"],
@@ -87,17 +111,14 @@ def execution_names(
         "session": None,
         # Reading the environment costs more than a step; a task that never spells the
         # name cannot reach its value.
-        "secrets": secrets() if _spells_secrets(spec_json or json.dumps(spec)) else {},
+        "secrets": secrets() if view.spells_secrets else {},
     }
 
 
-@lru_cache(maxsize=256)
-def _spells_secrets(spec_json: str) -> bool:
+def _spells_secrets(spec: dict[str, Any]) -> bool:
     """Whether a key or string of the task contains ``secrets`` as Python reads names
     (NFKC-normalised: ``ｓecrets`` is the same identifier)."""
-    return any(
-        "secrets" in unicodedata.normalize("NFKC", text) for text in _texts(json.loads(spec_json))
-    )
+    return any("secrets" in unicodedata.normalize("NFKC", text) for text in _texts(spec))
 
 
 def _texts(value: Any) -> Iterator[str]:

@@ -27,7 +27,7 @@ import json
 import logging
 from typing import Any, Final
 
-from julep_nb.local.context import execution_names, task_tools
+from julep_nb.local.context import execution_names, task_tools, task_view
 from julep_nb.local.errors import Conflict, InvalidRequest
 from julep_nb.local.model import ChatModel, model_from_env
 from julep_nb.local.rows import execution_wire
@@ -109,13 +109,14 @@ class Engine:
         try:
             if execution is None:
                 execution = self.store.get_execution(run.execution_id).to_wire()
-            spec_json = None
-            if not restored:
-                spec_json = self.store.task_spec_json(execution["task_id"])
-                run.spec = json.loads(spec_json)
+            if restored:  # the task as its checkpoint kept it
+                view = task_view(json.dumps(run.spec, separators=(",", ":")))
+            else:  # shared by the task's executions: nothing may modify it
+                view = task_view(self.store.task_spec_json(execution["task_id"]))
+                run.spec = view.spec
             # Read before the first transition: the steps then run without a read, so
             # their transitions share one commit (local/commit_group.py).
-            run.context = execution_names(self.store, execution, run.spec, spec_json=spec_json)
+            run.context = execution_names(self.store, execution, view)
             if not restored:
                 run.root = Frame.workflow_frame(
                     run.spec, "main", to_data(execution["input"]), is_main=True

@@ -394,7 +394,7 @@ def test_only_the_latest_ended_executions_are_kept(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, 0, -2.5, "é\n\"", [1, [2, {"k": None}]], {"z": 1, "a": [True, False]}, (1, "t")],
+    [None, 0, -2.5, 'é\n"', [1, [2, {"k": None}]], {"z": 1, "a": [True, False]}, (1, "t")],
 )
 def test_column_json_is_compact_standard_json(value: object) -> None:
     expected = json.dumps(value, separators=(",", ":"))
