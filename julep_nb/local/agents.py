@@ -20,7 +20,7 @@ class AgentRows:
 
     agent_tools: Any  # julep_nb.local.agent_tools.AgentTools
     _lock: threading.RLock
-    _agent_names: dict[str, str]  # agent id → JSON of agent_names(); see Store._write
+    _agent_names: dict[str, dict[str, Any]]  # agent id → agent_names(); see Store._write
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         raise NotImplementedError
@@ -59,18 +59,17 @@ class AgentRows:
         """``{"agent", "agent_tools"}`` of an execution's step context, as wire data.
 
         Read for every execution, and changed only by writes outside the commit group
-        (which empty this cache): a fresh dict from cached JSON on every call.
+        (which empty this cache): one dict shared by the agent's executions, which
+        read it (expressions and templates cannot modify a value), so never modify it.
         """
         with self._lock:  # no write between the reads and the caching
             cached = self._agent_names.get(agent_id)
             if cached is None:
-                names = {
+                cached = self._agent_names[agent_id] = {
                     "agent": self.get_agent(agent_id).to_wire(),
                     "agent_tools": self.agent_tools.all_of(agent_id),
                 }
-                cached = self._agent_names[agent_id] = json.dumps(names, separators=(",", ":"))
-        found: dict[str, Any] = json.loads(cached)
-        return found
+        return cached
 
     def list_agents(
         self, *, limit: int = 100, offset: int = 0, direction: str = "desc"

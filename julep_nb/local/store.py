@@ -81,7 +81,7 @@ class Store(AgentRows, TransitionReads, TransitionWrites):
         self._task_specs: dict[str, str] = {}  # task id → its wire JSON (see task_spec)
         self._input_schemas: dict[str, dict[str, Any] | None] = {}  # see input_schema
         self._last_created = 0  # created_at of the newest execution (microseconds)
-        self._agent_names: dict[str, str] = {}  # see AgentRows.agent_names
+        self._agent_names: dict[str, dict[str, Any]] = {}  # see AgentRows.agent_names
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (a commit group may hold many).
         self._db = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, cached_statements=256

@@ -48,6 +48,31 @@ async def test_agent_task_and_execution_are_in_the_expression_context() -> None:
     assert out["where"] == "main0" and out["same"] is True and out["nobody"] == [None, None]
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "$ task['main'].append({'return': 1})",
+        "$ task.update({'name': 'other'})",
+        "$ agent.update({'name': 'other'})",
+        "$ agent_tools.append({'name': 'x'})",
+        "{{ task.main.append(1) }}",
+    ],
+)
+async def test_no_step_can_change_the_task_or_agent_its_executions_share(change: str) -> None:
+    # The engine reads a task and its agent once for all their executions.
+    async with Kit() as kit:
+        spec = {"name": "shared", "main": [{"evaluate": {"x": change}}]}
+        tampered = await kit.run(spec)
+        after = await kit.run(
+            {**spec, "main": [{"evaluate": {"x": "$ (len(task.main), agent.name)"}}]}
+        )
+        again = await kit.run(spec)
+        name = kit.store.get_agent(kit.agent_id).name
+    assert tampered.status is S.FAILED and again.status is S.FAILED, tampered.output
+    assert after.status is S.SUCCEEDED, after.error
+    assert after.output == {"x": [1, name]}
+
+
 async def test_secrets_come_from_julep_nb_secret_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

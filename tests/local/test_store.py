@@ -283,8 +283,7 @@ def test_an_executions_agent_names_follow_agent_and_tool_changes(store: Store) -
     agent = store.create_agent({"name": "first", "about": "a"})
     names = store.agent_names(agent.id)
     assert names["agent"]["name"] == "first" and names["agent_tools"] == []
-    names["agent"]["name"] = "mutated"  # a caller's copy: the next one is fresh
-    assert store.agent_names(agent.id)["agent"]["name"] == "first"
+    assert store.agent_names(agent.id) is names  # read once for the agent's executions
     store.update_agent(agent.id, {"name": "second"}, merge=True)
     assert store.agent_names(agent.id)["agent"]["name"] == "second"
     tool = {"name": "lookup", "type": "function", "function": {"parameters": {}}}
