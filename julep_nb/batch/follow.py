@@ -118,18 +118,20 @@ class ListFollower:
         size = min(PAGE, 2 * len(self._tracked) + 8)
         while True:
             items = await self._page(http, offset, size)
+            last = None
             for item in items:
-                changed += self._apply(item)
-                if item.updated_at is not None and (newest is None or item.updated_at > newest):
-                    newest = item.updated_at
-            last = items[-1].updated_at if items else None
+                if item.get("id") in self._tracked:  # the others are read no further
+                    changed += self._apply(Execution.model_validate(item))
+                last = _updated_at(item)
+                if last is not None and (newest is None or last > newest):
+                    newest = last
             if len(items) < size or self._since is None or last is None or last < self._since:
                 break
             offset += size
         self._since = newest
         return changed
 
-    async def _page(self, http: httpx.AsyncClient, offset: int, size: int) -> list[Execution]:
+    async def _page(self, http: httpx.AsyncClient, offset: int, size: int) -> list[dict[str, Any]]:
         self.polls += 1
         params: dict[str, Any] = {
             "sort_by": "updated_at", "direction": "desc", "limit": size, "offset": offset,
@@ -142,9 +144,9 @@ class ListFollower:
             )
         response.raise_for_status()
         items = response.json().get("items")
-        if not isinstance(items, list):
-            raise ValueError("an executions page without 'items'")
-        return [Execution.model_validate(item) for item in items]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ValueError("an executions page without a list of 'items'")
+        return items
 
     def _apply(self, execution: Execution) -> int:
         tracked = self._tracked.get(execution.id)
@@ -183,3 +185,19 @@ class ListFollower:
 
 class _Fatal(Exception):
     """The listing was refused: nothing can be followed this way."""
+
+
+def _updated_at(item: dict[str, Any]) -> datetime | None:
+    """A listed execution's ``updated_at``, read without building its model (most items
+    of a page are executions the follower no longer tracks): as :class:`Execution` reads
+    it, which it is left to when the text is not plain ISO 8601."""
+    value = item.get("updated_at")
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is not None:
+                return when
+    return Execution.model_validate(item).updated_at
