@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from julep_nb._version import __version__
 from julep_nb.local.bodies import json_response, json_text_response, read_model
-from julep_nb.local.input_check import check_input
+from julep_nb.local.input_check import check_inputs
 from julep_nb.local.rows import execution_json, execution_wire
 from julep_nb.local.store import Store
 from julep_nb.sources.julep.requests import (
@@ -91,8 +91,8 @@ def bulk_routes(store: Store, engine: _Starts) -> list[Route]:
         schema = store.input_schema(task_id)  # NotFound for an unknown task
         body = await _bulk_body(request)
         try:
-            for i, item in enumerate(body.items):
-                check_input(task_id, schema, item.input, where=f"items[{i}].input")
+            inputs = ((f"items[{i}].input", item.input) for i, item in enumerate(body.items))
+            check_inputs(task_id, schema, inputs)
         except HTTPException as exc:
             raise HTTPException(exc.status_code, f"{exc.detail}; nothing was created") from None
         made = store.create_rows(
