@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["KEEP", "EndedRows"]
+__all__ = ["BORN", "KEEP", "EndedRows"]
 
 KEEP: Final = 4096
 """How many ended executions' rows are kept (the oldest leaves first)."""
+BORN: Final = 16 * KEEP
+"""How many live executions' fixed columns are kept (the oldest leaves first). An
+execution whose final transition another connection writes is never ended here: this
+bounds what such executions leave behind. One that leaves is read from the file."""
 
 
 class EndedRows:
     """Rows (``rows.EXECUTION_COLUMNS``) of lately ended executions; use under the store's lock."""
 
-    def __init__(self, keep: int = KEEP) -> None:
-        self._keep = keep
+    def __init__(self, keep: int = KEEP, born: int = BORN) -> None:
+        self._keep, self._most_born = keep, born
         self._born: dict[str, tuple[str, str, str | None, int]] = {}
         self._ended: dict[str, tuple[Any, ...]] = {}
 
@@ -33,6 +37,8 @@ class EndedRows:
     ) -> None:
         """Note a new execution's fixed columns (its input, metadata, creation time)."""
         self._born[execution_id] = (task_id, input_json, metadata_json, at)
+        if len(self._born) > self._most_born:
+            del self._born[next(iter(self._born))]
 
     def forget(self, execution_id: str) -> None:
         """The execution was not created after all (its transaction rolled back)."""

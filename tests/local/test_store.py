@@ -391,6 +391,26 @@ def test_only_the_latest_ended_executions_are_kept(tmp_path: Path) -> None:
         assert store.get_execution(live.id).status is ExecutionStatus.STARTING
 
 
+def test_executions_another_connection_ends_leave_a_bounded_trace(tmp_path: Path) -> None:
+    from julep_nb.local.ended import EndedRows
+
+    path = tmp_path / "two.db"
+    with Store(path) as store, Store(path) as other:
+        store._ended = EndedRows(keep=8, born=3)
+        task_id = seed_task(store)
+        made = [store.create_execution(task_id, {"n": i})[0] for i in range(5)]
+        for execution in made:  # ended through the other connection: never seen here
+            step(other, execution.id, T.INIT)
+            step(other, execution.id, T.FINISH, {"n": 1})
+        assert len(store._ended._born) == 3  # the oldest were let go
+        for execution in made:  # and every read still agrees with the file
+            assert store.get_execution(execution.id).status is ExecutionStatus.SUCCEEDED
+        mine = store.create_execution(task_id, {"n": 9})[0]
+        step(store, mine.id, T.INIT)
+        step(store, mine.id, T.FINISH, {"n": 2})
+        assert store._ended.get(mine.id) == _row_in_file(store, mine.id)
+
+
 @pytest.mark.parametrize(
     "value",
     [None, 0, -2.5, 'é\n"', [1, [2, {"k": None}]], {"z": 1, "a": [True, False]}, (1, "t")],
