@@ -120,6 +120,25 @@ async def test_an_update_while_running_is_one_widget_message(
         assert f"main[{i + 1}]" in text(panel.live)
 
 
+async def test_each_update_renders_the_header_once(
+    source: MemoryJulep, frontend: Messages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import julep_nb.display.panel.view as view
+
+    rendered: list[str] = []
+    real = view.render_header
+    monkeypatch.setattr(view, "render_header", lambda s: rendered.append(s.status.value) or real(s))
+    handle, panel = live(source, refresh_rate=100, tick=10)
+    source.commit("init")
+    await until(lambda: panel.state.seen_count == 1)
+    await asyncio.sleep(0.05)
+    before = len(rendered)
+    source.commit("step")  # one update: counted, then shown, from one rendering
+    await until(lambda: panel.state.seen_count == 2)
+    await asyncio.sleep(0.05)
+    assert len(rendered) - before == 1, rendered
+
+
 async def test_the_elapsed_time_moves_while_nothing_else_does(
     source: MemoryJulep, frontend: Messages
 ) -> None:

@@ -128,6 +128,9 @@ class PanelView:
             "result": ("", frozenset()),
         }
         self._known: frozenset[str] = frozenset()  # the styles self.styles has rules for
+        # The parts expected_messages() rendered, for the render() that follows it (the
+        # header shows the time elapsed: rendered again at every later tick).
+        self._counted: tuple[ExecutionState, tuple[str, str, frozenset[str]]] | None = None
         self._convert: dict[str, Callable[[str], tuple[str, frozenset[str]]]] = {
             "timeline": RowMemo(),  # rows change a few at a time: convert only the new
             "result": to_classes,
@@ -147,12 +150,18 @@ class PanelView:
         """Messages :meth:`render` will send for ``state``: the live HTML, and the rest."""
         waiting = state.status is ExecutionStatus.AWAITING_INPUT
         moves = waiting != (self.timeline_below.layout.display is None)  # HTML + layout
-        new_styles = not self._parts(state)[2] <= self._known
+        parts = self._parts(state)
+        self._counted = (state, parts)  # what render() shows next, unless the state moves on
+        new_styles = not parts[2] <= self._known
         return 1 + 2 * moves + (watch_error_html(error) != self.message.value) + new_styles
 
     def render(self, state: ExecutionState, *, error: BaseException | None = None) -> None:
         """Show ``state``, and the error that stopped the watcher (None: it runs)."""
-        top, timeline, styles = self._parts(state)
+        counted, self._counted = self._counted, None
+        if counted is not None and counted[0] is state:
+            top, timeline, styles = counted[1]
+        else:
+            top, timeline, styles = self._parts(state)
         if not styles <= self._known:  # the rules first, so no class shows unstyled
             self._known |= styles
             self.styles.value = stylesheet(self._known)
