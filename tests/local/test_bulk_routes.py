@@ -170,3 +170,27 @@ async def test_other_servers_are_not_asked_or_say_no() -> None:
     assert not await local_julep.offers(BULK_CREATE)
     assert not await local_julep.offers(BULK_CREATE)
     assert seen == ["localhost /julep_nb/extensions"]  # asked once; the 404 is kept
+
+
+async def test_the_question_is_not_retried_and_a_passing_failure_is_not_kept() -> None:
+    answers = [httpx.Response(503), httpx.Response(200, json={"extensions": [BULK_CREATE]})]
+    seen: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return answers.pop(0)
+
+    transport = httpx.MockTransport(server)
+    client = Client(base_url="http://127.0.0.1:9", api_key="k", transport=transport, backoff=5)
+    async with asyncio.timeout(2):  # a retry would wait the 5 s backoff
+        assert not await client.offers(BULK_CREATE)  # busy: no, for now
+        assert await client.offers(BULK_CREATE)  # asked again, and kept
+        assert await client.offers(BULK_CREATE)
+    assert seen == ["/julep_nb/extensions"] * 2
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    gone = Client(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(down), backoff=5)
+    async with asyncio.timeout(2):
+        assert not await gone.offers(BULK_CREATE)

@@ -32,6 +32,7 @@ from julep_nb.sources.julep._http import (
     first_error,
     parse_model,
 )
+from julep_nb.sources.julep.backoff import retryable_status
 from julep_nb.sources.julep.connection import Connection
 from julep_nb.sources.julep.errors import APIError, InputError, SourceUnreachable
 from julep_nb.sources.julep.models import Agent, Execution, ExecutionStatusEvent, Task, Transition
@@ -126,7 +127,8 @@ class Client(Connection):
         Asked once per client (``GET /julep_nb/extensions``, see
         ``julep_nb/local/bulk_routes.py``), and only of a server on a loopback address
         unless the client was made with ``extensions=True``: hosted Julep is never asked.
-        An unreachable server is asked again next time; any other answer is kept.
+        The question is not retried: an unreachable or busy server (429, 5xx) is asked
+        again next time; any other answer is kept.
         """
         if self.extensions is False:
             return False
@@ -136,10 +138,12 @@ class Client(Connection):
                 self._extensions = frozenset()
             else:
                 try:
-                    data = await self._json("GET", "/julep_nb/extensions")
-                except SourceUnreachable:
+                    data = await self._json("GET", "/julep_nb/extensions", retry="never")
+                except SourceUnreachable:  # down now: asked again next time, not waited for
                     return False
-                except APIError:  # 404 from Julep, or anything else: none
+                except APIError as exc:  # 404 from Julep, or anything else: none
+                    if retryable_status(exc.status):  # busy now: asked again next time
+                        return False
                     data = None
                 names = data.get("extensions") if isinstance(data, dict) else None
                 found = names if isinstance(names, list) else []

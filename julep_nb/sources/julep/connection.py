@@ -43,7 +43,9 @@ __all__ = ["MAX_BACKOFF", "Connection", "Retry"]
 
 MAX_BACKOFF: Final = 8.0
 
-Retry = Literal["auto", "idempotent", "once"]
+Retry = Literal["auto", "idempotent", "once", "never"]
+"""When a request is sent again: ``idempotent`` after any transient failure, ``once``
+only if it never reached the server, ``never`` not at all (a probe), ``auto`` by method."""
 M = TypeVar("M", bound=pydantic.BaseModel)
 C = TypeVar("C", bound="Connection")
 
@@ -187,7 +189,7 @@ class Connection:
                         method, path, json=json, content=content, params=params, headers=headers
                     )
             except httpx.TransportError as exc:
-                if attempt < self.max_retries and _may_resend(exc, policy):
+                if attempt < self.max_retries and policy != "never" and _may_resend(exc, policy):
                     attempt += 1
                     await asyncio.sleep(self._delay(attempt, None))
                     continue
@@ -197,7 +199,7 @@ class Connection:
             wait = retry_after(response.headers)
             if (
                 attempt < self.max_retries
-                and policy != "once"
+                and policy == "idempotent"
                 and retryable_status(response.status_code)
                 and (wait is None or wait <= MAX_RETRY_AFTER)
             ):
