@@ -152,6 +152,7 @@ class StatusReport:
     running: tuple[TimelineEntry, ...] | None = None
     next_run: str | None = None  # continued as new: the run that follows
     signals: tuple[str, ...] | None = None  # signal names it accepts, when the source knows
+    queries: tuple[str, ...] | None = None  # query names it answers, when the source knows
 
 
 Event = StatusReport | TimelineEntry

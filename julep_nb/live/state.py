@@ -80,6 +80,7 @@ class ExecutionState:
     running: tuple[TimelineEntry, ...] = ()  # entries in progress (none once it ended)
     next_run: str | None = None  # continued as new: the run that follows
     signals: tuple[str, ...] = ()  # signal names it accepts, when the source says
+    queries: tuple[str, ...] = ()  # query names it answers, when the source says
     _log: EntryLog = field(default=_EMPTY_LOG, repr=False, compare=False)
     _n: int = 0
 
@@ -261,7 +262,7 @@ class ExecutionState:
 # Report fields that replace the state's when the report has them (None: unknown).
 _REPORTED = (
     "source", "task_id", "name", "input", "created_at", "metadata", "running", "next_run",
-    "signals",
+    "signals", "queries",
 )  # fmt: skip
 
 

@@ -320,6 +320,31 @@ async def test_query_shows_the_answer_escaped(flows: Workflows) -> None:
     assert panel.state.status is S.RUNNING  # a query changes nothing
 
 
+async def test_the_query_form_offers_the_names_the_source_reports() -> None:
+    answers = {"progress": lambda: 0.5, "owner": lambda: "ada"}
+    flows = Workflows("wf-q", answers=answers, queries=("progress", "owner"))
+    flows.begin()
+    try:
+        handle, panel = await live(flows)
+        await until(lambda: panel.state.queries == ("progress", "owner"))
+        query = query_of(panel)
+        query.toggle()
+        assert [label for label, _ in query.name.options][1:] == ["progress", "owner"]
+        query.send_button.click()  # nothing chosen for the user
+        assert "Name the query to ask; nothing was sent." in text(query.message)
+        query.name.value = "owner"
+        query.send_button.click()
+        await until(lambda: query.answer.value != "")
+        assert flows.queries == [("owner", ())] and '"ada"' in text(query.answer)
+        # Other names (a new run): a new field, keeping the choice while it is offered.
+        flows.declares = ("owner", "eta")
+        flows.emit(flows.report(S.RUNNING))
+        await until(lambda: [v for _, v in query.name.options][1:] == ["owner", "eta"])
+        assert query.name.value == "owner" and query.row.children[0] is query.name
+    finally:
+        stop_all()
+
+
 async def test_the_controls_settle_within_the_message_budget(
     flows: Workflows, frontend: Messages
 ) -> None:

@@ -70,8 +70,10 @@ class Workflows(SourceBase):
         *,
         signals: tuple[str, ...] | None = ("approve", "reject"),
         answers: dict[str, Callable[..., Any]] | None = None,
+        queries: tuple[str, ...] | None = None,
     ) -> None:
         self.execution_id = execution_id
+        self.declares = queries  # the query names it reports
         self.accepts = signals
         self.answers = answers or {}
         self.events: list[Event] = []
@@ -102,7 +104,7 @@ class Workflows(SourceBase):
             name="approval",
             created_at=self.created_at,
             signals=self.accepts,
-            **fields,
+            **{"queries": self.declares, **fields},
         )
 
     def begin(self) -> None:

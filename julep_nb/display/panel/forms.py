@@ -3,8 +3,8 @@
 - :class:`SignalControl`: a signal name (a dropdown of the names the source reports
   in ``state.signals``, else free text) and a YAML/JSON payload, parsed before
   anything is sent;
-- :class:`QueryControl`: a query name and YAML/JSON arguments; the answer is shown,
-  escaped;
+- :class:`QueryControl`: a query name (a dropdown of ``state.queries``, else free
+  text) and YAML/JSON arguments; the answer is shown, escaped;
 - :class:`ResumeControl`: the resume form of :mod:`julep_nb.display.form`, only while
   the execution awaits input.
 
@@ -98,15 +98,14 @@ class _FormControl(ActionControl):
         return super().settle_messages(state) + int(send != (True, self.send))
 
 
-class SignalControl(_FormControl):
-    """Send the execution a named signal with a YAML/JSON payload."""
+class _NamedFormControl(_FormControl):
+    """A form whose first field names what to send: a dropdown of the names the source
+    reports (:meth:`declared`), else free text; the row holds it and the send button."""
 
-    capability = Capability.SIGNAL
-    verb = "Signal"
-    face = ("Signal", "paper-plane", "Send the execution a signal")
+    word = "name"  # what the name names ("signal", "query")
+    to = "send"  # what is done with it ("send", "ask")
     name: BodyPart[ipywidgets.Widget] = BodyPart()  # a dropdown of known names, or free text
-    payload: BodyPart[ipywidgets.Textarea] = BodyPart()
-    row: BodyPart[ipywidgets.HBox] = BodyPart()  # the name and the send button
+    row: BodyPart[ipywidgets.HBox] = BodyPart()  # the name, other fields, the send button
 
     def __init__(
         self,
@@ -116,55 +115,87 @@ class SignalControl(_FormControl):
         drawer: Drawer | None = None,
     ) -> None:
         super().__init__(handle, loop=loop, drawer=drawer)
-        self.signals: tuple[str, ...] = ()  # the names the source reports (the state shown)
+        self.declared_names: tuple[str, ...] = ()  # the names the source reports (the state shown)
         self.names: tuple[str, ...] = ()  # the names the dropdown offers (none: free text)
+
+    @staticmethod
+    def declared(state: ExecutionState) -> tuple[str, ...]:
+        """The names the source reports for this form."""
+        raise NotImplementedError
+
+    def row_fields(self) -> tuple[ipywidgets.Widget, ...]:
+        """The fields between the name and the send button."""
+        return ()
+
+    def make_row(self) -> ipywidgets.HBox:
+        import ipywidgets as w
+
+        self.names = self.declared_names
+        self.name = self._name_widget(self.names)
+        self.row = w.HBox([self.name, *self.row_fields(), self.send_button])
+        return self.row
+
+    def _name_widget(self, names: tuple[str, ...], chosen: Any = None) -> ipywidgets.Widget:
+        import ipywidgets as w
+
+        layout = w.Layout(**FIELD)
+        if names:  # nothing chosen yet: a click on Send must not pick one for the user
+            options = [(f"— choose a {self.word} —", ""), *((n, n) for n in names)]
+            value = chosen if chosen in names else ""
+            return w.Dropdown(options=options, value=value, layout=layout)
+        return w.Text(placeholder=f"{self.word} name", layout=layout)
+
+    def chosen_name(self) -> str:
+        """The name to send; an :class:`InputError` when none is given."""
+        name = (self.name.value or "").strip()
+        if not name:
+            raise InputError(f"Name the {self.word} to {self.to}; nothing was sent.")
+        return name
+
+    def sync(self, state: ExecutionState) -> None:
+        names = self.declared_names = self.declared(state)
+        if self.built and names != self.names:  # other names: a new field
+            old, self.names = self.name, names
+            self.name = self._name_widget(names, getattr(old, "value", None))
+            self.row.children = (self.name, *self.row.children[1:])
+            close_all(old)
+
+    def expected_messages(self, state: ExecutionState) -> int:
+        return int(self.built and self.declared(state) != self.names)
+
+    def models(self) -> tuple[Any, ...]:
+        return (*super().models(), self.row.children if self.built else None)
+
+
+class SignalControl(_NamedFormControl):
+    """Send the execution a named signal with a YAML/JSON payload."""
+
+    capability = Capability.SIGNAL
+    verb = "Signal"
+    word = "signal"
+    face = ("Signal", "paper-plane", "Send the execution a signal")
+    payload: BodyPart[ipywidgets.Textarea] = BodyPart()
+
+    @staticmethod
+    def declared(state: ExecutionState) -> tuple[str, ...]:
+        return state.signals
 
     def make_body(self) -> ipywidgets.Widget:
         import ipywidgets as w
 
-        self.names = self.signals
-        self.name = self._name_widget(self.names)
         self.payload = w.Textarea(
             placeholder="payload: YAML or JSON, e.g.\nnote: ok",
             rows=3,
             layout=w.Layout(width="100%", max_width="560px"),
         )
         self.send_button = self.make_send_button("Send the signal")
-        self.row = w.HBox([self.name, self.send_button])
         title = w.HTML(note_html("Signal the execution:"))
         return w.VBox(
-            [title, self.row, self.payload, self.message], layout=w.Layout(display="none")
+            [title, self.make_row(), self.payload, self.message], layout=w.Layout(display="none")
         )
 
-    @staticmethod
-    def _name_widget(names: tuple[str, ...], chosen: Any = None) -> ipywidgets.Widget:
-        import ipywidgets as w
-
-        layout = w.Layout(**FIELD)
-        if names:  # nothing chosen yet: a click on Send must not pick one for the user
-            options = [("— choose a signal —", ""), *((n, n) for n in names)]
-            value = chosen if chosen in names else ""
-            return w.Dropdown(options=options, value=value, layout=layout)
-        return w.Text(placeholder="signal name", layout=layout)
-
-    def sync(self, state: ExecutionState) -> None:
-        self.signals = state.signals
-        if self.built and state.signals != self.names:  # other names: a new field
-            old, self.names = self.name, state.signals
-            self.name = self._name_widget(state.signals, getattr(old, "value", None))
-            self.row.children = (self.name, self.send_button)
-            close_all(old)
-
-    def expected_messages(self, state: ExecutionState) -> int:
-        return int(self.built and state.signals != self.names)
-
-    def models(self) -> tuple[Any, ...]:
-        return (*super().models(), self.row.children if self.built else None)
-
     def request(self) -> Request:
-        name = (self.name.value or "").strip()
-        if not name:
-            raise InputError("Name the signal to send; nothing was sent.")
+        name = self.chosen_name()
         payload = parse_value(self.payload.value)
 
         async def signal() -> str:
@@ -177,35 +208,40 @@ class SignalControl(_FormControl):
         self.message.value = note_html(f"Sent signal {result}.")
 
 
-class QueryControl(_FormControl):
+class QueryControl(_NamedFormControl):
     """Ask the execution a named query (nothing changes) and show its answer."""
 
     capability = Capability.QUERY
     verb = "Query"
+    word, to = "query", "ask"
     face = ("Query", "question", "Ask the execution a query")
     busy_word = "Asking…"
     send = "Ask"
-    name: BodyPart[ipywidgets.Text] = BodyPart()
     arguments: BodyPart[ipywidgets.Text] = BodyPart()
     answer: BodyPart[ipywidgets.HTML] = BodyPart()  # the last query's answer
+
+    @staticmethod
+    def declared(state: ExecutionState) -> tuple[str, ...]:
+        return state.queries
+
+    def row_fields(self) -> tuple[ipywidgets.Widget, ...]:
+        return (self.arguments,)
 
     def make_body(self) -> ipywidgets.Widget:
         import ipywidgets as w
 
-        self.name = w.Text(placeholder="query name", layout=w.Layout(**FIELD))
         self.arguments = w.Text(
             placeholder="arguments: YAML/JSON list, e.g. [1, x]", layout=w.Layout(**FIELD)
         )
         self.send_button = self.make_send_button("Ask the query")
         self.answer = w.HTML()
         title = w.HTML(note_html("Query the execution:"))
-        row = w.HBox([self.name, self.arguments, self.send_button])
-        return w.VBox([title, row, self.answer, self.message], layout=w.Layout(display="none"))
+        return w.VBox(
+            [title, self.make_row(), self.answer, self.message], layout=w.Layout(display="none")
+        )
 
     def request(self) -> Request:
-        name = self.name.value.strip()
-        if not name:
-            raise InputError("Name the query to ask; nothing was sent.")
+        name = self.chosen_name()
         arguments = parse_arguments(self.arguments.value)
 
         async def query() -> tuple[str, Any]:

@@ -45,7 +45,7 @@ from julep_nb.sources.temporal.reading import (
 if TYPE_CHECKING:
     from temporalio.client import Client
 
-__all__ = ["HISTORY_STREAM", "HistoryStream", "signal_names"]
+__all__ = ["HISTORY_STREAM", "HistoryStream", "declared_names"]
 
 HISTORY_STREAM: Final = "history-long-poll"
 DESCRIBE_INTERVAL: Final = 0.5  # seconds between describes while activities are open
@@ -57,17 +57,24 @@ S = ExecutionStatus
 _END = object()
 
 
-async def signal_names(client: Client, ref: RunRef, run_id: str | None) -> tuple[str, ...] | None:
-    """The signals the workflow declares, from its metadata query (None: no answer)."""
+async def declared_names(
+    client: Client, ref: RunRef, run_id: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The signals and the queries the workflow declares, from its metadata query (None:
+    no answer); Temporal's own (``__…``) left out."""
     handle = handle_for(client, ref, run_id)
     try:
         metadata = await handle.query(
             METADATA_QUERY, result_type=WorkflowMetadata, rpc_timeout=METADATA_TIMEOUT
         )
-    except Exception:  # no worker, an old SDK, a closed workflow: the form lets users type
+    except Exception:  # no worker, an old SDK, a closed workflow: the forms let users type
         return None
-    names = [d.name for d in metadata.definition.signal_definitions]
-    return tuple(n for n in names if n and not n.startswith("__"))
+    definition = metadata.definition
+    return _names(definition.signal_definitions), _names(definition.query_definitions)
+
+
+def _names(definitions: Any) -> tuple[str, ...]:
+    return tuple(d.name for d in definitions if d.name and not d.name.startswith("__"))
 
 
 class HistoryStream:
@@ -82,7 +89,7 @@ class HistoryStream:
         self.cursor = cursor
         self.complete = False
         self._tasks: list[asyncio.Task[Any]] = []
-        self._signals_asked = False
+        self._names_asked = False
         self._moved = False  # the run continued as new and the chain goes on
 
     def __aiter__(self) -> AsyncIterator[Event]:
@@ -130,9 +137,9 @@ class HistoryStream:
         mapper = mapper_for(self.client, self.execution, run_id, chain=self.ref.follows_chain)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._start(self._pump(run_id, queue), "history")
-        if not self._signals_asked:
-            self._signals_asked = True
-            self._start(self._ask_signals(run_id, queue), "signals")
+        if not self._names_asked:
+            self._names_asked = True
+            self._start(self._ask_names(run_id, queue), "names")
         describing: asyncio.Task[Any] | None = None
         last_running: tuple[Any, ...] | None = None
         while True:
@@ -222,12 +229,17 @@ class HistoryStream:
             if isinstance(exc, asyncio.CancelledError):
                 raise
 
-    async def _ask_signals(self, run_id: str, queue: asyncio.Queue[Any]) -> None:
-        names = await signal_names(self.client, self.ref, run_id)
+    async def _ask_names(self, run_id: str, queue: asyncio.Queue[Any]) -> None:
+        names = await declared_names(self.client, self.ref, run_id)
         if names is not None:
+            signals, queries = names
             queue.put_nowait(
                 StatusReport(
-                    execution_id=self.execution, status=S.RUNNING, source=SOURCE, signals=names
+                    execution_id=self.execution,
+                    status=S.RUNNING,
+                    source=SOURCE,
+                    signals=signals,
+                    queries=queries,
                 )
             )
 

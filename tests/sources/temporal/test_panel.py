@@ -54,6 +54,7 @@ async def test_signal_and_query_forms_are_built_when_opened_and_work(
 
         query.button.click()
         assert query.opened and drawer(panel) == (query.body,)
+        assert [label for label, _ in query.name.options][1:] == ["status"]
         query.name.value = "status"
         query.send_button.click()
         await eventually(lambda: query.answer.value != "")

@@ -66,8 +66,9 @@ async def test_approval_answered_by_a_signal(source, task_queue) -> None:
     handle = await source.start_workflow(
         workflows.Approval.run, "deploy", id=new_id("approval"), task_queue=task_queue
     )
-    # The signal names come from the workflow's own metadata query.
+    # The signal and query names come from the workflow's own metadata query.
     await eventually(lambda: handle.state.signals == ("approve", "reject"))
+    assert handle.state.queries == ("status",)
     assert handle.status is S.RUNNING
     assert await handle.query("status") == "waiting"
     await handle.signal("approve", {"by": "ana"})
