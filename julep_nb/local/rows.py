@@ -284,21 +284,7 @@ def task_from_row(
 
 def execution_from_row(row: tuple[Any, ...]) -> Execution:
     """An :class:`Execution` from a row of ``EXECUTION_COLUMNS``."""
-    eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
-    return Execution.model_validate(
-        {
-            "id": eid,
-            "task_id": task_id,
-            "status": status,
-            "input": json.loads(input_),
-            "output": loads(output),
-            "error": error,
-            "transition_count": seq,
-            "metadata": loads(metadata),
-            "created_at": to_dt(created),
-            "updated_at": to_dt(updated),
-        }
-    )
+    return Execution.model_validate(execution_wire(row))
 
 
 def _iso(us: int) -> str:
@@ -316,8 +302,8 @@ def _iso_second(seconds: int) -> str:
 
 
 def execution_wire(row: tuple[Any, ...]) -> dict[str, Any]:
-    """``execution_from_row(row).to_wire()`` built without the model (what the engine
-    reads of an execution it starts, and a created execution's answer)."""
+    """An execution's wire data from its row of ``EXECUTION_COLUMNS``, built without a
+    model (what the engine reads of an execution it starts)."""
     eid, task_id, input_, metadata, created, updated, status, seq, output, error = row
     return {
         "id": eid,
