@@ -276,3 +276,29 @@ def test_strings_without_a_dollar_are_sandboxed_too(text: str) -> None:
     with pytest.raises(ExpressionError):
         evaluate_value(text, CONTEXT_NAMES)
     assert time.monotonic() - started < WITHIN
+
+
+def test_the_time_limit_counts_the_threads_work_not_the_machines_load() -> None:
+    from julep_nb.local.sandbox import STARVED_GRACE, Budget, LimitExceeded
+
+    starved = Budget(0.05)
+    time.sleep(0.12)  # the thread got no CPU (a loaded machine): not the evaluation's fault
+    starved.check_time()
+    assert 0 < starved.time_left() <= 0.05
+    with pytest.raises(LimitExceeded, match="longer than 0.05 s"):
+        while True:  # working, it is stopped once its own CPU time is spent
+            starved.check_time()
+    # Starved for good, it is stopped anyway after STARVED_GRACE times its allowance.
+    stuck = Budget(0.01)
+    time.sleep(0.01 * STARVED_GRACE + 0.02)
+    with pytest.raises(LimitExceeded):
+        stuck.check_time()
+
+
+def test_a_starved_step_still_runs_and_a_busy_one_is_stopped() -> None:
+    names = {"_": {"x": 2}}
+    assert evaluate_value({"y": "$ _.x * 21"}, names, seconds=0.001) == {"y": 42}
+    started = time.process_time()
+    with pytest.raises(ExpressionError, match="longer than"):
+        evaluate("$ [sum(i * i for i in range(10**6)) for _ in range(100)]", names, seconds=0.05)
+    assert time.process_time() - started < 2
