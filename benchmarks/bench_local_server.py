@@ -9,6 +9,9 @@ Rows (all measured in one run, on WAL file databases):
   serve`` in a process of its own (the server's figure), with that process's CPU
   per execution; again with the executions created through julep_nb's bulk route
   (one request for as many as just ended);
+- the anchor of those: the HTTP floor (:mod:`benchmarks._http_floor`), a bare uvicorn
+  app answering the same requests with constant bodies, driven the same way side by
+  side: what this machine's sockets and uvicorn allow at the moment of the run;
 - the same against a server started in this process with ``julep_nb.local.start``
   (as a notebook uses it), the client in this process too (client and server
   share the GIL, as in a notebook), and by httpx (which costs more CPU per
@@ -124,11 +127,25 @@ async def raw_bulk_executions_per_second(server: LocalServer, n: int) -> float:
 @contextmanager
 def serve_process(db: Path) -> Iterator[tuple[int, psutil.Process]]:
     """``julep-nb serve`` in a process of its own on ``db``: (its port, its process)."""
+    serve = ["-m", "julep_nb.local.server", "serve", "--log-level", "warning", "--db", str(db)]
+    with _serving("julep-nb serve", [*serve, "--port"]) as served:
+        yield served
+
+
+@contextmanager
+def floor_process() -> Iterator[tuple[int, psutil.Process]]:
+    """The HTTP floor (:mod:`benchmarks._http_floor`) in a process of its own."""
+    with _serving("the HTTP floor", ["-m", "benchmarks._http_floor"]) as served:
+        yield served
+
+
+@contextmanager
+def _serving(what: str, arguments: list[str]) -> Iterator[tuple[int, psutil.Process]]:
+    """``python ARGUMENTS PORT`` in a process of its own, once it answers ``/healthz``."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "julep_nb.local.server", "serve", "--port", str(port)]
-    server = subprocess.Popen([*command, "--db", str(db), "--log-level", "warning"], cwd=ROOT)
+    server = subprocess.Popen([sys.executable, *arguments, str(port)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -137,7 +154,7 @@ def serve_process(db: Path) -> Iterator[tuple[int, psutil.Process]]:
                 break
             except httpx.HTTPError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("julep-nb serve did not start") from None
+                    raise RuntimeError(f"{what} did not start") from None
                 time.sleep(0.1)
         yield port, psutil.Process(server.pid)
     finally:
@@ -368,6 +385,8 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
         with serve_process(Path(tmp) / "serve.db") as (port, served):
             own_rate, own_cpu = served_executions_per_second(port, served, n_exec, "row")
             own_bulk, own_bulk_cpu = served_executions_per_second(port, served, n_exec, "bulk")
+        with floor_process() as (port, served):
+            floor_rate, floor_cpu = served_executions_per_second(port, served, n_exec, "row")
         with start(db=Path(tmp) / "bench.db") as server:
             exec_rate = asyncio.run(raw_executions_per_second(server, n_exec))
             httpx_rate = asyncio.run(executions_per_second(server, n_exec // 2))
@@ -383,7 +402,22 @@ def main(quick: bool = False) -> list[dict[str, Any]]:
             "exec/s",
             target="≥ 1,000",
         ),
+        row(
+            "local: executions/s (3-step evaluate, HTTP; julep-nb serve)",
+            own_rate,
+            "exec/s",
+            anchor="the HTTP floor: a bare uvicorn app answering the same requests",
+            anchor_value=floor_rate,
+        ),
         row("local: server CPU per execution", own_cpu, "ms", target="≤ 1 ms"),
+        row(
+            "local: server CPU per execution",
+            own_cpu,
+            "ms",
+            anchor="the HTTP floor: a bare uvicorn app answering the same requests",
+            anchor_value=floor_cpu,
+            higher_is_better=False,
+        ),
         row(
             "local: executions/s, created through the bulk route (julep_nb extension)",
             own_bulk,

@@ -37,3 +37,19 @@ def test_harness_runs_the_startup_module(tmp_path: Path) -> None:
     lines = saved.stdout.splitlines()
     assert saved.returncode == 0 and lines[0].startswith("| name | value |"), saved.stderr
     assert len(lines) == 2 + len(rows)  # a saved run prints again, nothing re-measured
+
+
+def test_the_servers_anchors_answer_the_minimal_client(tmp_path: Path) -> None:
+    # The server's figure and its HTTP floor are taken with the same client, each in a
+    # process of its own: both must finish a (short) run and report CPU.
+    from benchmarks.bench_local_server import (
+        floor_process,
+        serve_process,
+        served_executions_per_second,
+    )
+
+    with floor_process() as (port, process):
+        floor_rate, floor_cpu = served_executions_per_second(port, process, 400, "row")
+    with serve_process(tmp_path / "serve.db") as (port, process):
+        rate, cpu = served_executions_per_second(port, process, 400, "row")
+    assert floor_rate > rate > 0 and 0 < floor_cpu < cpu
