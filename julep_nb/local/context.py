@@ -85,8 +85,8 @@ def task_view(spec_json: str) -> TaskView:
     same (the store hands out one string per task version: a lookup by identity)."""
     view = _VIEWS.get(spec_json)
     if view is None:
-        if len(_VIEWS) >= _MAX_VIEWS:
-            _VIEWS.clear()
+        if len(_VIEWS) >= _MAX_VIEWS:  # the oldest task text leaves first
+            _VIEWS.pop(next(iter(_VIEWS)), None)
         spec = json.loads(spec_json)
         listed = [{"name": name, "steps": steps} for name, steps in workflows(spec).items()]
         view = _VIEWS[spec_json] = TaskView(

@@ -190,3 +190,21 @@ async def test_unknown_step_keys_are_ignored_as_julep_does() -> None:
     async with Kit() as kit:
         done = await kit.run(spec)
     assert done.status is S.SUCCEEDED and done.output == {"x": 1}
+
+
+def test_a_task_text_is_read_once_and_the_oldest_of_many_leaves_first() -> None:
+    from julep_nb.local import context
+
+    def text(i: int) -> str:
+        return f'{{"name":"t{i}","main":[{{"evaluate":{{"x":"$ secrets"}}}}]}}'
+
+    first = context.task_view(text(0))
+    assert context.task_view(text(0)) is first and first.spells_secrets
+    assert first.task["workflows"] == [{"name": "main", "steps": first.spec["main"]}]
+    for i in range(1, context._MAX_VIEWS + 1):
+        context.task_view(text(i))
+    assert len(context._VIEWS) == context._MAX_VIEWS
+    assert text(0) not in context._VIEWS and text(1) in context._VIEWS
+    assert context.task_view(text(0)) is not first  # read again, equal
+    assert context.task_view(text(0)).spec == first.spec
+    context._VIEWS.clear()
