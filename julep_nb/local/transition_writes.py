@@ -123,7 +123,11 @@ class TransitionWrites:
             None if token is None else str(token),
             0,  # created_at, set below
         ]
-        update = [_STATUS[type_][0], type_.value, 0, output_json, error_text(type_, output)]
+        # SET_HEAD's parameters: status, type, seq, output, error, time, id (set below).
+        update = [
+            _STATUS[type_][0], type_.value, 0, output_json, error_text(type_, output), 0,
+            execution_id,
+        ]  # fmt: skip
         with self._lock:
             grouped = self._group.joinable()
             seq, created = self._commit_transition(execution_id, type_, row, update, grouped)
@@ -152,7 +156,7 @@ class TransitionWrites:
                 return built[0]
 
             if _STATUS[type_][1]:  # final: the row will not change again (local/ended.py)
-                head = (*update[:2], seq, *update[3:], created, execution_id)
+                head = tuple(update)
                 if grouped:
                     self._group.after_commit(lambda: self._ended.end(execution_id, head), _no_undo)
                 else:
@@ -232,7 +236,8 @@ class TransitionWrites:
         check_order(execution_id, last_type, type_)
         seq, created = last_seq + 1, max(now_us(), last_us + 1)
         row[1], row[11] = seq, created
-        moved_to = (*update[:2], seq, *update[3:], created, execution_id)
+        update[2], update[5] = seq, created
+        moved_to = tuple(update)
         if grouped:
             self._group.write(row, moved_to, execution_id)
             return seq, created
