@@ -120,9 +120,12 @@ class ListFollower:
             items = await self._page(http, offset, size)
             last = None
             for item in items:
-                if item.get("id") in self._tracked:  # the others are read no further
-                    changed += self._apply(Execution.model_validate(item))
-                last = _updated_at(item)
+                if item.get("id") in self._tracked:
+                    execution = Execution.model_validate(item)
+                    changed += self._apply(execution)
+                    last = execution.updated_at
+                else:  # read no further than its time
+                    last = _updated_at(item)
                 if last is not None and (newest is None or last > newest):
                     newest = last
             if len(items) < size or self._since is None or last is None or last < self._since:
